@@ -1,0 +1,58 @@
+/* Per-handle allocator hooks and numeric checks. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *default_alloc(void *opaque, size_t size, size_t alignment) {
+    (void)opaque;
+    /* aligned_alloc wants size to be a multiple of the alignment. */
+    size_t rounded = (size + alignment - 1) / alignment * alignment;
+    if (rounded < size) return NULL;
+    return aligned_alloc(alignment, rounded == 0 ? alignment : rounded);
+}
+
+static void default_free(void *opaque, void *p) {
+    (void)opaque;
+    free(p);
+}
+
+dr3_status dr3i_alloc_init(dr3i_alloc *out, const dr3_allocator *user, const char *who) {
+    dr3_allocator a = DR3_ALLOCATOR_INIT;
+    if (user != NULL) {
+        if (user->struct_size < sizeof(size_t))
+            return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: allocator struct_size %zu is too small",
+                             who, user->struct_size);
+        size_t n = user->struct_size < sizeof a ? user->struct_size : sizeof a;
+        memcpy(&a, user, n);
+    }
+    if ((a.alloc == NULL) != (a.free == NULL))
+        return dr3i_fail(DR3_ERR_INVALID_ARG,
+                         "%s: allocator must set both alloc and free, or neither", who);
+    out->alloc = a.alloc ? a.alloc : default_alloc;
+    out->free = a.free ? a.free : default_free;
+    out->opaque = a.opaque;
+    return DR3_OK;
+}
+
+void *dr3i_calloc(const dr3i_alloc *a, size_t size) {
+    void *p = a->alloc(a->opaque, size == 0 ? DR3I_ALIGN : size, DR3I_ALIGN);
+    if (p != NULL) memset(p, 0, size);
+    return p;
+}
+
+void dr3i_free(const dr3i_alloc *a, void *p) {
+    if (p != NULL) a->free(a->opaque, p);
+}
+
+bool dr3i_all_finite(const float *x, size_t n, size_t inc) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i * inc])) return false;
+    return true;
+}
+
+bool dr3i_matrix_finite(const float *x, size_t n, size_t d, size_t ld) {
+    for (size_t i = 0; i < n; i++)
+        if (!dr3i_all_finite(x + i * ld, d, 1)) return false;
+    return true;
+}

@@ -1,0 +1,55 @@
+/* BLIS typed-API wrappers. Row-major storage maps to BLIS's general strides as
+ * (row stride = ld, column stride = 1); a transposed operand keeps its storage strides and
+ * is flagged with BLIS_TRANSPOSE, so no copy is ever made. */
+#include "kernels.h"
+
+#include <blis.h>
+#include <string.h>
+
+static trans_t tr(bool t) { return t ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE; }
+
+void dr3k_sgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
+                float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta,
+                float *c, size_t ldc) {
+    if (m == 0 || n == 0) return;
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads((dim_t)threads, &rntm);
+    bli_sgemm_ex(tr(trans_a), tr(trans_b), (dim_t)m, (dim_t)n, (dim_t)k, &alpha, (float *)a,
+                 (inc_t)lda, 1, (float *)b, (inc_t)ldb, 1, &beta, c, (inc_t)ldc, 1, NULL,
+                 &rntm);
+}
+
+void dr3k_dgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
+                double alpha, const double *a, size_t lda, const double *b, size_t ldb,
+                double beta, double *c, size_t ldc) {
+    if (m == 0 || n == 0) return;
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads((dim_t)threads, &rntm);
+    bli_dgemm_ex(tr(trans_a), tr(trans_b), (dim_t)m, (dim_t)n, (dim_t)k, &alpha, (double *)a,
+                 (inc_t)lda, 1, (double *)b, (inc_t)ldb, 1, &beta, c, (inc_t)ldc, 1, NULL,
+                 &rntm);
+}
+
+const char *dr3k_blis_version(void) { return bli_info_get_version_str(); }
+
+const char *dr3k_blis_arch_name(int id) {
+    if (id < 0 || id >= (int)BLIS_NUM_ARCHS) return "unknown";
+    return bli_arch_string((arch_t)id);
+}
+
+void dr3k_blis_init(void) { bli_init(); }
+
+int dr3k_blis_arch_active(void) {
+    bli_init(); /* querying before init with BLIS_ARCH_TYPE set aborts in BLIS 0.9 */
+    return (int)bli_arch_query_id();
+}
+
+int dr3k_blis_threading(void) {
+    return (bli_info_get_enable_openmp() || bli_info_get_enable_pthreads()) ? 1 : 0;
+}
+
+int dr3k_blis_arch_id(const char *name) {
+    for (int id = 0; id < (int)BLIS_NUM_ARCHS; id++)
+        if (strcmp(bli_arch_string((arch_t)id), name) == 0) return id;
+    return -1;
+}

@@ -1,0 +1,34 @@
+/* The only code in libdr3 that calls BLIS. Every dense product goes through here, with
+ * explicit row strides (row-major storage, as everywhere in libdr3) and an explicit thread
+ * count, so that each handle controls its own BLIS threading. */
+#ifndef DR3_SRC_KERNELS_H
+#define DR3_SRC_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* C[m×n] = alpha * op(A) * op(B) + beta * C, all row-major.
+ * op(A) is m×k: A stored m×k (lda >= k) or, when trans_a, stored k×m (lda >= m).
+ * op(B) is k×n: B stored k×n (ldb >= n) or, when trans_b, stored n×k (ldb >= k).
+ * With beta == 0, C is overwritten and may hold garbage (even NaN) on entry.
+ * threads >= 1. Arguments are trusted (validated by the caller). */
+void dr3k_sgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
+                float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta,
+                float *c, size_t ldc);
+
+/* The same in double precision (diagnostics such as srank). */
+void dr3k_dgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
+                double alpha, const double *a, size_t lda, const double *b, size_t ldb,
+                double beta, double *c, size_t ldc);
+
+/* Information about the BLIS in use, for dr3_runtime_info. Valid after BLIS init. */
+const char *dr3k_blis_version(void);
+const char *dr3k_blis_arch_name(int id);
+int dr3k_blis_arch_active(void); /* BLIS's arch id; initialises BLIS */
+int dr3k_blis_threading(void);   /* 1 when built with OpenMP or pthreads */
+void dr3k_blis_init(void);
+
+/* BLIS arch ids this build knows, by name; -1 when unknown. */
+int dr3k_blis_arch_id(const char *name);
+
+#endif

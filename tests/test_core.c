@@ -1,0 +1,241 @@
+/* Core: status strings, thread-local errors, allocator hooks, RNG, runtime info. */
+#include "testutil.h"
+
+#include "core/internal.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_status_codes_fixed(void **state) {
+    (void)state;
+    /* The numeric values are ABI: changing one must fail this test. */
+    assert_int_equal(DR3_OK, 0);
+    assert_int_equal(DR3_ERR_INVALID_ARG, -1);
+    assert_int_equal(DR3_ERR_NOMEM, -2);
+    assert_int_equal(DR3_ERR_NONFINITE, -3);
+    assert_int_equal(DR3_ERR_IO, -4);
+    assert_int_equal(DR3_ERR_FORMAT, -5);
+    assert_int_equal(DR3_ERR_UNSUPPORTED, -6);
+    assert_int_equal(DR3_ERR_SHAPE, -7);
+    assert_int_equal(DR3_ERR_OVERFLOW, -8);
+    assert_int_equal(DR3_ERR_RANGE, -9);
+    assert_int_equal(DR3_ERR_STATE, -10);
+    assert_int_equal(DR3_ERR_CALLBACK, -11);
+    assert_int_equal(DR3_ERR_CHECKSUM, -12);
+    assert_int_equal(DR3_ERR_VERSION, -13);
+    assert_int_equal(DR3_ERR_INTERNAL, -14);
+    for (int s = 0; s >= -14; s--) {
+        const char *msg = dr3_status_str((dr3_status)s);
+        assert_non_null(msg);
+        assert_string_not_equal(msg, "unknown status");
+    }
+    assert_string_equal(dr3_status_str((dr3_status)-999), "unknown status");
+}
+
+static void *thread_error(void *arg) {
+    (void)arg;
+    /* a fresh thread starts with no error, and its failure stays on this thread */
+    int clean = dr3_last_error()[0] == '\0';
+    float loss;
+    dr3_feature_dot_loss(1, 1, NULL, 1, NULL, 1, 1.0f, &loss, NULL, NULL);
+    return (void *)(intptr_t)(clean && strstr(dr3_last_error(), "phi") != NULL);
+}
+
+static void test_last_error_thread_local(void **state) {
+    (void)state;
+    dr3_clear_error();
+    assert_string_equal(dr3_last_error(), "");
+    float loss;
+    TU_ASSERT_FAILS(dr3_feature_dot_loss(2, 3, NULL, 3, NULL, 3, 1.0f, &loss, NULL, NULL),
+                    DR3_ERR_INVALID_ARG);
+    char mine[256];
+    snprintf(mine, sizeof mine, "%s", dr3_last_error());
+    assert_non_null(strstr(mine, "dr3_feature_dot_loss"));
+    pthread_t t;
+    void *ret;
+    dr3_clear_error();
+    assert_int_equal(pthread_create(&t, NULL, thread_error, NULL), 0);
+    assert_int_equal(pthread_join(t, &ret), 0);
+    assert_true((intptr_t)ret);
+    /* the other thread's failure did not touch this thread's message */
+    assert_string_equal(dr3_last_error(), "");
+}
+
+static size_t n_alloc, n_free;
+static void *count_alloc(void *opaque, size_t size, size_t alignment) {
+    (void)opaque;
+    n_alloc++;
+    return aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
+}
+static void count_free(void *opaque, void *p) {
+    (void)opaque;
+    n_free++;
+    free(p);
+}
+
+static void test_allocator_hooks(void **state) {
+    (void)state;
+    dr3i_alloc a;
+    dr3_allocator user = DR3_ALLOCATOR_INIT;
+    user.alloc = count_alloc;
+    user.free = count_free;
+    assert_int_equal(dr3i_alloc_init(&a, &user, "test"), DR3_OK);
+    void *p = dr3i_calloc(&a, 1000);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % 64, 0);
+    for (int i = 0; i < 1000; i++) assert_int_equal(((unsigned char *)p)[i], 0);
+    dr3i_free(&a, p);
+    dr3i_free(&a, NULL);
+    assert_int_equal(n_alloc, 1);
+    assert_int_equal(n_free, 1);
+
+    /* default hooks, and the half-set error */
+    assert_int_equal(dr3i_alloc_init(&a, NULL, "test"), DR3_OK);
+    p = dr3i_calloc(&a, 3);
+    assert_int_equal((uintptr_t)p % 64, 0);
+    dr3i_free(&a, p);
+    user.free = NULL;
+    TU_ASSERT_FAILS(dr3i_alloc_init(&a, &user, "test"), DR3_ERR_INVALID_ARG);
+    user.struct_size = 0;
+    TU_ASSERT_FAILS(dr3i_alloc_init(&a, &user, "test"), DR3_ERR_INVALID_ARG);
+}
+
+static void test_size_arithmetic(void **state) {
+    (void)state;
+    size_t out;
+    assert_true(dr3i_mul(1u << 20, 1u << 20, &out));
+    assert_false(dr3i_mul(SIZE_MAX / 2 + 1, 2, &out));
+    assert_false(dr3i_add(SIZE_MAX, 1, &out));
+    assert_true(dr3i_span(0, 5, 7, &out));
+    assert_int_equal(out, 0);
+    assert_true(dr3i_span(3, 5, 7, &out));
+    assert_int_equal(out, 19);
+    assert_false(dr3i_span(SIZE_MAX / 4, 5, 8, &out));
+}
+
+/* xoshiro256** reference: the first outputs for the state {1, 2, 3, 4}, computed by
+ * with an independent Python transcription of the published recurrence. */
+static void test_rng_reference_values(void **state) {
+    (void)state;
+    dr3_rng r = {{1, 2, 3, 4}};
+    assert_true(dr3_rng_next(&r) == 11520u); /* rotl(10, 7) * 9 = 1280 * 9 */
+    assert_true(dr3_rng_next(&r) == 0u);     /* s1 became 0 after one step */
+    assert_true(dr3_rng_next(&r) == 1509978240u);
+}
+
+static void test_rng_statistics_and_split(void **state) {
+    (void)state;
+    dr3_rng a, b, c;
+    dr3_rng_seed(&a, 42);
+    dr3_rng_seed(&b, 42);
+    for (int i = 0; i < 100; i++) assert_true(dr3_rng_next(&a) == dr3_rng_next(&b));
+    /* uniform mean and variance, normal mean and variance, below() range and balance */
+    double sum = 0, sq = 0, ns = 0, nsq = 0;
+    size_t counts[7] = {0};
+    const int N = 200000;
+    for (int i = 0; i < N; i++) {
+        float u = dr3_rng_uniform(&a);
+        assert_true(u >= 0.0f && u < 1.0f);
+        sum += u;
+        sq += (double)u * u;
+        double z = dr3_rng_normal(&a);
+        ns += z;
+        nsq += z * z;
+        uint64_t k = dr3_rng_below(&a, 7);
+        assert_true(k < 7);
+        counts[k]++;
+    }
+    TU_ASSERT_CLOSE(sum / N, 0.5, 0, 0.005);
+    TU_ASSERT_CLOSE(sq / N - (sum / N) * (sum / N), 1.0 / 12, 0, 0.002);
+    TU_ASSERT_CLOSE(ns / N, 0.0, 0, 0.01);
+    TU_ASSERT_CLOSE(nsq / N, 1.0, 0, 0.02);
+    for (int k = 0; k < 7; k++) TU_ASSERT_CLOSE(counts[k] / (double)N, 1.0 / 7, 0, 0.004);
+    assert_true(dr3_rng_below(&a, 0) == 0);
+    assert_true(dr3_rng_below(&a, 1) == 0);
+
+    /* split: deterministic, distinct streams, parent advanced */
+    dr3_rng_seed(&a, 1);
+    dr3_rng_seed(&b, 1);
+    assert_int_equal(dr3_rng_split(&a, 0, &c), DR3_OK);
+    dr3_rng d;
+    assert_int_equal(dr3_rng_split(&b, 0, &d), DR3_OK);
+    assert_memory_equal(&c, &d, sizeof c);
+    dr3_rng e;
+    dr3_rng_seed(&b, 1);
+    assert_int_equal(dr3_rng_split(&b, 1, &e), DR3_OK);
+    int same = 0;
+    for (int i = 0; i < 64; i++) same += dr3_rng_next(&c) == dr3_rng_next(&e);
+    assert_true(same < 2);
+    TU_ASSERT_FAILS(dr3_rng_split(NULL, 0, &c), DR3_ERR_INVALID_ARG);
+    TU_ASSERT_FAILS(dr3_rng_split(&a, 0, NULL), DR3_ERR_INVALID_ARG);
+
+    /* jump gives a different, deterministic state */
+    dr3_rng_seed(&a, 5);
+    dr3_rng_seed(&b, 5);
+    dr3_rng_jump(&a);
+    dr3_rng_jump(&b);
+    assert_memory_equal(&a, &b, sizeof a);
+    dr3_rng_seed(&c, 5);
+    assert_memory_not_equal(&a, &c, sizeof a);
+    dr3_rng_jump(NULL);
+    dr3_rng_seed(NULL, 1);
+}
+
+static void test_versions_and_runtime(void **state) {
+    (void)state;
+    assert_string_equal(dr3_version(), DR3_VERSION_STRING);
+    assert_int_equal(dr3_version_number(), DR3_VERSION_NUMBER);
+    char buf[64];
+    snprintf(buf, sizeof buf, "%d.%d.%d", DR3_VERSION_MAJOR, DR3_VERSION_MINOR,
+             DR3_VERSION_PATCH);
+    assert_string_equal(buf, dr3_version());
+
+    dr3_runtime_info info = DR3_RUNTIME_INFO_INIT;
+    assert_int_equal(dr3_runtime_info_get(&info), DR3_OK);
+    assert_string_equal(info.version, DR3_VERSION_STRING);
+    assert_non_null(info.blis_version);
+    assert_non_null(info.blis_arch);
+    assert_true(strlen(info.blis_arch) > 0);
+    assert_int_equal(info.default_threads, 1);
+    assert_true(info.hardware_threads >= 1);
+    /* the active kernels are the best for this CPU unless the environment chose them */
+    if (getenv("BLIS_ARCH_TYPE") == NULL && getenv("DR3_BLIS_ARCH") == NULL)
+        assert_string_equal(info.blis_arch, info.blis_arch_best);
+    if (info.cpu_avx512) assert_true(info.cpu_avx2_fma);
+
+    /* a smaller (older) struct gets only its prefix written */
+    struct {
+        dr3_runtime_info head;
+        char canary[8];
+    } small;
+    memset(&small, 0x5a, sizeof small);
+    small.head.struct_size = offsetof(dr3_runtime_info, blis_version);
+    assert_int_equal(dr3_runtime_info_get(&small.head), DR3_OK);
+    assert_string_equal(small.head.version, DR3_VERSION_STRING);
+    const unsigned char *tail = (const unsigned char *)&small.head.blis_version;
+    for (size_t i = 0; i < sizeof(const char *); i++) assert_int_equal(tail[i], 0x5a);
+
+    TU_ASSERT_FAILS(dr3_runtime_info_get(NULL), DR3_ERR_INVALID_ARG);
+    info.struct_size = 0;
+    TU_ASSERT_FAILS(dr3_runtime_info_get(&info), DR3_ERR_INVALID_ARG);
+    /* after initialisation the kernel choice is fixed */
+    TU_ASSERT_FAILS(dr3_runtime_set_blis_arch("generic"), DR3_ERR_STATE);
+    TU_ASSERT_FAILS(dr3_runtime_set_blis_arch("no-such-arch"), DR3_ERR_INVALID_ARG);
+    TU_ASSERT_FAILS(dr3_runtime_set_blis_arch(NULL), DR3_ERR_INVALID_ARG);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_codes_fixed),
+        cmocka_unit_test(test_last_error_thread_local),
+        cmocka_unit_test(test_allocator_hooks),
+        cmocka_unit_test(test_size_arithmetic),
+        cmocka_unit_test(test_rng_reference_values),
+        cmocka_unit_test(test_rng_statistics_and_split),
+        cmocka_unit_test(test_versions_and_runtime),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,6 @@
+#!/bin/sh
+# Rewrites every C/C++ source in place with the project's .clang-format.
+set -eu
+cd "$(dirname "$0")/.."
+find include src tests examples tools bench -type f \( -name '*.c' -o -name '*.h' -o -name '*.cpp' \) \
+    -not -path '*/compat/*' -print0 2>/dev/null | xargs -0 -r clang-format -i
