@@ -1,7 +1,12 @@
 /* Core: status strings, thread-local errors, allocator hooks, RNG, runtime info. */
 #include "testutil.h"
 
+#include "core/checksum.h"
 #include "core/internal.h"
+#include "io/atomic_file.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <math.h>
 #include <pthread.h>
@@ -227,6 +232,60 @@ static void test_versions_and_runtime(void **state) {
     TU_ASSERT_FAILS(dr3_runtime_set_blis_arch(NULL), DR3_ERR_INVALID_ARG);
 }
 
+static void test_crc32c_known_vectors(void **state) {
+    (void)state;
+    /* Check values from RFC 3720 (iSCSI), appendix B.4, and the "123456789" check value. */
+    assert_int_equal(dr3i_crc32c(0, "123456789", 9), 0xE3069283u);
+    unsigned char zeros[32] = {0}, ones[32], inc[32];
+    for (int i = 0; i < 32; i++) {
+        ones[i] = 0xff;
+        inc[i] = (unsigned char)i;
+    }
+    assert_int_equal(dr3i_crc32c(0, zeros, 32), 0x8A9136AAu);
+    assert_int_equal(dr3i_crc32c(0, ones, 32), 0x62A8AB43u);
+    assert_int_equal(dr3i_crc32c(0, inc, 32), 0x46DD794Eu);
+    /* chaining equals one pass */
+    assert_int_equal(dr3i_crc32c(dr3i_crc32c(0, inc, 13), inc + 13, 19), 0x46DD794Eu);
+}
+
+static void test_atomic_file(void **state) {
+    (void)state;
+    char dir[] = "/tmp/dr3-atomic-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/file.bin", dir);
+    dr3i_atomic_file f;
+    assert_int_equal(dr3i_atomic_open(&f, path, "test"), DR3_OK);
+    assert_int_equal(dr3i_atomic_write(&f, "old", 3), DR3_OK);
+    assert_int_equal(dr3i_atomic_commit(&f), DR3_OK);
+    /* an aborted replacement leaves the old contents and no temporary file */
+    assert_int_equal(dr3i_atomic_open(&f, path, "test"), DR3_OK);
+    assert_int_equal(dr3i_atomic_write(&f, "new!", 4), DR3_OK);
+    dr3i_atomic_abort(&f);
+    char buf[8] = {0};
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fread(buf, 1, sizeof buf, fp), 3);
+    fclose(fp);
+    assert_string_equal(buf, "old");
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "test $(ls -A %s | wc -l) -eq 1", dir);
+    assert_int_equal(system(cmd), 0);
+    /* a committed replacement has the new contents */
+    assert_int_equal(dr3i_atomic_open(&f, path, "test"), DR3_OK);
+    assert_int_equal(dr3i_atomic_write(&f, "new!", 4), DR3_OK);
+    assert_int_equal(dr3i_atomic_commit(&f), DR3_OK);
+    fp = fopen(path, "rb");
+    assert_int_equal(fread(buf, 1, sizeof buf, fp), 4);
+    fclose(fp);
+    assert_memory_equal(buf, "new!", 4);
+    /* a directory that does not exist fails cleanly */
+    TU_ASSERT_FAILS(dr3i_atomic_open(&f, "/nonexistent-dir/x", "test"), DR3_ERR_IO);
+    TU_ASSERT_FAILS(dr3i_atomic_open(&f, NULL, "test"), DR3_ERR_INVALID_ARG);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_codes_fixed),
@@ -236,6 +295,8 @@ int main(void) {
         cmocka_unit_test(test_rng_reference_values),
         cmocka_unit_test(test_rng_statistics_and_split),
         cmocka_unit_test(test_versions_and_runtime),
+        cmocka_unit_test(test_crc32c_known_vectors),
+        cmocka_unit_test(test_atomic_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
