@@ -8,12 +8,21 @@
 
 static trans_t tr(bool t) { return t ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE; }
 
+/* BLIS's small/unpacked ("sup") path wins only when one output side is thin (a Q head with
+ * few actions, a tiny batch); when both output sides are wide it loses badly, worst with a
+ * small inner dimension (a first layer on 4 observations: 512x256x4 took 165 us with sup and
+ * 36 us without on zen3). Measured with bench/blis_arch.c; see docs/performance.md. */
+static void setup_rntm(rntm_t *rntm, int threads, size_t m, size_t n) {
+    bli_rntm_set_num_threads((dim_t)threads, rntm);
+    if (m > 32 && n > 32) bli_rntm_disable_l3_sup(rntm);
+}
+
 void dr3k_sgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
                 float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta,
                 float *c, size_t ldc) {
     if (m == 0 || n == 0) return;
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bli_rntm_set_num_threads((dim_t)threads, &rntm);
+    setup_rntm(&rntm, threads, m, n);
     bli_sgemm_ex(tr(trans_a), tr(trans_b), (dim_t)m, (dim_t)n, (dim_t)k, &alpha, (float *)a,
                  (inc_t)lda, 1, (float *)b, (inc_t)ldb, 1, &beta, c, (inc_t)ldc, 1, NULL,
                  &rntm);
@@ -24,7 +33,7 @@ void dr3k_dgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, siz
                 double beta, double *c, size_t ldc) {
     if (m == 0 || n == 0) return;
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bli_rntm_set_num_threads((dim_t)threads, &rntm);
+    setup_rntm(&rntm, threads, m, n);
     bli_dgemm_ex(tr(trans_a), tr(trans_b), (dim_t)m, (dim_t)n, (dim_t)k, &alpha, (double *)a,
                  (inc_t)lda, 1, (double *)b, (inc_t)ldb, 1, &beta, c, (inc_t)ldc, 1, NULL,
                  &rntm);

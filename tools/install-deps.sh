@@ -1,0 +1,15 @@
+#!/bin/sh
+# Installs what libdr3 needs to build and test on Debian 12 / Ubuntu, skipping what is
+# already there. Uses sudo when not run as root.
+set -eu
+PKGS="cmake make gcc g++ pkg-config libblis-dev libcmocka-dev zlib1g-dev libhdf5-dev clang-format"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing:$missing"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
