@@ -54,12 +54,12 @@ int main(int argc, char **argv) {
            info.blis_arch_auto, info.cpu_vendor, info.cpu_family, info.cpu_model,
            info.cpu_avx2_fma, info.cpu_avx512, threads);
     static const size_t shapes[][4] = {
-        {2048, 2048, 2048, 0}, /* large square: the peak */
+        {2048, 2048, 2048, 0},                        /* large square: the peak */
         {1024, 1024, 1024, 0}, {1024, 1024, 1024, 1}, /* 1024-wide layer, batch 2*512 */
-        {512, 256, 256, 1},    /* 256-wide hidden layer, batch 2*256 */
-        {512, 256, 4, 1},      /* first layer of a CartPole net: K = 4 */
-        {256, 2, 256, 1},      /* Q head: N = 2 */
-        {64, 64, 64, 1},       /* tiny net */
+        {512, 256, 256, 1},                           /* 256-wide hidden layer, batch 2*256 */
+        {512, 256, 4, 1},                             /* first layer of a CartPole net: K = 4 */
+        {256, 2, 256, 1},                             /* Q head: N = 2 */
+        {64, 64, 64, 1},                              /* tiny net */
     };
     printf("%6s %6s %6s %7s %10s\n", "m", "n", "k", "B^T", "GFLOP/s");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)

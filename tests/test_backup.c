@@ -1,0 +1,252 @@
+/* Built-in backup operators against values worked out by hand, and their error paths. */
+#include "testutil.h"
+
+#include "backup/backup.h"
+
+#include <math.h>
+#include <string.h>
+
+enum { NB = 3, NA = 3, LDQ = 4 };
+
+/* Q_target(s'): rows {1, 5, 2}, {-1, -3, -2}, {0, 0, 7}; online argmax picks 0, 2, 1 */
+static const float QT[NB * LDQ] = {1, 5, 2, NAN, -1, -3, -2, NAN, 0, 0, 7, NAN};
+static const float QO[NB * LDQ] = {9, 1, 1, NAN, 0, 1, 2, NAN, 0, 3, 1, NAN};
+static const float OBS[NB * 2] = {0, 1, 2, 3, 4, 5};
+static const int32_t NEXT_A[NB] = {2, 1, 0};
+
+/* π(a|s') = (0.5, 0.25, 0.25) for every row */
+static int fixed_policy(void *payload, size_t n, const float *obs, size_t ld, float *p,
+                        size_t ldp) {
+    (void)obs;
+    (void)ld;
+    int *calls = payload;
+    ++*calls;
+    for (size_t i = 0; i < n; i++) {
+        p[i * ldp] = 0.5f;
+        p[i * ldp + 1] = 0.25f;
+        p[i * ldp + 2] = 0.25f;
+    }
+    return 0;
+}
+
+/* deterministic policy: always action 1 */
+static int one_hot_policy(void *payload, size_t n, const float *obs, size_t ld, float *p,
+                          size_t ldp) {
+    (void)payload;
+    (void)obs;
+    (void)ld;
+    for (size_t i = 0; i < n; i++) {
+        p[i * ldp] = 0;
+        p[i * ldp + 1] = 1;
+        p[i * ldp + 2] = 0;
+    }
+    return 0;
+}
+
+static int bad_sum_policy(void *payload, size_t n, const float *obs, size_t ld, float *p,
+                          size_t ldp) {
+    (void)payload;
+    (void)obs;
+    (void)ld;
+    for (size_t i = 0; i < n * ldp; i++) p[i] = 0.5f;
+    return 0;
+}
+
+static int failing_policy(void *payload, size_t n, const float *obs, size_t ld, float *p,
+                          size_t ldp) {
+    (void)payload;
+    (void)n;
+    (void)obs;
+    (void)ld;
+    (void)p;
+    (void)ldp;
+    return 7;
+}
+
+static dr3_backup_input make_input(float *scratch, dr3_rng *rng) {
+    dr3_backup_input in;
+    memset(&in, 0, sizeof in);
+    in.struct_size = sizeof in;
+    in.n = NB;
+    in.num_actions = NA;
+    in.obs_dim = 2;
+    in.next_obs = OBS;
+    in.ld_next_obs = 2;
+    in.q_next_online = QO;
+    in.ld_q_next_online = LDQ;
+    in.q_next_target = QT;
+    in.ld_q_next_target = LDQ;
+    in.next_actions = NEXT_A;
+    in.rng = rng;
+    in.scratch = scratch;
+    in.scratch_len = NB * NA;
+    return in;
+}
+
+static void expect_values(dr3_backup_kind kind, dr3_policy_fn pol, void *payload,
+                          const float *expected) {
+    float scratch[NB * NA], v[NB];
+    dr3_rng rng;
+    dr3_rng_seed(&rng, 3);
+    dr3_backup_input in = make_input(scratch, &rng);
+    dr3_backup_options o = DR3_BACKUP_OPTIONS_INIT;
+    o.kind = kind;
+    o.policy = pol;
+    o.policy_payload = payload;
+    assert_int_equal(dr3_backup_values(&o, &in, v), DR3_OK);
+    for (int i = 0; i < NB; i++) TU_ASSERT_CLOSE(v[i], expected[i], 1e-6, 1e-6);
+}
+
+static void test_backup_closed_forms(void **state) {
+    (void)state;
+    const float sarsa[NB] = {2, -3, 0}, mx[NB] = {5, -1, 7}, dbl[NB] = {1, -2, 0};
+    expect_values(DR3_BACKUP_SARSA, NULL, NULL, sarsa);
+    expect_values(DR3_BACKUP_MAX, NULL, NULL, mx);
+    expect_values(DR3_BACKUP_DOUBLE, NULL, NULL, dbl);
+    int calls = 0;
+    /* 0.5 q0 + 0.25 q1 + 0.25 q2 */
+    const float ex[NB] = {0.5f + 1.25f + 0.5f, -0.5f - 0.75f - 0.5f, 1.75f};
+    expect_values(DR3_BACKUP_EXPECTED, fixed_policy, &calls, ex);
+    assert_int_equal(calls, 1); /* one call for the whole batch */
+    /* sampled with a deterministic policy equals the chosen column */
+    const float col1[NB] = {5, -3, 0};
+    expect_values(DR3_BACKUP_SAMPLED, one_hot_policy, NULL, col1);
+    /* softmax with tau = 1 on row {1, 5, 2} */
+    double e[3] = {exp(1.0), exp(5.0), exp(2.0)}, z = e[0] + e[1] + e[2];
+    float soft0 = (float)((e[0] * 1 + e[1] * 5 + e[2] * 2) / z);
+    float scratch[NB * NA], v[NB];
+    dr3_rng rng;
+    dr3_rng_seed(&rng, 3);
+    dr3_backup_input in = make_input(scratch, &rng);
+    dr3_backup_options o = DR3_BACKUP_OPTIONS_INIT;
+    o.kind = DR3_BACKUP_SOFTMAX;
+    assert_int_equal(dr3_backup_values(&o, &in, v), DR3_OK);
+    TU_ASSERT_CLOSE(v[0], soft0, 1e-6, 0);
+    /* a tiny temperature approaches the max, a huge one the uniform mean */
+    o.temperature = 1e-3f;
+    assert_int_equal(dr3_backup_values(&o, &in, v), DR3_OK);
+    TU_ASSERT_CLOSE(v[2], 7, 1e-6, 0);
+    o.temperature = 1e6f;
+    assert_int_equal(dr3_backup_values(&o, &in, v), DR3_OK);
+    TU_ASSERT_CLOSE(v[0], 8.0 / 3, 1e-4, 0);
+}
+
+/* The sampled backup's average over many draws converges to the expected backup. */
+static void test_sampled_matches_expectation(void **state) {
+    (void)state;
+    float scratch[NB * NA], v[NB];
+    dr3_rng rng;
+    dr3_rng_seed(&rng, 11);
+    dr3_backup_input in = make_input(scratch, &rng);
+    dr3_backup_options o = DR3_BACKUP_OPTIONS_INIT;
+    int calls = 0;
+    o.kind = DR3_BACKUP_SAMPLED;
+    o.policy = fixed_policy;
+    o.policy_payload = &calls;
+    double mean[NB] = {0};
+    const int T = 40000;
+    for (int t = 0; t < T; t++) {
+        assert_int_equal(dr3_backup_values(&o, &in, v), DR3_OK);
+        for (int i = 0; i < NB; i++) mean[i] += v[i] / T;
+    }
+    const double ex[NB] = {2.25, -1.75, 1.75};
+    /* standard error of each mean < 0.02; allow 5 sigma */
+    for (int i = 0; i < NB; i++) TU_ASSERT_CLOSE(mean[i], ex[i], 0, 0.1);
+}
+
+static void test_backup_errors(void **state) {
+    (void)state;
+    float scratch[NB * NA], v[NB] = {42, 42, 42};
+    dr3_rng rng;
+    dr3_rng_seed(&rng, 3);
+    dr3_backup_input in = make_input(scratch, &rng);
+    dr3_backup_options o = DR3_BACKUP_OPTIONS_INIT;
+
+    o.kind = DR3_BACKUP_EXPECTED; /* no policy */
+    TU_ASSERT_FAILS(dr3_backup_values(&o, &in, v), DR3_ERR_INVALID_ARG);
+    o.policy = bad_sum_policy;
+    TU_ASSERT_FAILS(dr3_backup_values(&o, &in, v), DR3_ERR_CALLBACK);
+    o.policy = failing_policy;
+    TU_ASSERT_FAILS(dr3_backup_values(&o, &in, v), DR3_ERR_CALLBACK);
+    o.policy = fixed_policy;
+    int calls = 0;
+    o.policy_payload = &calls;
+    in.scratch_len = 2;
+    TU_ASSERT_FAILS(dr3_backup_values(&o, &in, v), DR3_ERR_INVALID_ARG);
+    in.scratch_len = NB * NA;
+
+    o.kind = DR3_BACKUP_SARSA;
+    in.next_actions = NULL;
+    TU_ASSERT_FAILS(dr3_backup_values(&o, &in, v), DR3_ERR_INVALID_ARG);
+    const int32_t bad_a[NB] = {0, 3, 0};
+    in.next_actions = bad_a;
+    TU_ASSERT_FAILS(dr3_backup_values(&o, &in, v), DR3_ERR_RANGE);
+    in.next_actions = NEXT_A;
+
+    o.kind = DR3_BACKUP_DOUBLE;
+    in.q_next_online = NULL;
+    TU_ASSERT_FAILS(dr3_backup_values(&o, &in, v), DR3_ERR_INVALID_ARG);
+    in.q_next_online = QO;
+
+    o.kind = DR3_BACKUP_SOFTMAX;
+    o.temperature = 0;
+    TU_ASSERT_FAILS(dr3_backup_values(&o, &in, v), DR3_ERR_INVALID_ARG);
+    o.temperature = 1;
+    o.kind = (dr3_backup_kind)42;
+    TU_ASSERT_FAILS(dr3_backup_values(&o, &in, v), DR3_ERR_INVALID_ARG);
+
+    o.kind = DR3_BACKUP_MAX;
+    float nan_q[NB * LDQ];
+    memcpy(nan_q, QT, sizeof nan_q);
+    nan_q[5] = NAN;
+    in.q_next_target = nan_q;
+    TU_ASSERT_FAILS(dr3_backup_values(&o, &in, v), DR3_ERR_NONFINITE);
+    in.q_next_target = QT;
+    in.ld_q_next_target = 2;
+    TU_ASSERT_FAILS(dr3_backup_values(&o, &in, v), DR3_ERR_INVALID_ARG);
+    in.ld_q_next_target = LDQ;
+    TU_ASSERT_FAILS(dr3_backup_values(&o, &in, NULL), DR3_ERR_INVALID_ARG);
+    TU_ASSERT_FAILS(dr3_backup_values(&o, NULL, v), DR3_ERR_INVALID_ARG);
+    in.struct_size = 8;
+    TU_ASSERT_FAILS(dr3_backup_values(&o, &in, v), DR3_ERR_INVALID_ARG);
+    for (int i = 0; i < NB; i++) assert_true(v[i] == 42);
+
+    /* names round-trip; unknown names fail */
+    for (int k = 0; k <= 5; k++) {
+        dr3_backup_kind parsed;
+        assert_int_equal(
+            dr3_backup_kind_parse(dr3_backup_kind_name((dr3_backup_kind)k), &parsed), DR3_OK);
+        assert_int_equal(parsed, k);
+    }
+    dr3_backup_kind parsed;
+    TU_ASSERT_FAILS(dr3_backup_kind_parse("argmax", &parsed), DR3_ERR_INVALID_ARG);
+    assert_null(dr3_backup_kind_name((dr3_backup_kind)6));
+}
+
+/* An "old" plugin compiled when the vtable ended at next_values loads with defaults. */
+static void test_vtable_load(void **state) {
+    (void)state;
+    dr3_backup_vtable vt = {sizeof(dr3_backup_vtable), "x", NULL, NULL, 0}, out;
+    TU_ASSERT_FAILS(dr3i_backup_vtable_load(&out, &vt, "t"), DR3_ERR_INVALID_ARG); /* no cb */
+    vt.next_values = dr3i_backup_builtin_vtable()->next_values;
+    vt.destroy = (void (*)(void *))1; /* must be ignored: beyond the old struct_size */
+    vt.requires = 0xffffu;
+    vt.struct_size = offsetof(dr3_backup_vtable, next_values) + sizeof(vt.next_values);
+    assert_int_equal(dr3i_backup_vtable_load(&out, &vt, "t"), DR3_OK);
+    assert_null(out.destroy);
+    assert_int_equal(out.requires, 0);
+    vt.struct_size = sizeof vt;
+    TU_ASSERT_FAILS(dr3i_backup_vtable_load(&out, &vt, "t"), DR3_ERR_INVALID_ARG); /* bits */
+    vt.struct_size = 4;
+    TU_ASSERT_FAILS(dr3i_backup_vtable_load(&out, &vt, "t"), DR3_ERR_INVALID_ARG);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backup_closed_forms),
+        cmocka_unit_test(test_sampled_matches_expectation),
+        cmocka_unit_test(test_backup_errors),
+        cmocka_unit_test(test_vtable_load),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
