@@ -12,7 +12,7 @@
  * DR3's m_i is 1 − terminal_i when ::DR3_REG_MASK_TERMINAL is set (else 1), g is |·| with
  * ::DR3_REG_ABS (Dopamine's choice; a no-op on ReLU features), and N = n. Gradients reach
  * both φ(s) and φ(s'), as in the paper. Coefficients used by the paper and its reference
- * code: c0 = 0.03 with CQL on Atari, c0 = 0.1 in Dopamine's DR3 agent; CQL α = 0.1 on Atari.
+ * code: c0 = 0.03 with CQL on Atari, c0 = 0.1 in Dopamine's DR3 agent.
  */
 #ifndef DR3_REGULARIZER_H
 #define DR3_REGULARIZER_H
