@@ -1,0 +1,43 @@
+#!/bin/sh
+# ABI gate: compares the public ABI of a release build of libdr3.so with the committed
+# baseline abi/libdr3.abi (libabigail). Fails on any incompatible change; additions pass.
+#   tools/abi-check.sh [build-dir]            check
+#   tools/abi-check.sh --update [build-dir]   rewrite the baseline (commit it with the change)
+# Needs abigail-tools; the build must have debug info (the 'abi' preset adds -g).
+set -eu
+cd "$(dirname "$0")/.."
+UPDATE=0
+if [ "${1:-}" = "--update" ]; then UPDATE=1; shift; fi
+BUILD=${1:-build/abi}
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDR3_BUILD_TESTS=OFF \
+        -DDR3_BUILD_BENCH=OFF -DDR3_BUILD_EXAMPLES=OFF -DDR3_BUILD_TOOLS=OFF >/dev/null
+fi
+cmake --build "$BUILD" --target dr3_shared -j2 >/dev/null
+LIB=$(ls "$BUILD"/src/libdr3.so.*.*.* | head -n 1)
+# Only types reachable from the public headers count; experimental declarations are left
+# out because the headers are read without DR3_EXPERIMENTAL.
+HDRS="--headers-dir include/dr3 --headers-dir include/dr3/sys --headers-dir $BUILD/include/dr3"
+CURRENT="$BUILD/libdr3.abi"
+# shellcheck disable=SC2086
+abidw --no-show-locs --no-corpus-path $HDRS --out-file "$CURRENT" "$LIB"
+if [ "$UPDATE" -eq 1 ]; then
+    cp "$CURRENT" abi/libdr3.abi
+    echo "baseline updated: abi/libdr3.abi"
+    exit 0
+fi
+[ -f abi/libdr3.abi ] || { echo "no baseline: run tools/abi-check.sh --update" >&2; exit 1; }
+set +e
+abidiff --no-added-syms abi/libdr3.abi "$CURRENT"
+rc=$?
+set -e
+# abidiff's exit code is a bit field: 4 = ABI change, 8 = incompatible change; 1/2 = error.
+if [ $((rc & 3)) -ne 0 ]; then echo "abidiff failed to run (status $rc)" >&2; exit 1; fi
+if [ $((rc & 8)) -ne 0 ]; then echo "ABI check: INCOMPATIBLE change against abi/libdr3.abi" >&2; exit 1; fi
+if [ $((rc & 4)) -ne 0 ]; then
+    echo "ABI check: compatible change (additions?); review above, then update the baseline" >&2
+    # Changes abidiff cannot prove harmless (e.g. a struct grew) need a human decision:
+    # struct_size-versioned structs may grow at the end, nothing else may change.
+    exit 1
+fi
+echo "ABI check: no changes against abi/libdr3.abi"
