@@ -44,5 +44,26 @@ configure_file(${PROJECT_SOURCE_DIR}/cmake/dr3.pc.in ${PROJECT_BINARY_DIR}/dr3.p
 install(FILES ${PROJECT_BINARY_DIR}/dr3.pc
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
 
-install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/README.md
-        DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT dev)
+# Debian wants a copyright file and a changelog in each package's doc directory.
+set(DR3_DEB_CHANGELOG ${PROJECT_BINARY_DIR}/changelog.gz)
+file(WRITE ${PROJECT_BINARY_DIR}/changelog
+"libdr3 (${PROJECT_VERSION}) unstable; urgency=medium\n\n  * Release ${PROJECT_VERSION}.\n\n -- libdr3 maintainers <maintainers@libdr3.invalid>  Tue, 24 Nov 2026 00:00:00 +0000\n")
+find_program(GZIP_EXECUTABLE gzip)
+if(GZIP_EXECUTABLE)
+  execute_process(COMMAND ${GZIP_EXECUTABLE} -9 -n -f -k ${PROJECT_BINARY_DIR}/changelog)
+endif()
+foreach(comp_pkg "runtime;libdr3-${DR3_SOVERSION}" "dev;libdr3-dev" "tools;dr3-tools")
+  list(GET comp_pkg 0 comp)
+  list(GET comp_pkg 1 pkg)
+  install(FILES ${PROJECT_SOURCE_DIR}/LICENSE RENAME copyright
+          DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${pkg} COMPONENT ${comp})
+  if(EXISTS ${DR3_DEB_CHANGELOG})
+    install(FILES ${DR3_DEB_CHANGELOG}
+            DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${pkg} COMPONENT ${comp})
+  endif()
+endforeach()
+install(FILES ${PROJECT_SOURCE_DIR}/README.md
+        DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/libdr3-dev COMPONENT dev)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/
+        DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/libdr3-dev/guide COMPONENT dev
+        FILES_MATCHING PATTERN "*.md")
