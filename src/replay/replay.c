@@ -85,6 +85,15 @@ void *dr3i_replay_own(dr3_replay *r, size_t bytes, const char *who) {
     return p;
 }
 
+void dr3i_replay_disown(dr3_replay *r, void *p) {
+    for (size_t i = 0; i < r->n_owned; i++)
+        if (r->owned[i] == p) {
+            dr3i_free(&r->alloc, p);
+            r->owned[i] = r->owned[--r->n_owned];
+            return;
+        }
+}
+
 static dr3_status own_array(dr3_replay *r, void **dst, size_t count, size_t elem,
                             const char *who) {
     size_t bytes;

@@ -62,7 +62,7 @@ struct dr3_replay {
     uint8_t *pending; /* obs_bytes: the next_obs given to the last non-final add */
 
     /* Owned blocks (freed with alloc) and mappings (munmap'd) of datasets. */
-    void *owned[8];
+    void *owned[16];
     size_t n_owned;
     dr3i_map maps[2];
     size_t n_maps;
@@ -104,6 +104,9 @@ dr3_status dr3i_replay_new(dr3_replay **out, const dr3_replay_options *o,
 /* Allocates an owned block tracked by the handle (freed by dr3_replay_free). NULL on
  * failure (after recording DR3_ERR_NOMEM with who). */
 void *dr3i_replay_own(dr3_replay *r, size_t bytes, const char *who);
+
+/* Frees an owned block early (scratch used while loading). */
+void dr3i_replay_disown(dr3_replay *r, void *p);
 
 /* Allocates the ring arrays (obs, actions, rewards, flags, pending, sets with positions)
  * for r->cap rows. */
