@@ -65,10 +65,11 @@ typedef enum dr3_u8_scale {
 /**
  * @brief Options of a replay buffer (dr3_replay_create()) or of an opened dataset.
  *
- * For dataset readers the shape fields come from the file: `capacity` is ignored,
- * `obs_dim`, `action_dim` and `obs_dtype` must be 0 / the file's values, and `num_actions`
- * is either 0 (taken as 1 + the largest action in the file) or a bound every action in the
- * file is checked against. `frame_stack`, `n_step`, `gamma`, `u8_scale` and `allocator`
+ * For dataset readers the shapes come from the file: `capacity`, `obs_dtype` and
+ * `action_kind` are ignored (taken from the file), `obs_dim` and `action_dim` are either 0
+ * or checked against the file (::DR3_ERR_SHAPE), and `num_actions` is either 0 (taken as
+ * 1 + the largest action in the file) or a bound every action is checked against
+ * (::DR3_ERR_RANGE). `frame_stack`, `n_step`, `gamma`, `u8_scale` and `allocator`
  * always apply.
  */
 typedef struct dr3_replay_options {

@@ -103,7 +103,7 @@ static dr3_status pull(dr3i_gz *g, uint8_t *dst, size_t n, size_t *got) {
     size_t done = 0;
     while (done < n) {
         if (z->zs.avail_in == 0) {
-            size_t in;
+            size_t in = 0;
             dr3_status st = refill(g, &in);
             if (st != DR3_OK) return st;
             if (in == 0) {

@@ -403,7 +403,7 @@ static dr3_status load_minari(dr3_replay **out, hid_t file, const char *path,
         st = episode_open(file, path, n_ep, e, who);
         if (st == DR3_OK) {
             const size_t T = e->d[M_ACT].rows;
-            dr3_dtype dt;
+            dr3_dtype dt = DR3_DTYPE_F32;
             if ((st = obs_dtype(&e->d[M_OBS], &dt, "observations", e->where, who)) == DR3_OK) {
                 if (n_ep == 0) {
                     obs_dim = e->d[M_OBS].width;
@@ -519,7 +519,7 @@ static dr3_status load(dr3_replay **out, const char *path, const dr3_replay_opti
     if (st != DR3_OK) return st;
     quiet q;
     quiet_on(&q);
-    hid_t file;
+    hid_t file = -1;
     dr3_replay *r = NULL;
     st = open_file(&file, path, who);
     if (st == DR3_OK) {

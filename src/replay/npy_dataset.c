@@ -81,6 +81,8 @@ static void unmap_npy(npyfile *f) {
 
 /* Rows (shape[0]) and the width of the remaining dimensions. */
 static dr3_status rows_width(const npyfile *f, size_t *rows, size_t *width, const char *who) {
+    *rows = 0;
+    *width = 0;
     if (f->h.ndim < 1)
         return dr3i_fail(DR3_ERR_SHAPE, "%s: %s: a 0-d array has no rows", who, f->path);
     *rows = f->h.shape[0];
@@ -91,7 +93,7 @@ static dr3_status rows_width(const npyfile *f, size_t *rows, size_t *width, cons
 
 /* A per-row scalar: shape (N,) or (N, 1). */
 static dr3_status check_column(const npyfile *f, size_t n, const char *who) {
-    size_t rows, w;
+    size_t rows = 0, w = 0;
     dr3_status st = rows_width(f, &rows, &w, who);
     if (st != DR3_OK) return st;
     if (rows != n || w != 1 || f->h.ndim > 2)
@@ -151,7 +153,7 @@ static dr3_status read_flags(const npyfile *f, size_t n, uint8_t *flags, uint8_t
 /* Actions (or next actions) into the handle's owned arrays. */
 static dr3_status read_actions(dr3_replay *r, const npyfile *f, size_t n, int32_t **ai,
                                float **af, const char *who) {
-    size_t rows, w;
+    size_t rows = 0, w = 0;
     dr3_status st = rows_width(f, &rows, &w, who);
     if (st != DR3_OK) return st;
     if (rows != n)
@@ -203,7 +205,7 @@ static dr3_status open_npy(dr3_replay **out, const char *dir, const dr3_replay_o
         if (st != DR3_OK) return st;
     }
     /* observations: (N, ...) of <f4 or |u1 */
-    size_t n, obs_dim;
+    size_t n = 0, obs_dim = 0;
     if ((st = rows_width(&f[F_OBS], &n, &obs_dim, who)) != DR3_OK) return st;
     if (f[F_OBS].h.dtype != DR3I_NPY_F4 && f[F_OBS].h.dtype != DR3I_NPY_U1)
         return dr3i_fail(DR3_ERR_UNSUPPORTED, "%s: %s: observations must be <f4 or |u1", who,
@@ -248,7 +250,7 @@ static dr3_status open_npy(dr3_replay **out, const char *dir, const dr3_replay_o
             o.num_actions = mx < 0 ? 1 : (size_t)mx + 1;
         }
     } else if (adt == DR3I_NPY_F4) {
-        size_t rows, w;
+        size_t rows = 0, w = 0;
         if ((st = rows_width(&f[F_ACT], &rows, &w, who)) != DR3_OK) return st;
         if (o.action_dim != 0 && o.action_dim != w)
             return dr3i_fail(DR3_ERR_SHAPE, "%s: %s: action width %zu, opts->action_dim is %zu",

@@ -105,7 +105,7 @@ static dr3_status own_array(dr3_replay *r, void **dst, size_t count, size_t elem
 
 dr3_status dr3i_replay_alloc_ring(dr3_replay *r, const char *who) {
     dr3_status st;
-    void *p;
+    void *p = NULL;
     if ((st = own_array(r, &p, r->cap, r->obs_bytes, who)) != DR3_OK) return st;
     r->obs = p;
     if (r->o.action_kind == DR3_ACTION_DISCRETE) {
