@@ -615,8 +615,8 @@ static void test_add_episode_equals_add_loop(void **state) {
     float obs[7] = {0, 1, 2, 3, 4, 5, 6}, rw[6] = {1, -1, 2, -2, 3, -3};
     int32_t ac[6] = {0, 1, 2, 3, 0, 1};
     assert_int_equal(dr3_replay_add_episode(a, 3, obs, ac, rw, 0, 0), DR3_OK);
-    float wrong = 9;
-    TU_ASSERT_FAILS(dr3_replay_add_episode(a, 1, &wrong, ac, rw, 0, 0), DR3_ERR_INVALID_ARG);
+    float wrong[2] = {9, 10}; /* one step: two observations, the first must be obs[3] */
+    TU_ASSERT_FAILS(dr3_replay_add_episode(a, 1, wrong, ac, rw, 0, 0), DR3_ERR_INVALID_ARG);
     assert_int_equal(dr3_replay_add_episode(a, 3, obs + 3, ac + 3, rw + 3, 1, 0), DR3_OK);
     for (int t = 0; t < 6; t++)
         assert_int_equal(dr3_replay_add(b, &obs[t], &ac[t], rw[t], t == 5, 0, &obs[t + 1]),
