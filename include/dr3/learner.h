@@ -1,0 +1,242 @@
+/**
+ * @file dr3/learner.h
+ * @brief The value-based learner: an online Q-network, its target copy, an optimizer, a
+ *        backup operator and any number of regularizers, trained one batch at a time.
+ *
+ * One dr3_learner_step() is the whole update, in this order (docs/guide.md):
+ *  1. online forward on the stacked batch [s; s'] (2n rows, one GEMM per layer) giving
+ *     Q(s,·), φ(s), Q(s',·), φ(s'); target forward on s' giving Q_t(s',·);
+ *  2. the backup operator turns them into V(s'), and y = r + discount · V(s');
+ *  3. the TD loss (MSE or Huber) on Q(s,a) − y, then every regularizer on the step view;
+ *  4. one backward pass over the 2n rows (so DR3's gradient reaches the network through
+ *     both φ(s) and φ(s')), plus direct parameter gradients;
+ *  5. a non-finite guard, gradient clipping and the optimizer step; the target update.
+ * A step that meets a non-finite loss or gradient, or a failing plugin, returns an error
+ * before step 5 changes anything: parameters, optimizer state, target network, step counter
+ * and random state are exactly as before the call.
+ *
+ * Only discrete-action Q-networks (Q(s,·) = W φ(s) + b) are learned here; critics φ(s,a)
+ * are available as networks (dr3/net.h) for custom actor-critic loops.
+ *
+ * Threading: a learner is used by one thread at a time; distinct learners are independent.
+ * Determinism: same options, seed, thread count and batches → bitwise-identical results.
+ */
+#ifndef DR3_LEARNER_H
+#define DR3_LEARNER_H
+
+#include <dr3/backup.h>
+#include <dr3/common.h>
+#include <dr3/loss.h>
+#include <dr3/net.h>
+#include <dr3/optim.h>
+#include <dr3/regularizer.h>
+#include <dr3/replay.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Maximum number of regularizers one learner holds (fixed: sizes ::dr3_step_metrics). */
+#define DR3_MAX_REGULARIZERS 8
+
+/** Opaque learner handle. */
+typedef struct dr3_learner dr3_learner;
+
+/** Configuration of a learner; copied at creation. */
+typedef struct dr3_learner_options {
+    size_t struct_size;          /**< sizeof(dr3_learner_options); set by the _INIT macro. */
+    size_t obs_dim;              /**< Observation size (> 0). */
+    size_t num_actions;          /**< Number of discrete actions (> 0). */
+    size_t num_hidden;           /**< Hidden layers (0: Q linear in the observation). */
+    const size_t *hidden;        /**< Their widths (num_hidden entries; copied). */
+    dr3_activation activation;   /**< Hidden activation (default ReLU). */
+    float activation_param;      /**< ELU alpha / leaky-ReLU slope. */
+    size_t batch_size;           /**< Maximum rows per step (> 0). */
+    float gamma;                 /**< Discount used when a batch gives no discounts. */
+    dr3_td_kind td_kind;         /**< TD loss (default Huber). */
+    float huber_delta;           /**< Huber threshold δ (default 1). */
+    size_t target_update_period; /**< Hard target copy every k steps (when polyak_tau = 0). */
+    float polyak_tau; /**< > 0: target ← (1−τ) target + τ online after each step. */
+    const dr3_optim_options *optim;   /**< Optimizer (NULL: Adam, lr 3e-4, PyTorch defaults). */
+    const dr3_backup_options *backup; /**< Built-in backup (NULL: Q-learning max). */
+    const dr3_regularizer_options *regularizers; /**< Built-in regularizers (copied). */
+    size_t num_regularizers;        /**< Entries in regularizers (<= DR3_MAX_REGULARIZERS). */
+    size_t srank_every;             /**< Compute srank of φ(s) every k steps (0: never). */
+    int threads;                    /**< BLIS threads for this learner (default 1). */
+    uint64_t seed;                  /**< Seeds initial weights and the learner's generator. */
+    const dr3_allocator *allocator; /**< Memory hooks (NULL: C library). */
+} dr3_learner_options;
+
+/** Initializer for ::dr3_learner_options (DQN-like defaults; set obs_dim, num_actions,
+ *  hidden layers and batch_size). */
+#define DR3_LEARNER_OPTIONS_INIT                                                               \
+    {                                                                                          \
+        sizeof(dr3_learner_options), 0, 0, 0, NULL, DR3_ACT_RELU, 0.01f, 0, 0.99f,             \
+            DR3_TD_HUBER, 1.0f, 1000, 0.0f, NULL, NULL, NULL, 0, 0, 1, 0, NULL                 \
+    }
+
+/**
+ * @brief One batch of transitions, in the caller's memory (nothing is copied or kept).
+ *
+ * discount_i is taken from @p discounts if given, else γ·(1 − terminal_i) with
+ * terminal_i from @p terminals (or 0). The step's "non-terminal" mask, used by DR3's
+ * terminal masking, is 1 − terminals[i] when given, else (discount_i > 0).
+ */
+typedef struct dr3_batch {
+    size_t struct_size;          /**< sizeof(dr3_batch). */
+    size_t n;                    /**< Rows, 1..batch_size. */
+    const float *obs;            /**< s, n × obs_dim. */
+    size_t ld_obs;               /**< Row stride of obs (>= obs_dim). */
+    const int32_t *actions;      /**< a, n actions in [0, num_actions). */
+    const float *rewards;        /**< r (the k-step discounted reward sum for k-step data). */
+    const float *next_obs;       /**< s', n × obs_dim. */
+    size_t ld_next_obs;          /**< Row stride of next_obs. */
+    const float *discounts;      /**< γ^k (1 − terminal), or NULL. */
+    const uint8_t *terminals;    /**< 1 where s' is terminal, or NULL. */
+    const int32_t *next_actions; /**< Dataset a' (needed by SARSA), or NULL. */
+    const float *weights;        /**< Per-row TD loss weights, or NULL. */
+} dr3_batch;
+
+/** Initializer for ::dr3_batch. */
+#define DR3_BATCH_INIT                                                                         \
+    { sizeof(dr3_batch), 0, NULL, 0, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL }
+
+/** What one step (or an evaluation) measured. */
+typedef struct dr3_step_metrics {
+    size_t struct_size;      /**< sizeof(dr3_step_metrics); set by the _INIT macro. */
+    uint64_t step;           /**< Steps completed, including this one. */
+    float loss;              /**< Total loss: TD + all regularizers. */
+    float td_loss;           /**< TD loss. */
+    size_t num_regularizers; /**< Entries used in reg_loss. */
+    float reg_loss[DR3_MAX_REGULARIZERS]; /**< Each regularizer's loss, in order added. */
+    float mean_q;                         /**< Mean Q(s_i, a_i). */
+    float mean_target;                    /**< Mean TD target y_i. */
+    float feature_dot;                    /**< Mean φ(s_i)·φ(s'_i) (online features). */
+    float feature_cos;   /**< Mean cosine of φ(s_i) and φ(s'_i) (0 for zero vectors). */
+    float feature_norm;  /**< Mean ‖φ(s_i)‖. */
+    float dead_fraction; /**< Fraction of feature units that are 0 on every row. */
+    float grad_norm;     /**< Global gradient norm before clipping (0 in evaluation). */
+    float srank;         /**< srank_0.01 of φ(s) this step, or −1 if not computed. */
+} dr3_step_metrics;
+
+/** Initializer for ::dr3_step_metrics. */
+#define DR3_STEP_METRICS_INIT                                                                  \
+    { sizeof(dr3_step_metrics), 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0}, 0, 0, 0, 0, 0, 0, 0, -1 }
+
+/**
+ * @brief Creates a learner: online network (initialised from opts->seed as PyTorch's
+ *        nn.Linear would be), target copy, optimizer, backup, regularizers, workspace for
+ *        batch_size rows. All memory is allocated here; steps do not allocate.
+ * Errors: ::DR3_ERR_INVALID_ARG (NULL, zero sizes, bad options of any part),
+ * ::DR3_ERR_OVERFLOW, ::DR3_ERR_NOMEM. *out is NULL on error.
+ */
+DR3_API dr3_status dr3_learner_create(dr3_learner **out, const dr3_learner_options *opts);
+
+/** @brief Frees the learner, its networks and optimizer, and calls each plugin's
+ *  destroy callback. Accepts NULL. */
+DR3_API void dr3_learner_free(dr3_learner *learner);
+
+/**
+ * @brief Replaces the backup operator with a user plugin (dr3/sys/backup.h). The vtable is
+ *        copied; @p payload is borrowed until the learner is freed or the backup replaced,
+ *        when the previous plugin's destroy callback (if any) is called.
+ * Errors: ::DR3_ERR_INVALID_ARG (NULL learner or vtable, no next_values callback,
+ * struct_size too small, unknown requirement bits).
+ */
+DR3_API dr3_status dr3_learner_set_backup(dr3_learner *learner, const dr3_backup_vtable *vtable,
+                                          void *payload);
+
+/**
+ * @brief Appends a user regularizer (dr3/sys/regularizer.h) after the built-in ones.
+ *        The vtable is copied; @p payload is borrowed until the learner is freed.
+ * Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_RANGE (already DR3_MAX_REGULARIZERS).
+ */
+DR3_API dr3_status dr3_learner_add_regularizer(dr3_learner *learner,
+                                               const dr3_regularizer_vtable *vtable,
+                                               void *payload);
+
+/**
+ * @brief One gradient step on @p batch (see the file comment for what happens).
+ * @param metrics if non-NULL, filled (up to its struct_size) with what the step measured.
+ * Errors: ::DR3_ERR_INVALID_ARG / ::DR3_ERR_RANGE (bad batch: NULLs, n = 0 or > batch_size,
+ * actions out of range, SARSA without next actions), ::DR3_ERR_NONFINITE (non-finite
+ * input, loss or gradient), ::DR3_ERR_CALLBACK (a plugin failed). On any error the learner
+ * is unchanged.
+ */
+DR3_API dr3_status dr3_learner_step(dr3_learner *learner, const dr3_batch *batch,
+                                    dr3_step_metrics *metrics);
+
+/**
+ * @brief Computes the step's metrics on @p batch without changing anything (no gradient
+ *        step, no target update, no random draws except a sampling backup's, which uses a
+ *        copy of the learner's generator). For fixed evaluation sets.
+ */
+DR3_API dr3_status dr3_learner_evaluate(dr3_learner *learner, const dr3_batch *batch,
+                                        dr3_step_metrics *metrics);
+
+/**
+ * @brief Samples batch_size transitions from @p replay with the learner's generator and
+ *        takes one step on them (the replay must be discrete-action with obs_dim matching).
+ * Errors: those of dr3_replay_sample() and dr3_learner_step().
+ */
+DR3_API dr3_status dr3_learner_step_replay(dr3_learner *learner, const dr3_replay *replay,
+                                           dr3_step_metrics *metrics);
+
+/** @brief Progress callback for dr3_learner_train(): return non-zero to stop early. */
+typedef int (*dr3_progress_fn)(void *payload, const dr3_step_metrics *metrics);
+
+/**
+ * @brief Runs @p steps steps of dr3_learner_step_replay(), calling @p progress (if not
+ *        NULL) after every @p every-th step and after the last one.
+ * Returns ::DR3_OK (also when the callback stopped it) or the first step's error.
+ */
+DR3_API dr3_status dr3_learner_train(dr3_learner *learner, const dr3_replay *replay,
+                                     uint64_t steps, uint64_t every, dr3_progress_fn progress,
+                                     void *payload);
+
+/** @brief Q-values of the online network for n observations (any n; processed in chunks
+ *  of batch_size): q is n × num_actions with row stride @p ld_q. */
+DR3_API dr3_status dr3_learner_q_values(dr3_learner *learner, size_t n, const float *obs,
+                                        size_t ld_obs, float *q, size_t ld_q);
+
+/**
+ * @brief ε-greedy actions for n observations: with probability @p epsilon a uniform action,
+ *        else argmax_a Q(s, a) (ties to the lowest index). @p rng: the caller's generator,
+ *        or NULL to use the learner's (which then advances).
+ */
+DR3_API dr3_status dr3_learner_act(dr3_learner *learner, size_t n, const float *obs,
+                                   size_t ld_obs, float epsilon, dr3_rng *rng,
+                                   int32_t *actions);
+
+/** @brief Optimizer steps taken so far. */
+DR3_API uint64_t dr3_learner_step_count(const dr3_learner *learner);
+
+/** @brief The online network (borrowed; do not free; changes only through the learner). */
+DR3_API dr3_net *dr3_learner_online(dr3_learner *learner);
+/** @brief The target network (borrowed). */
+DR3_API dr3_net *dr3_learner_target(dr3_learner *learner);
+
+/** @brief Sets the optimizer's learning rate for the following steps. */
+DR3_API dr3_status dr3_learner_set_lr(dr3_learner *learner, float lr);
+
+/**
+ * @brief Saves the whole learner — online and target networks, optimizer state, step
+ *        counter, random state and the options — to @p path atomically (temporary file,
+ *        fsync, rename) with a CRC-32C checksum. Format: docs/formats.md.
+ */
+DR3_API dr3_status dr3_learner_save(const dr3_learner *learner, const char *path);
+
+/**
+ * @brief Restores a checkpoint into a learner created with the same architecture (the
+ *        backup, regularizers and plugins are the caller's configuration and are not
+ *        stored). A resumed learner continues bitwise-identically to one never stopped.
+ * Errors: ::DR3_ERR_IO, ::DR3_ERR_FORMAT, ::DR3_ERR_CHECKSUM, ::DR3_ERR_SHAPE (different
+ * architecture). On error the learner is unchanged.
+ */
+DR3_API dr3_status dr3_learner_load(dr3_learner *learner, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DR3_LEARNER_H */

@@ -1,0 +1,177 @@
+/**
+ * @file dr3/net.h
+ * @brief Multi-layer perceptron Q-networks and critics with access to their features φ.
+ *
+ * A ::dr3_net is a stack of fully connected layers. Hidden layers apply an activation; the
+ * output layer is linear. The features φ are the output of the last hidden layer, after its
+ * activation — what DR3 regularizes. Two heads:
+ * - ::DR3_HEAD_DISCRETE_Q: input s (obs_dim floats), output Q(s, ·) (action_dim floats, one
+ *   per action); φ = φ(s).
+ * - ::DR3_HEAD_CRITIC: input [s, a] (obs_dim + action_dim floats), output Q(s, a) (1
+ *   float); φ = φ(s, a).
+ * With no hidden layers the network is linear and φ is its input.
+ *
+ * **Parameter layout (contract).** All parameters are one contiguous float vector, layer by
+ * layer, each as PyTorch's torch.nn.Linear stores it: weight row-major [out × in], then bias
+ * [out]. Gradients are a second vector with the same layout. A model trained in PyTorch can
+ * be copied in, and ours out, with no reshuffling (see docs/net.md for the state_dict names).
+ *
+ * **Workspace.** Forward and backward never allocate: activations for up to max_batch rows
+ * are sized at creation. The features pointer returned by dr3_net_forward() points into that
+ * workspace and stays valid until the next forward, backward or free of the same network.
+ *
+ * **Non-finite inputs** are rejected with ::DR3_ERR_NONFINITE before any computation.
+ *
+ * Threading: one thread at a time per network; distinct networks are independent.
+ */
+#ifndef DR3_NET_H
+#define DR3_NET_H
+
+#include <dr3/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Opaque network handle. */
+typedef struct dr3_net dr3_net;
+
+/** Hidden-layer activations. Values are fixed. */
+typedef enum dr3_activation {
+    DR3_ACT_IDENTITY = 0, /**< f(x) = x. */
+    DR3_ACT_RELU = 1,     /**< max(x, 0). */
+    DR3_ACT_TANH = 2,     /**< tanh(x). */
+    DR3_ACT_ELU = 3, /**< x if x > 0 else α(eˣ − 1); α = activation_param (default 1). */
+    DR3_ACT_LEAKY_RELU = 4 /**< x if x > 0 else s·x; s = activation_param (default 0.01). */
+} dr3_activation;
+
+/** Output heads. Values are fixed. */
+typedef enum dr3_head_kind {
+    DR3_HEAD_DISCRETE_Q = 0, /**< Q(s, ·) for action_dim discrete actions. */
+    DR3_HEAD_CRITIC = 1      /**< Q(s, a) for a continuous action of action_dim floats. */
+} dr3_head_kind;
+
+/** Configuration of a network; copied at creation. */
+typedef struct dr3_net_options {
+    size_t struct_size;        /**< sizeof(dr3_net_options); set by the _INIT macro. */
+    size_t obs_dim;            /**< Observation size (> 0). */
+    size_t action_dim;         /**< Actions (discrete head) or action size (critic) (> 0). */
+    size_t num_hidden;         /**< Number of hidden layers (0: linear). */
+    const size_t *hidden;      /**< Widths of the hidden layers (copied; each > 0). */
+    dr3_activation activation; /**< Hidden activation (default ReLU). */
+    float activation_param;    /**< ELU α / leaky-ReLU slope; 0 means the default. */
+    dr3_head_kind head;        /**< Output head (default discrete Q). */
+    size_t max_batch;          /**< Most rows one forward/backward handles (> 0). */
+    uint64_t seed;             /**< Seeds the initial weights. */
+    int threads;               /**< BLIS threads (>= 1; default 1). */
+    const dr3_allocator *allocator; /**< Memory hooks (NULL: C library). */
+} dr3_net_options;
+
+/** Initializer for ::dr3_net_options. */
+#define DR3_NET_OPTIONS_INIT                                                                   \
+    {                                                                                          \
+        sizeof(dr3_net_options), 0, 0, 0, NULL, DR3_ACT_RELU, 0.0f, DR3_HEAD_DISCRETE_Q, 0, 0, \
+            1, NULL                                                                            \
+    }
+
+/** Flags for dr3_net_backward(). */
+enum {
+    /** Add this backward's parameter gradients to the gradient vector instead of
+     *  overwriting it. */
+    DR3_NET_ACCUMULATE = 1u << 0
+};
+
+/**
+ * @brief Creates a network, initialised as torch.nn.Linear's default would be (weights and
+ *        biases uniform in ±1/√fan_in) from opts->seed: the same seed gives the same weights.
+ * Errors: ::DR3_ERR_INVALID_ARG (NULL, zero sizes, bad enum, threads < 1),
+ * ::DR3_ERR_OVERFLOW (sizes), ::DR3_ERR_NOMEM. *out is NULL on error.
+ */
+DR3_API dr3_status dr3_net_create(dr3_net **out, const dr3_net_options *opts);
+
+/** @brief A new network with the same architecture, options and parameters as @p src
+ *  (its own workspace; gradients zero). Errors as dr3_net_create(). */
+DR3_API dr3_status dr3_net_clone(dr3_net **out, const dr3_net *src);
+
+/** @brief Frees the network. Accepts NULL. */
+DR3_API void dr3_net_free(dr3_net *net);
+
+/** @brief Re-initialises the parameters from @p seed (as at creation); zeroes gradients. */
+DR3_API dr3_status dr3_net_reset_params(dr3_net *net, uint64_t seed);
+
+/** @brief Number of parameters (floats in dr3_net_params()). 0 for NULL. */
+DR3_API size_t dr3_net_param_count(const dr3_net *net);
+/** @brief The parameter vector (borrowed; writable; lives as long as the network). */
+DR3_API float *dr3_net_params(dr3_net *net);
+/** @brief The gradient vector, same layout (borrowed; filled by dr3_net_backward()). */
+DR3_API float *dr3_net_grads(dr3_net *net);
+/** @brief Observation size. */
+DR3_API size_t dr3_net_obs_dim(const dr3_net *net);
+/** @brief action_dim as given at creation. */
+DR3_API size_t dr3_net_action_dim(const dr3_net *net);
+/** @brief Floats per output row: action_dim (discrete head) or 1 (critic). */
+DR3_API size_t dr3_net_output_dim(const dr3_net *net);
+/** @brief Width of φ: the last hidden layer's width, or the input width with no hidden layer.
+ */
+DR3_API size_t dr3_net_feature_dim(const dr3_net *net);
+/** @brief max_batch given at creation. */
+DR3_API size_t dr3_net_max_batch(const dr3_net *net);
+/** @brief Number of linear layers (hidden layers + 1). */
+DR3_API size_t dr3_net_num_layers(const dr3_net *net);
+/** @brief Copies the options the network was created with (hidden points into the
+ *  network; allocator NULL) into @p out, up to out->struct_size bytes. */
+DR3_API dr3_status dr3_net_get_options(const dr3_net *net, dr3_net_options *out);
+/** @brief Sets the BLIS thread count (>= 1) for the following calls. */
+DR3_API dr3_status dr3_net_set_threads(dr3_net *net, int threads);
+
+/**
+ * @brief Forward pass on n rows (1 <= n <= max_batch).
+ *
+ * @param obs      n × obs_dim observations, row stride @p ld_obs.
+ * @param action   critic only: n × action_dim actions (row stride @p ld_action); NULL for
+ *                 the discrete head.
+ * @param out      n × output_dim outputs (row stride @p ld_out), or NULL.
+ * @param features if non-NULL, receives a pointer to φ: n × feature_dim floats with row
+ *                 stride feature_dim, inside the network's workspace (valid until the next
+ *                 forward/backward/free of this network).
+ * The pass is cached for dr3_net_backward(). Errors: ::DR3_ERR_INVALID_ARG,
+ * ::DR3_ERR_NONFINITE.
+ */
+DR3_API dr3_status dr3_net_forward(dr3_net *net, size_t n, const float *obs, size_t ld_obs,
+                                   const float *action, size_t ld_action, float *out,
+                                   size_t ld_out, const float **features);
+
+/**
+ * @brief Backward pass through the last forward (same n).
+ *
+ * @param grad_out      dL/d(output), n × output_dim (row stride @p ld_grad_out), or NULL
+ *                      (no loss on the outputs).
+ * @param grad_features extra dL/dφ injected at the feature layer, n × feature_dim (row
+ *                      stride @p ld_grad_features), or NULL. This is how a DR3 gradient
+ *                      enters.
+ * @param grad_input    if non-NULL, receives dL/d(input): n × input width (obs_dim, plus
+ *                      action_dim for a critic) with row stride @p ld_grad_input.
+ * @param flags         0 overwrites the gradient vector; ::DR3_NET_ACCUMULATE adds to it.
+ * Errors: ::DR3_ERR_STATE (no forward, or n differs from it), ::DR3_ERR_INVALID_ARG,
+ * ::DR3_ERR_NONFINITE (a non-finite incoming gradient; nothing is written).
+ */
+DR3_API dr3_status dr3_net_backward(dr3_net *net, size_t n, const float *grad_out,
+                                    size_t ld_grad_out, const float *grad_features,
+                                    size_t ld_grad_features, float *grad_input,
+                                    size_t ld_grad_input, unsigned flags);
+
+/** @brief dst's parameters ← src's. Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_SHAPE. */
+DR3_API dr3_status dr3_net_copy_params(dr3_net *dst, const dr3_net *src);
+
+/** @brief dst ← (1 − τ)·dst + τ·src (Polyak averaging, τ in [0, 1]).
+ *  Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_SHAPE. */
+DR3_API dr3_status dr3_net_polyak(dr3_net *dst, const dr3_net *src, float tau);
+
+/** @brief 1 if the two networks have the same architecture (layer sizes, head), else 0. */
+DR3_API int dr3_net_same_shape(const dr3_net *a, const dr3_net *b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DR3_NET_H */

@@ -1,0 +1,244 @@
+/* The learner (dr3/learner.h): one training step reads top to bottom as
+ * validate → forward → backup → TD loss → regularizers → backward → guard → optimizer →
+ * target update → metrics. Every buffer is allocated at creation for batch_size rows. */
+#include <dr3/learner.h>
+
+#include "../backup/backup.h"
+#include "../core/internal.h"
+#include "../regularizer/regularizer.h"
+#include "learner_internal.h"
+
+#include <string.h>
+
+/* ---- creation ---------------------------------------------------------------------- */
+
+static dr3_status load_options(dr3_learner_options *o, const dr3_learner_options *user) {
+    static const char who[] = "dr3_learner_create";
+    dr3_learner_options def = DR3_LEARNER_OPTIONS_INIT;
+    if (user == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: options are NULL", who);
+    if (user->struct_size < offsetof(dr3_learner_options, batch_size) + sizeof(size_t))
+        return dr3i_fail(DR3_ERR_INVALID_ARG,
+                         "%s: options struct_size %zu is too small (use "
+                         "DR3_LEARNER_OPTIONS_INIT)",
+                         who, user->struct_size);
+    *o = def;
+    memcpy(o, user, user->struct_size < sizeof *o ? user->struct_size : sizeof *o);
+    o->struct_size = sizeof *o;
+    if (o->obs_dim == 0 || o->num_actions == 0 || o->batch_size == 0)
+        return dr3i_fail(DR3_ERR_INVALID_ARG,
+                         "%s: obs_dim, num_actions and batch_size must be > 0", who);
+    if (o->num_actions > INT32_MAX)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: num_actions %zu does not fit int32", who,
+                         o->num_actions);
+    if (o->num_hidden > 0 && o->hidden == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: hidden is NULL with num_hidden = %zu", who,
+                         o->num_hidden);
+    if (!(o->gamma >= 0 && o->gamma <= 1))
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: gamma must be in [0, 1]", who);
+    if (o->td_kind != DR3_TD_MSE && o->td_kind != DR3_TD_HUBER)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: unknown td_kind %d", who, (int)o->td_kind);
+    if (o->td_kind == DR3_TD_HUBER && !(isfinite(o->huber_delta) && o->huber_delta > 0))
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: huber_delta must be finite and > 0", who);
+    if (!(o->polyak_tau >= 0 && o->polyak_tau <= 1))
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: polyak_tau must be in [0, 1]", who);
+    if (o->polyak_tau == 0 && o->target_update_period == 0)
+        return dr3i_fail(DR3_ERR_INVALID_ARG,
+                         "%s: set target_update_period > 0 or polyak_tau > 0", who);
+    if (o->num_regularizers > DR3_MAX_REGULARIZERS)
+        return dr3i_fail(DR3_ERR_RANGE, "%s: %zu regularizers (at most %d)", who,
+                         o->num_regularizers, DR3_MAX_REGULARIZERS);
+    if (o->num_regularizers > 0 && o->regularizers == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: regularizers is NULL", who);
+    if (o->threads < 1) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: threads must be >= 1", who);
+    return DR3_OK;
+}
+
+/* One zeroed, aligned block of n*m elements of elem bytes from the handle's allocator;
+ * keeps the first error in *st and then does nothing. */
+static void *alloc_block(dr3_learner *l, size_t n, size_t m, size_t elem, dr3_status *st) {
+    size_t count, bytes;
+    if (*st != DR3_OK) return NULL;
+    if (!dr3i_mul(n, m, &count) || !dr3i_mul(count, elem, &bytes)) {
+        *st = dr3i_fail(DR3_ERR_OVERFLOW, "dr3_learner_create: workspace size overflows");
+        return NULL;
+    }
+    void *p = dr3i_calloc(&l->alloc, bytes);
+    if (p == NULL) *st = dr3i_fail(DR3_ERR_NOMEM, "dr3_learner_create: out of memory");
+    return p;
+}
+
+static float *alloc_floats(dr3_learner *l, size_t n, size_t m, dr3_status *st) {
+    return alloc_block(l, n, m, sizeof(float), st);
+}
+
+dr3_status dr3_learner_create(dr3_learner **out, const dr3_learner_options *opts) {
+    static const char who[] = "dr3_learner_create";
+    if (out == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: out is NULL", who);
+    *out = NULL;
+    dr3_learner_options o;
+    dr3_status st = load_options(&o, opts);
+    if (st != DR3_OK) return st;
+    if ((st = dr3i_runtime_ensure()) != DR3_OK) return st;
+    dr3i_alloc alloc;
+    if ((st = dr3i_alloc_init(&alloc, o.allocator, who)) != DR3_OK) return st;
+    dr3_learner *l = dr3i_calloc(&alloc, sizeof *l);
+    if (l == NULL) return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
+    l->alloc = alloc;
+    l->opts = o;
+    l->opts.allocator = NULL; /* not kept: the hooks live in l->alloc */
+    l->opts.optim = NULL;
+    l->opts.backup = NULL;
+    l->opts.regularizers = NULL;
+    l->opts.hidden = NULL;
+    const size_t B = o.batch_size, A = o.num_actions;
+
+    /* networks: the online one sees the stacked [s; s'], so 2B rows */
+    if (o.num_hidden > 0) {
+        l->hidden = alloc_block(l, o.num_hidden, 1, sizeof(size_t), &st);
+        if (l->hidden) memcpy(l->hidden, o.hidden, o.num_hidden * sizeof(size_t));
+    }
+    dr3_net_options no = DR3_NET_OPTIONS_INIT;
+    no.obs_dim = o.obs_dim;
+    no.action_dim = A;
+    no.num_hidden = o.num_hidden;
+    no.hidden = l->hidden;
+    no.activation = o.activation;
+    no.activation_param = o.activation_param;
+    no.head = DR3_HEAD_DISCRETE_Q;
+    no.max_batch = 2 * B;
+    no.seed = o.seed;
+    no.threads = o.threads;
+    no.allocator =
+        opts->struct_size > offsetof(dr3_learner_options, allocator) ? opts->allocator : NULL;
+    if (2 * B < B) st = dr3i_fail(DR3_ERR_OVERFLOW, "%s: batch_size too large", who);
+    if (st == DR3_OK) st = dr3_net_create(&l->online, &no);
+    if (st == DR3_OK) {
+        no.max_batch = B;
+        st = dr3_net_create(&l->target, &no);
+    }
+    if (st == DR3_OK) st = dr3_net_copy_params(l->target, l->online);
+    if (st == DR3_OK) {
+        l->param_count = dr3_net_param_count(l->online);
+        l->feature_dim = dr3_net_feature_dim(l->online);
+        dr3_optim_options oo = DR3_OPTIM_OPTIONS_INIT;
+        oo.lr = 3e-4f;
+        const dr3_optim_options *user_oo =
+            opts->struct_size > offsetof(dr3_learner_options, optim) ? opts->optim : NULL;
+        st = dr3_optim_create(&l->optim, l->param_count, user_oo ? user_oo : &oo);
+    }
+
+    /* backup and regularizers */
+    const dr3_backup_options *user_bo =
+        opts->struct_size > offsetof(dr3_learner_options, backup) ? opts->backup : NULL;
+    if (st == DR3_OK) st = dr3i_backup_options_load(&l->backup_opts, user_bo, who);
+    if (st == DR3_OK) {
+        l->backup_vt = *dr3i_backup_builtin_vtable();
+        l->backup_payload = &l->backup_opts;
+        if (l->backup_opts.kind == DR3_BACKUP_SARSA)
+        l->backup_vt.requires = DR3_BACKUP_NEEDS_NEXT_ACTIONS;
+    }
+    for (size_t i = 0; st == DR3_OK && i < o.num_regularizers; i++) {
+        st = dr3i_regularizer_options_load(&l->reg[i].builtin, &opts->regularizers[i], who);
+        l->reg[i].vt = *dr3i_regularizer_builtin_vtable();
+        l->reg[i].payload = &l->reg[i].builtin;
+        l->reg[i].is_builtin = 1;
+        l->reg[i].touches_params = l->reg[i].builtin.kind == DR3_REG_L2;
+        l->num_reg = i + 1;
+    }
+
+    /* workspace */
+    const size_t D = l->feature_dim, S = o.obs_dim;
+    l->stacked = alloc_floats(l, 2 * B, S, &st);
+    l->q_all = alloc_floats(l, 2 * B, A, &st);
+    l->q_target = alloc_floats(l, B, A, &st);
+    l->values = alloc_floats(l, B, 1, &st);
+    l->targets = alloc_floats(l, B, 1, &st);
+    l->q_taken = alloc_floats(l, B, 1, &st);
+    l->g_taken = alloc_floats(l, B, 1, &st);
+    l->discounts = alloc_floats(l, B, 1, &st);
+    l->nonterminal = alloc_floats(l, B, 1, &st);
+    l->grad_out = alloc_floats(l, 2 * B, A, &st);
+    l->grad_feat = alloc_floats(l, 2 * B, D, &st);
+    l->scratch = alloc_floats(l, B, A, &st);
+    l->param_grad = alloc_floats(l, l->param_count, 1, &st);
+    l->reg_loss = alloc_floats(l, DR3_MAX_REGULARIZERS, 1, &st);
+    /* replay batch buffers (dr3_learner_step_replay) */
+    l->rb_obs = alloc_floats(l, B, S, &st);
+    l->rb_next_obs = alloc_floats(l, B, S, &st);
+    l->rb_rewards = alloc_floats(l, B, 1, &st);
+    l->rb_discounts = alloc_floats(l, B, 1, &st);
+    l->rb_actions = alloc_block(l, B, 1, sizeof(int32_t), &st);
+    l->rb_next_actions = alloc_block(l, B, 1, sizeof(int32_t), &st);
+    l->rb_terminals = alloc_block(l, B, 1, 1, &st);
+    if (o.srank_every > 0) {
+        size_t wl = dr3_srank_workspace(B, D);
+        if (wl == 0 && st == DR3_OK)
+            st = dr3i_fail(DR3_ERR_OVERFLOW, "%s: srank workspace", who);
+        l->srank_work_len = wl;
+        l->srank_work = alloc_block(l, wl, 1, sizeof(double), &st);
+    }
+    if (st != DR3_OK) {
+        dr3_learner_free(l);
+        return st;
+    }
+    dr3_rng_seed(&l->rng, o.seed ^ 0x6c65617264723321ULL); /* distinct from the weights' */
+    *out = l;
+    return DR3_OK;
+}
+
+void dr3_learner_free(dr3_learner *l) {
+    if (l == NULL) return;
+    if (l->backup_vt.destroy) l->backup_vt.destroy(l->backup_payload);
+    for (size_t i = 0; i < l->num_reg; i++)
+        if (l->reg[i].vt.destroy) l->reg[i].vt.destroy(l->reg[i].payload);
+    dr3_net_free(l->online);
+    dr3_net_free(l->target);
+    dr3_optim_free(l->optim);
+    void *bufs[] = {l->hidden,          l->stacked,      l->q_all,        l->q_target,
+                    l->values,          l->targets,      l->q_taken,      l->g_taken,
+                    l->discounts,       l->nonterminal,  l->grad_out,     l->grad_feat,
+                    l->scratch,         l->param_grad,   l->reg_loss,     l->rb_obs,
+                    l->rb_next_obs,     l->rb_rewards,   l->rb_discounts, l->rb_actions,
+                    l->rb_next_actions, l->rb_terminals, l->srank_work};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dr3i_free(&l->alloc, bufs[i]);
+    dr3i_alloc a = l->alloc;
+    dr3i_free(&a, l);
+}
+
+dr3_status dr3_learner_set_backup(dr3_learner *l, const dr3_backup_vtable *vt, void *payload) {
+    static const char who[] = "dr3_learner_set_backup";
+    if (l == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: learner is NULL", who);
+    dr3_backup_vtable loaded;
+    dr3_status st = dr3i_backup_vtable_load(&loaded, vt, who);
+    if (st != DR3_OK) return st;
+    if (l->backup_vt.destroy) l->backup_vt.destroy(l->backup_payload);
+    l->backup_vt = loaded;
+    l->backup_payload = payload;
+    return DR3_OK;
+}
+
+dr3_status dr3_learner_add_regularizer(dr3_learner *l, const dr3_regularizer_vtable *vt,
+                                       void *payload) {
+    static const char who[] = "dr3_learner_add_regularizer";
+    if (l == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: learner is NULL", who);
+    if (l->num_reg >= DR3_MAX_REGULARIZERS)
+        return dr3i_fail(DR3_ERR_RANGE, "%s: the learner already has %d regularizers", who,
+                         DR3_MAX_REGULARIZERS);
+    dr3i_learner_reg r;
+    memset(&r, 0, sizeof r);
+    dr3_status st = dr3i_regularizer_vtable_load(&r.vt, vt, who);
+    if (st != DR3_OK) return st;
+    r.payload = payload;
+    r.touches_params = 1; /* a user term may add parameter gradients */
+    l->reg[l->num_reg++] = r;
+    return DR3_OK;
+}
+
+uint64_t dr3_learner_step_count(const dr3_learner *l) { return l ? l->steps : 0; }
+dr3_net *dr3_learner_online(dr3_learner *l) { return l ? l->online : NULL; }
+dr3_net *dr3_learner_target(dr3_learner *l) { return l ? l->target : NULL; }
+
+dr3_status dr3_learner_set_lr(dr3_learner *l, float lr) {
+    if (l == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_learner_set_lr: learner is NULL");
+    return dr3_optim_set_lr(l->optim, lr);
+}

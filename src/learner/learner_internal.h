@@ -1,0 +1,52 @@
+/* The learner's private state, shared by its files (creation, step, checkpoint). */
+#ifndef DR3_SRC_LEARNER_INTERNAL_H
+#define DR3_SRC_LEARNER_INTERNAL_H
+
+#include <dr3/learner.h>
+
+#include "../core/internal.h"
+
+typedef struct dr3i_learner_reg {
+    dr3_regularizer_vtable vt;
+    void *payload;
+    dr3_regularizer_options builtin; /* payload of built-ins points here */
+    int is_builtin;
+    int touches_params; /* may add to the parameter gradient */
+} dr3i_learner_reg;
+
+struct dr3_learner {
+    dr3i_alloc alloc;
+    dr3_learner_options opts; /* copied; pointer fields cleared */
+    size_t *hidden;
+    size_t param_count, feature_dim;
+    dr3_net *online, *target;
+    dr3_optim *optim;
+    dr3_rng rng;
+    uint64_t steps;
+
+    dr3_backup_vtable backup_vt;
+    void *backup_payload;
+    dr3_backup_options backup_opts;
+
+    dr3i_learner_reg reg[DR3_MAX_REGULARIZERS];
+    size_t num_reg;
+
+    /* workspace, B = batch_size rows, A actions, D features, S observation floats */
+    float *stacked;  /* 2B × S: [s; s'] */
+    float *q_all;    /* 2B × A: online Q(s,·) then Q(s',·) */
+    float *q_target; /* B × A: target Q(s',·) */
+    float *values, *targets, *q_taken, *g_taken, *discounts, *nonterminal; /* B */
+    float *grad_out;                                                       /* 2B × A */
+    float *grad_feat;                                                      /* 2B × D */
+    float *scratch;    /* B × A, for backups */
+    float *param_grad; /* P: direct parameter gradients of regularizers */
+    float *reg_loss;   /* DR3_MAX_REGULARIZERS */
+    double *srank_work;
+    size_t srank_work_len;
+    /* replay sampling buffers */
+    float *rb_obs, *rb_next_obs, *rb_rewards, *rb_discounts;
+    int32_t *rb_actions, *rb_next_actions;
+    uint8_t *rb_terminals;
+};
+
+#endif

@@ -1,0 +1,419 @@
+/* MLP networks (dr3/net.h): forward and backward of every layer side by side, all dense
+ * products through the kernels module, all memory sized at creation. */
+#include <dr3/net.h>
+#include <dr3/rng.h>
+
+#include "../core/internal.h"
+#include "../kernels/kernels.h"
+#include "net_internal.h"
+
+#include <string.h>
+
+static const char *const act_names[] = {"identity", "relu", "tanh", "elu", "leaky_relu"};
+
+const char *dr3i_activation_name(dr3_activation a) {
+    return (int)a >= 0 && (int)a < 5 ? act_names[a] : NULL;
+}
+
+static dr3_status validate_options(dr3_net_options *o, const dr3_net_options *user,
+                                   const char *who) {
+    dr3_net_options def = DR3_NET_OPTIONS_INIT;
+    if (user == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: options are NULL", who);
+    if (user->struct_size < offsetof(dr3_net_options, max_batch) + sizeof(size_t))
+        return dr3i_fail(DR3_ERR_INVALID_ARG,
+                         "%s: options struct_size %zu is too small (use DR3_NET_OPTIONS_INIT)",
+                         who, user->struct_size);
+    *o = def;
+    memcpy(o, user, user->struct_size < sizeof *o ? user->struct_size : sizeof *o);
+    o->struct_size = sizeof *o;
+    if (o->obs_dim == 0 || o->action_dim == 0 || o->max_batch == 0)
+        return dr3i_fail(DR3_ERR_INVALID_ARG,
+                         "%s: obs_dim, action_dim and max_batch must be > 0", who);
+    if (o->num_hidden > 0 && o->hidden == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: hidden is NULL with num_hidden = %zu", who,
+                         o->num_hidden);
+    if (o->num_hidden > 1024)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %zu hidden layers is not supported", who,
+                         o->num_hidden);
+    for (size_t i = 0; i < o->num_hidden; i++)
+        if (o->hidden[i] == 0)
+            return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: hidden[%zu] is 0", who, i);
+    if (dr3i_activation_name(o->activation) == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: unknown activation %d", who,
+                         (int)o->activation);
+    if (o->head != DR3_HEAD_DISCRETE_Q && o->head != DR3_HEAD_CRITIC)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: unknown head %d", who, (int)o->head);
+    if (!isfinite(o->activation_param) || o->activation_param < 0)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: activation_param must be finite and >= 0",
+                         who);
+    if (o->activation_param == 0)
+        o->activation_param = o->activation == DR3_ACT_ELU ? 1.0f : 0.01f;
+    if (o->threads < 1) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: threads must be >= 1", who);
+    if (o->head == DR3_HEAD_CRITIC && o->obs_dim > SIZE_MAX - o->action_dim)
+        return dr3i_fail(DR3_ERR_OVERFLOW, "%s: input width overflows", who);
+    return DR3_OK;
+}
+
+static void init_params(dr3_net *net, uint64_t seed) {
+    /* torch.nn.Linear.reset_parameters: kaiming_uniform_(a = √5) gives the bound
+     * gain·√(3/fan_in) with gain = √(2/(1+5)), i.e. 1/√fan_in; the bias uses 1/√fan_in too. */
+    dr3_rng rng;
+    dr3_rng_seed(&rng, seed);
+    for (size_t l = 0; l < net->num_layers; l++) {
+        const dr3i_layer *ly = &net->layers[l];
+        float bound = (float)(1.0 / sqrt((double)ly->in));
+        float *w = net->params + ly->w_off, *b = net->params + ly->b_off;
+        for (size_t k = 0; k < ly->out * ly->in; k++)
+            w[k] = bound * (2.0f * dr3_rng_uniform(&rng) - 1.0f);
+        for (size_t k = 0; k < ly->out; k++)
+            b[k] = bound * (2.0f * dr3_rng_uniform(&rng) - 1.0f);
+    }
+    memset(net->grads, 0, net->param_count * sizeof(float));
+}
+
+dr3_status dr3_net_create(dr3_net **out, const dr3_net_options *opts) {
+    static const char who[] = "dr3_net_create";
+    if (out == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: out is NULL", who);
+    *out = NULL;
+    dr3_net_options o;
+    dr3_status st = validate_options(&o, opts, who);
+    if (st != DR3_OK) return st;
+    if ((st = dr3i_runtime_ensure()) != DR3_OK) return st;
+    dr3i_alloc alloc;
+    if ((st = dr3i_alloc_init(&alloc, o.allocator, who)) != DR3_OK) return st;
+
+    /* sizes first, all overflow-checked, then one allocation per buffer */
+    const size_t L = o.num_hidden + 1;
+    const size_t in_width = o.obs_dim + (o.head == DR3_HEAD_CRITIC ? o.action_dim : 0);
+    const size_t out_width = o.head == DR3_HEAD_CRITIC ? 1 : o.action_dim;
+    size_t params = 0, widest = in_width, act_total = 0;
+    bool ok = true;
+    for (size_t l = 0; l < L && ok; l++) {
+        size_t in = l == 0 ? in_width : o.hidden[l - 1];
+        size_t outw = l + 1 < L ? o.hidden[l] : out_width, wsz, rows;
+        ok = dr3i_mul(in, outw, &wsz) && dr3i_add(params, wsz, &params) &&
+             dr3i_add(params, outw, &params) && dr3i_mul(o.max_batch, outw, &rows) &&
+             dr3i_add(act_total, rows, &act_total);
+        if (outw > widest) widest = outw;
+    }
+    size_t in_buf = 0, delta = 0, bytes;
+    ok =
+        ok && dr3i_mul(o.max_batch, in_width, &in_buf) && dr3i_mul(o.max_batch, widest, &delta);
+    ok = ok && dr3i_mul(params, 2 * sizeof(float), &bytes) &&
+         dr3i_mul(act_total, sizeof(float), &bytes) &&
+         dr3i_mul(delta, 2 * sizeof(float), &bytes) && dr3i_mul(in_buf, sizeof(float), &bytes);
+    if (!ok) return dr3i_fail(DR3_ERR_OVERFLOW, "%s: network sizes overflow", who);
+
+    dr3_net *net = dr3i_calloc(&alloc, sizeof *net);
+    if (net == NULL) return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
+    net->alloc = alloc;
+    net->opts = o;
+    net->opts.allocator = NULL;
+    net->num_layers = L;
+    net->in_width = in_width;
+    net->out_width = out_width;
+    net->param_count = params;
+    net->layers = dr3i_calloc(&alloc, L * sizeof(dr3i_layer));
+    net->hidden = dr3i_calloc(&alloc, (o.num_hidden ? o.num_hidden : 1) * sizeof(size_t));
+    net->params = dr3i_calloc(&alloc, params * sizeof(float));
+    net->grads = dr3i_calloc(&alloc, params * sizeof(float));
+    net->acts = dr3i_calloc(&alloc, act_total * sizeof(float));
+    net->input = dr3i_calloc(&alloc, in_buf * sizeof(float));
+    net->delta[0] = dr3i_calloc(&alloc, delta * sizeof(float));
+    net->delta[1] = dr3i_calloc(&alloc, delta * sizeof(float));
+    if (!net->layers || !net->hidden || !net->params || !net->grads || !net->acts ||
+        !net->input || !net->delta[0] || !net->delta[1]) {
+        dr3_net_free(net);
+        return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
+    }
+    if (o.num_hidden) memcpy(net->hidden, o.hidden, o.num_hidden * sizeof(size_t));
+    net->opts.hidden = net->hidden;
+    size_t off = 0, aoff = 0;
+    for (size_t l = 0; l < L; l++) {
+        dr3i_layer *ly = &net->layers[l];
+        ly->in = l == 0 ? in_width : o.hidden[l - 1];
+        ly->out = l + 1 < L ? o.hidden[l] : out_width;
+        ly->w_off = off;
+        ly->b_off = off + ly->in * ly->out;
+        off = ly->b_off + ly->out;
+        ly->act = net->acts + aoff;
+        aoff += o.max_batch * ly->out;
+    }
+    init_params(net, o.seed);
+    *out = net;
+    return DR3_OK;
+}
+
+void dr3_net_free(dr3_net *net) {
+    if (net == NULL) return;
+    void *bufs[] = {net->layers, net->hidden, net->params,   net->grads,
+                    net->acts,   net->input,  net->delta[0], net->delta[1]};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dr3i_free(&net->alloc, bufs[i]);
+    dr3i_alloc a = net->alloc;
+    dr3i_free(&a, net);
+}
+
+dr3_status dr3_net_clone(dr3_net **out, const dr3_net *src) {
+    if (out == NULL || src == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_clone: %s is NULL",
+                         out == NULL ? "out" : "src");
+    *out = NULL;
+    dr3_net_options o = src->opts;
+    dr3_net *n = NULL;
+    dr3_status st = dr3_net_create(&n, &o);
+    if (st != DR3_OK) return st;
+    memcpy(n->params, src->params, src->param_count * sizeof(float));
+    *out = n;
+    return DR3_OK;
+}
+
+dr3_status dr3_net_reset_params(dr3_net *net, uint64_t seed) {
+    if (net == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_reset_params: net is NULL");
+    init_params(net, seed);
+    net->have_forward = false;
+    return DR3_OK;
+}
+
+size_t dr3_net_param_count(const dr3_net *net) { return net ? net->param_count : 0; }
+float *dr3_net_params(dr3_net *net) { return net ? net->params : NULL; }
+float *dr3_net_grads(dr3_net *net) { return net ? net->grads : NULL; }
+size_t dr3_net_obs_dim(const dr3_net *net) { return net ? net->opts.obs_dim : 0; }
+size_t dr3_net_action_dim(const dr3_net *net) { return net ? net->opts.action_dim : 0; }
+size_t dr3_net_output_dim(const dr3_net *net) { return net ? net->out_width : 0; }
+size_t dr3_net_max_batch(const dr3_net *net) { return net ? net->opts.max_batch : 0; }
+size_t dr3_net_num_layers(const dr3_net *net) { return net ? net->num_layers : 0; }
+size_t dr3_net_feature_dim(const dr3_net *net) {
+    if (net == NULL) return 0;
+    return net->num_layers > 1 ? net->layers[net->num_layers - 2].out : net->in_width;
+}
+
+dr3_status dr3_net_get_options(const dr3_net *net, dr3_net_options *out) {
+    if (net == NULL || out == NULL || out->struct_size < sizeof(size_t))
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_get_options: bad argument");
+    size_t keep = out->struct_size < sizeof net->opts ? out->struct_size : sizeof net->opts;
+    size_t caller = out->struct_size;
+    memcpy(out, &net->opts, keep);
+    out->struct_size = caller;
+    return DR3_OK;
+}
+
+dr3_status dr3_net_set_threads(dr3_net *net, int threads) {
+    if (net == NULL || threads < 1)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_set_threads: %s",
+                         net == NULL ? "net is NULL" : "threads must be >= 1");
+    net->opts.threads = threads;
+    return DR3_OK;
+}
+
+int dr3_net_same_shape(const dr3_net *a, const dr3_net *b) {
+    if (a == NULL || b == NULL || a->num_layers != b->num_layers ||
+        a->opts.head != b->opts.head || a->in_width != b->in_width)
+        return 0;
+    for (size_t l = 0; l < a->num_layers; l++)
+        if (a->layers[l].in != b->layers[l].in || a->layers[l].out != b->layers[l].out)
+            return 0;
+    return 1;
+}
+
+/* ---- forward and backward ------------------------------------------------------------- */
+
+/* y = f(y) in place for the hidden activation. */
+static void activate(dr3_activation act, float p, float *y, size_t count) {
+    switch (act) {
+    case DR3_ACT_IDENTITY:
+        break;
+    case DR3_ACT_RELU:
+        for (size_t k = 0; k < count; k++) y[k] = y[k] > 0 ? y[k] : 0;
+        break;
+    case DR3_ACT_TANH:
+        for (size_t k = 0; k < count; k++) y[k] = tanhf(y[k]);
+        break;
+    case DR3_ACT_ELU:
+        for (size_t k = 0; k < count; k++) y[k] = y[k] > 0 ? y[k] : p * expm1f(y[k]);
+        break;
+    case DR3_ACT_LEAKY_RELU:
+        for (size_t k = 0; k < count; k++) y[k] = y[k] > 0 ? y[k] : p * y[k];
+        break;
+    }
+}
+
+/* g *= f'(x) expressed through the activation's output y = f(x) (so no pre-activations
+ * need storing): ReLU 1[y>0], tanh 1−y², ELU 1 or y+α, leaky 1 or s. */
+static void activate_backward(dr3_activation act, float p, const float *y, float *g,
+                              size_t count) {
+    switch (act) {
+    case DR3_ACT_IDENTITY:
+        break;
+    case DR3_ACT_RELU:
+        for (size_t k = 0; k < count; k++) g[k] = y[k] > 0 ? g[k] : 0;
+        break;
+    case DR3_ACT_TANH:
+        for (size_t k = 0; k < count; k++) g[k] *= 1 - y[k] * y[k];
+        break;
+    case DR3_ACT_ELU:
+        for (size_t k = 0; k < count; k++) g[k] *= y[k] > 0 ? 1 : y[k] + p;
+        break;
+    case DR3_ACT_LEAKY_RELU:
+        for (size_t k = 0; k < count; k++) g[k] *= y[k] > 0 ? 1 : p;
+        break;
+    }
+}
+
+dr3_status dr3_net_forward(dr3_net *net, size_t n, const float *obs, size_t ld_obs,
+                           const float *action, size_t ld_action, float *out, size_t ld_out,
+                           const float **features) {
+    static const char who[] = "dr3_net_forward";
+    if (net == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: net is NULL", who);
+    const dr3_net_options *o = &net->opts;
+    if (n == 0 || n > o->max_batch)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: n = %zu must be in 1..%zu (max_batch)", who,
+                         n, o->max_batch);
+    if (obs == NULL || ld_obs < o->obs_dim)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: obs is NULL or ld_obs (%zu) < obs_dim (%zu)",
+                         who, ld_obs, o->obs_dim);
+    bool critic = o->head == DR3_HEAD_CRITIC;
+    if (critic && (action == NULL || ld_action < o->action_dim))
+        return dr3i_fail(DR3_ERR_INVALID_ARG,
+                         "%s: a critic needs action with ld_action >= action_dim (%zu)", who,
+                         o->action_dim);
+    if (out != NULL && ld_out < net->out_width)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: ld_out (%zu) < output width (%zu)", who,
+                         ld_out, net->out_width);
+    size_t span;
+    if (!dr3i_span(n, o->obs_dim, ld_obs, &span) ||
+        (critic && !dr3i_span(n, o->action_dim, ld_action, &span)) ||
+        (out && !dr3i_span(n, net->out_width, ld_out, &span)))
+        return dr3i_fail(DR3_ERR_OVERFLOW, "%s: strides overflow", who);
+    if (!dr3i_matrix_finite(obs, n, o->obs_dim, ld_obs))
+        return dr3i_fail(DR3_ERR_NONFINITE, "%s: obs contains NaN or Inf", who);
+    if (critic && !dr3i_matrix_finite(action, n, o->action_dim, ld_action))
+        return dr3i_fail(DR3_ERR_NONFINITE, "%s: action contains NaN or Inf", who);
+
+    /* the input is copied so backward does not depend on the caller's memory */
+    const size_t W = net->in_width;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(net->input + i * W, obs + i * ld_obs, o->obs_dim * sizeof(float));
+        if (critic)
+            memcpy(net->input + i * W + o->obs_dim, action + i * ld_action,
+                   o->action_dim * sizeof(float));
+    }
+    const float *x = net->input;
+    for (size_t l = 0; l < net->num_layers; l++) {
+        dr3i_layer *ly = &net->layers[l];
+        const float *w = net->params + ly->w_off, *b = net->params + ly->b_off;
+        /* Z = X Wᵀ: X is n × in, W is out × in (row-major, PyTorch's layout) */
+        for (size_t i = 0; i < n; i++)
+            memcpy(ly->act + i * ly->out, b, ly->out * sizeof(float));
+        dr3k_sgemm(o->threads, false, true, n, ly->out, ly->in, 1.0f, x, ly->in, w, ly->in,
+                   1.0f, ly->act, ly->out);
+        if (l + 1 < net->num_layers)
+            activate(o->activation, o->activation_param, ly->act, n * ly->out);
+        x = ly->act;
+    }
+    net->cached_n = n;
+    net->have_forward = true;
+    const dr3i_layer *last = &net->layers[net->num_layers - 1];
+    if (out != NULL)
+        for (size_t i = 0; i < n; i++)
+            memcpy(out + i * ld_out, last->act + i * last->out, last->out * sizeof(float));
+    if (features != NULL)
+        *features = net->num_layers > 1 ? net->layers[net->num_layers - 2].act : net->input;
+    return DR3_OK;
+}
+
+dr3_status dr3_net_backward(dr3_net *net, size_t n, const float *grad_out, size_t ld_grad_out,
+                            const float *grad_features, size_t ld_grad_features,
+                            float *grad_input, size_t ld_grad_input, unsigned flags) {
+    static const char who[] = "dr3_net_backward";
+    if (net == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: net is NULL", who);
+    if (!net->have_forward || n != net->cached_n)
+        return dr3i_fail(DR3_ERR_STATE, "%s: n = %zu does not match the last forward (%s%zu)",
+                         who, n, net->have_forward ? "n = " : "none; ", net->cached_n);
+    if (flags & ~(unsigned)DR3_NET_ACCUMULATE)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: unknown flags 0x%x", who, flags);
+    const size_t D = dr3_net_feature_dim(net), W = net->in_width, O = net->out_width;
+    if (grad_out != NULL && ld_grad_out < O)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: ld_grad_out (%zu) < output width (%zu)", who,
+                         ld_grad_out, O);
+    if (grad_features != NULL && ld_grad_features < D)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: ld_grad_features (%zu) < feature_dim (%zu)",
+                         who, ld_grad_features, D);
+    if (grad_input != NULL && ld_grad_input < W)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: ld_grad_input (%zu) < input width (%zu)",
+                         who, ld_grad_input, W);
+    if (grad_out != NULL && !dr3i_matrix_finite(grad_out, n, O, ld_grad_out))
+        return dr3i_fail(DR3_ERR_NONFINITE, "%s: grad_out contains NaN or Inf", who);
+    if (grad_features != NULL && !dr3i_matrix_finite(grad_features, n, D, ld_grad_features))
+        return dr3i_fail(DR3_ERR_NONFINITE, "%s: grad_features contains NaN or Inf", who);
+
+    const dr3_net_options *o = &net->opts;
+    const float beta = (flags & DR3_NET_ACCUMULATE) ? 1.0f : 0.0f;
+    const size_t L = net->num_layers;
+    /* delta holds dL/dZ of the current layer (n × out, stride out) */
+    float *delta = net->delta[0], *next = net->delta[1];
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < O; k++)
+            delta[i * O + k] = grad_out ? grad_out[i * ld_grad_out + k] : 0;
+    for (size_t l = L; l-- > 0;) {
+        dr3i_layer *ly = &net->layers[l];
+        const float *x = l > 0 ? net->layers[l - 1].act : net->input;
+        float *gw = net->grads + ly->w_off, *gb = net->grads + ly->b_off;
+        /* dW = deltaᵀ X (out × in); db = column sums of delta */
+        dr3k_sgemm(o->threads, true, false, ly->out, ly->in, n, 1.0f, delta, ly->out, x, ly->in,
+                   beta, gw, ly->in);
+        for (size_t k = 0; k < ly->out; k++) {
+            double s = 0;
+            for (size_t i = 0; i < n; i++) s += delta[i * ly->out + k];
+            gb[k] = (float)(beta * gb[k] + s);
+        }
+        if (l == 0 && grad_input == NULL) break; /* nothing upstream of the input */
+        /* dX = delta W (n × in) */
+        dr3k_sgemm(o->threads, false, false, n, ly->in, ly->out, 1.0f, delta, ly->out,
+                   net->params + ly->w_off, ly->in, 0.0f, next, ly->in);
+        if (l == L - 1 && L > 1 && grad_features != NULL) {
+            /* next is dL/dφ from the head; add the injected feature gradient */
+            for (size_t i = 0; i < n; i++)
+                for (size_t k = 0; k < D; k++)
+                    next[i * D + k] += grad_features[i * ld_grad_features + k];
+        }
+        if (l > 0) {
+            activate_backward(o->activation, o->activation_param, net->layers[l - 1].act, next,
+                              n * ly->in);
+        } else {
+            /* the input gradient; with no hidden layer, φ is the input */
+            for (size_t i = 0; i < n; i++)
+                for (size_t k = 0; k < W; k++) {
+                    float g = next[i * W + k];
+                    if (L == 1 && grad_features != NULL)
+                        g += grad_features[i * ld_grad_features + k];
+                    if (grad_input != NULL) grad_input[i * ld_grad_input + k] = g;
+                }
+        }
+        float *t = delta;
+        delta = next;
+        next = t;
+    }
+    return DR3_OK;
+}
+
+dr3_status dr3_net_copy_params(dr3_net *dst, const dr3_net *src) {
+    if (dst == NULL || src == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_copy_params: NULL network");
+    if (!dr3_net_same_shape(dst, src))
+        return dr3i_fail(DR3_ERR_SHAPE, "dr3_net_copy_params: networks differ in shape");
+    if (dst != src) memcpy(dst->params, src->params, src->param_count * sizeof(float));
+    return DR3_OK;
+}
+
+dr3_status dr3_net_polyak(dr3_net *dst, const dr3_net *src, float tau) {
+    if (dst == NULL || src == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_polyak: NULL network");
+    if (!(tau >= 0 && tau <= 1))
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_polyak: tau must be in [0, 1]");
+    if (!dr3_net_same_shape(dst, src))
+        return dr3i_fail(DR3_ERR_SHAPE, "dr3_net_polyak: networks differ in shape");
+    const float keep = 1.0f - tau;
+    for (size_t k = 0; k < dst->param_count; k++)
+        dst->params[k] = keep * dst->params[k] + tau * src->params[k];
+    return DR3_OK;
+}

@@ -1,0 +1,31 @@
+/* The network's private layout, shared by the MLP code and its file format. */
+#ifndef DR3_SRC_NET_INTERNAL_H
+#define DR3_SRC_NET_INTERNAL_H
+
+#include <dr3/net.h>
+
+#include "../core/internal.h"
+
+typedef struct dr3i_layer {
+    size_t in, out;      /* weight is out × in */
+    size_t w_off, b_off; /* offsets into params / grads */
+    float *act;          /* max_batch × out: the layer's output (after the activation) */
+} dr3i_layer;
+
+struct dr3_net {
+    dr3i_alloc alloc;
+    dr3_net_options opts; /* hidden points to this->hidden; allocator NULL */
+    size_t *hidden;
+    size_t num_layers, in_width, out_width, param_count;
+    dr3i_layer *layers;
+    float *params, *grads;
+    float *acts;     /* storage of every layer's act */
+    float *input;    /* max_batch × in_width copy of the last forward's input */
+    float *delta[2]; /* max_batch × widest layer: backward ping-pong buffers */
+    size_t cached_n;
+    bool have_forward;
+};
+
+const char *dr3i_activation_name(dr3_activation a);
+
+#endif

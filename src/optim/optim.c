@@ -1,0 +1,336 @@
+/* Optimizers (dr3/optim.h) with torch.optim's update rules, over flat float vectors. */
+#include <dr3/optim.h>
+
+#include "../core/checksum.h"
+#include "../core/internal.h"
+
+#include <string.h>
+
+enum { MAX_STATE = 3 };
+
+struct dr3_optim {
+    dr3i_alloc alloc;
+    dr3_optim_options o;
+    size_t count;
+    uint64_t steps;
+    size_t nstate;
+    const char *names[MAX_STATE];
+    float *state[MAX_STATE];
+};
+
+static dr3_status check_options(const dr3_optim_options *o, const char *who) {
+    if (o->kind < DR3_OPTIM_ADAM || o->kind > DR3_OPTIM_RMSPROP)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: unknown optimizer kind %d", who,
+                         (int)o->kind);
+    if (!(isfinite(o->lr) && o->lr >= 0)) /* 0 is allowed, as in torch.optim */
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: lr must be finite and >= 0", who);
+    if (!(o->eps > 0 && isfinite(o->eps)))
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: eps must be finite and > 0", who);
+    if (!(o->weight_decay >= 0 && isfinite(o->weight_decay)))
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: weight_decay must be finite and >= 0", who);
+    if (!(o->max_grad_norm >= 0 && isfinite(o->max_grad_norm)))
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: max_grad_norm must be finite and >= 0", who);
+    if (o->kind == DR3_OPTIM_ADAM || o->kind == DR3_OPTIM_ADAMW) {
+        if (!(o->beta1 >= 0 && o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1))
+            return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: betas must be in [0, 1)", who);
+    }
+    if (!(o->momentum >= 0 && isfinite(o->momentum)) ||
+        !(o->dampening >= 0 && o->dampening <= 1))
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: momentum must be >= 0, dampening in [0, 1]",
+                         who);
+    if (o->kind == DR3_OPTIM_SGD && o->nesterov && (o->momentum <= 0 || o->dampening != 0))
+        return dr3i_fail(DR3_ERR_INVALID_ARG,
+                         "%s: Nesterov momentum requires momentum > 0 and zero dampening", who);
+    if (o->kind == DR3_OPTIM_RMSPROP && !(o->alpha >= 0 && o->alpha < 1))
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: alpha must be in [0, 1)", who);
+    return DR3_OK;
+}
+
+dr3_status dr3_optim_create(dr3_optim **out, size_t param_count,
+                            const dr3_optim_options *opts) {
+    static const char who[] = "dr3_optim_create";
+    if (out == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: out is NULL", who);
+    *out = NULL;
+    if (opts == NULL || opts->struct_size < offsetof(dr3_optim_options, lr) + sizeof(float))
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: options are NULL or too small", who);
+    dr3_optim_options o = DR3_OPTIM_OPTIONS_INIT;
+    memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
+    o.struct_size = sizeof o;
+    dr3_status st = check_options(&o, who);
+    if (st != DR3_OK) return st;
+    if (param_count == 0) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: param_count is 0", who);
+    size_t bytes;
+    if (!dr3i_mul(param_count, sizeof(float), &bytes))
+        return dr3i_fail(DR3_ERR_OVERFLOW, "%s: param_count %zu overflows", who, param_count);
+    dr3i_alloc alloc;
+    if ((st = dr3i_alloc_init(&alloc, o.allocator, who)) != DR3_OK) return st;
+    dr3_optim *opt = dr3i_calloc(&alloc, sizeof *opt);
+    if (opt == NULL) return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
+    opt->alloc = alloc;
+    opt->o = o;
+    opt->o.allocator = NULL;
+    opt->count = param_count;
+    switch (o.kind) {
+    case DR3_OPTIM_ADAM:
+    case DR3_OPTIM_ADAMW:
+        opt->names[opt->nstate++] = "exp_avg";
+        opt->names[opt->nstate++] = "exp_avg_sq";
+        break;
+    case DR3_OPTIM_SGD:
+        if (o.momentum > 0) opt->names[opt->nstate++] = "momentum_buffer";
+        break;
+    case DR3_OPTIM_RMSPROP:
+        opt->names[opt->nstate++] = "square_avg";
+        if (o.centered) opt->names[opt->nstate++] = "grad_avg";
+        if (o.momentum > 0) opt->names[opt->nstate++] = "momentum_buffer";
+        break;
+    }
+    for (size_t k = 0; k < opt->nstate; k++) {
+        opt->state[k] = dr3i_calloc(&alloc, bytes);
+        if (opt->state[k] == NULL) {
+            dr3_optim_free(opt);
+            return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
+        }
+    }
+    *out = opt;
+    return DR3_OK;
+}
+
+void dr3_optim_free(dr3_optim *opt) {
+    if (opt == NULL) return;
+    for (size_t k = 0; k < opt->nstate; k++) dr3i_free(&opt->alloc, opt->state[k]);
+    dr3i_alloc a = opt->alloc;
+    dr3i_free(&a, opt);
+}
+
+static double sq_norm(const float *g, size_t n) {
+    double s = 0;
+    for (size_t k = 0; k < n; k++) s += (double)g[k] * g[k];
+    return s;
+}
+
+dr3_status dr3_clip_grad_norm(float *grads, size_t n, float max_norm, float *norm_out) {
+    static const char who[] = "dr3_clip_grad_norm";
+    if (n > 0 && grads == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: grads is NULL", who);
+    if (!(isfinite(max_norm) && max_norm > 0))
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: max_norm must be finite and > 0", who);
+    double norm = sqrt(sq_norm(grads, n));
+    if (!isfinite(norm))
+        return dr3i_fail(DR3_ERR_NONFINITE, "%s: the gradient contains NaN or Inf", who);
+    float coef = (float)(max_norm / (norm + 1e-6));
+    if (coef < 1.0f)
+        for (size_t k = 0; k < n; k++) grads[k] *= coef;
+    if (norm_out) *norm_out = (float)norm;
+    return DR3_OK;
+}
+
+dr3_status dr3_optim_step(dr3_optim *opt, float *params, float *grads, size_t count,
+                          float *grad_norm_out) {
+    static const char who[] = "dr3_optim_step";
+    if (opt == NULL || params == NULL || grads == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: NULL argument", who);
+    if (count != opt->count)
+        return dr3i_fail(DR3_ERR_SHAPE, "%s: count %zu differs from the optimizer's %zu", who,
+                         count, opt->count);
+    /* the guard: nothing changes unless every gradient is finite */
+    double norm = sqrt(sq_norm(grads, count));
+    if (!isfinite(norm))
+        return dr3i_fail(DR3_ERR_NONFINITE, "%s: the gradient contains NaN or Inf", who);
+    const dr3_optim_options *o = &opt->o;
+    if (o->max_grad_norm > 0) {
+        float coef = (float)(o->max_grad_norm / (norm + 1e-6));
+        if (coef < 1.0f)
+            for (size_t k = 0; k < count; k++) grads[k] *= coef;
+    }
+    if (grad_norm_out) *grad_norm_out = (float)norm;
+    opt->steps++;
+    const float lr = o->lr, wd = o->weight_decay;
+    switch (o->kind) {
+    case DR3_OPTIM_ADAM:
+    case DR3_OPTIM_ADAMW: {
+        float *m = opt->state[0], *v = opt->state[1];
+        const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
+        const double t = (double)opt->steps;
+        const float bc1 = (float)(1.0 - pow(b1, t));
+        const float bc2_sqrt = (float)sqrt(1.0 - pow(b2, t));
+        const float step_size = lr / bc1;
+        const bool decoupled = o->kind == DR3_OPTIM_ADAMW;
+        for (size_t k = 0; k < count; k++) {
+            float g = grads[k], p = params[k];
+            if (decoupled)
+                p *= 1.0f - lr * wd;
+            else if (wd != 0)
+                g += wd * p;
+            m[k] = b1 * m[k] + (1.0f - b1) * g;
+            v[k] = b2 * v[k] + (1.0f - b2) * g * g;
+            float denom = sqrtf(v[k]) / bc2_sqrt + eps;
+            params[k] = p - step_size * m[k] / denom;
+        }
+        break;
+    }
+    case DR3_OPTIM_SGD: {
+        float *buf = opt->nstate ? opt->state[0] : NULL;
+        const float mu = o->momentum, damp = o->dampening;
+        for (size_t k = 0; k < count; k++) {
+            float g = grads[k];
+            if (wd != 0) g += wd * params[k];
+            if (buf != NULL) {
+                buf[k] = opt->steps == 1 ? g : mu * buf[k] + (1.0f - damp) * g;
+                g = o->nesterov ? g + mu * buf[k] : buf[k];
+            }
+            params[k] -= lr * g;
+        }
+        break;
+    }
+    case DR3_OPTIM_RMSPROP: {
+        size_t idx = 0;
+        float *sq = opt->state[idx++];
+        float *ga = o->centered ? opt->state[idx++] : NULL;
+        float *buf = o->momentum > 0 ? opt->state[idx++] : NULL;
+        const float a = o->alpha, eps = o->eps, mu = o->momentum;
+        for (size_t k = 0; k < count; k++) {
+            float g = grads[k];
+            if (wd != 0) g += wd * params[k];
+            sq[k] = a * sq[k] + (1.0f - a) * g * g;
+            float avg;
+            if (ga != NULL) {
+                ga[k] = a * ga[k] + (1.0f - a) * g;
+                avg = sqrtf(sq[k] - ga[k] * ga[k]) + eps;
+            } else {
+                avg = sqrtf(sq[k]) + eps;
+            }
+            if (buf != NULL) {
+                buf[k] = mu * buf[k] + g / avg;
+                params[k] -= lr * buf[k];
+            } else {
+                params[k] -= lr * g / avg;
+            }
+        }
+        break;
+    }
+    }
+    return DR3_OK;
+}
+
+dr3_status dr3_optim_set_lr(dr3_optim *opt, float lr) {
+    if (opt == NULL || !(isfinite(lr) && lr >= 0))
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_optim_set_lr: %s",
+                         opt == NULL ? "opt is NULL" : "lr must be finite and >= 0");
+    opt->o.lr = lr;
+    return DR3_OK;
+}
+
+float dr3_optim_get_lr(const dr3_optim *opt) { return opt ? opt->o.lr : 0.0f; }
+uint64_t dr3_optim_step_count(const dr3_optim *opt) { return opt ? opt->steps : 0; }
+
+dr3_status dr3_optim_reset(dr3_optim *opt) {
+    if (opt == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_optim_reset: opt is NULL");
+    for (size_t k = 0; k < opt->nstate; k++)
+        memset(opt->state[k], 0, opt->count * sizeof(float));
+    opt->steps = 0;
+    return DR3_OK;
+}
+
+size_t dr3_optim_state_tensor_count(const dr3_optim *opt) { return opt ? opt->nstate : 0; }
+
+dr3_status dr3_optim_state_tensor(dr3_optim *opt, size_t index, const char **name, float **data,
+                                  size_t *len) {
+    if (opt == NULL || index >= opt->nstate)
+        return dr3i_fail(DR3_ERR_RANGE, "dr3_optim_state_tensor: no state tensor %zu", index);
+    if (name) *name = opt->names[index];
+    if (data) *data = opt->state[index];
+    if (len) *len = opt->count;
+    return DR3_OK;
+}
+
+dr3_status dr3_optim_set_step_count(dr3_optim *opt, uint64_t steps) {
+    if (opt == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_optim_set_step_count: NULL");
+    opt->steps = steps;
+    return DR3_OK;
+}
+
+/* ---- serialisation: "DR3OPTM\0", u32 version 1, u32 kind, u64 count, u64 steps,
+ *      u32 nstate, u32 reserved, nstate × count little-endian floats, u32 CRC-32C of all
+ *      preceding bytes. Only little-endian hosts are supported (checked at build). -------- */
+
+static const char MAGIC[8] = {'D', 'R', '3', 'O', 'P', 'T', 'M', '\0'};
+enum { HEADER = 8 + 4 + 4 + 8 + 8 + 4 + 4 };
+
+dr3_status dr3_optim_state_size(const dr3_optim *opt, size_t *bytes) {
+    if (opt == NULL || bytes == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_optim_state_size: NULL argument");
+    size_t body;
+    if (!dr3i_mul(opt->nstate * opt->count, sizeof(float), &body) ||
+        !dr3i_add(body, HEADER + 4, bytes))
+        return dr3i_fail(DR3_ERR_OVERFLOW, "dr3_optim_state_size: overflow");
+    return DR3_OK;
+}
+
+dr3_status dr3_optim_state_save(const dr3_optim *opt, void *buf, size_t len) {
+    size_t need;
+    dr3_status st = dr3_optim_state_size(opt, &need);
+    if (st != DR3_OK) return st;
+    if (buf == NULL || len < need)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_optim_state_save: buffer of %zu bytes < %zu",
+                         len, need);
+    unsigned char *p = buf;
+    uint32_t version = 1, kind = (uint32_t)opt->o.kind, nstate = (uint32_t)opt->nstate,
+             zero = 0;
+    uint64_t count = opt->count, steps = opt->steps;
+    memcpy(p, MAGIC, 8);
+    memcpy(p + 8, &version, 4);
+    memcpy(p + 12, &kind, 4);
+    memcpy(p + 16, &count, 8);
+    memcpy(p + 24, &steps, 8);
+    memcpy(p + 32, &nstate, 4);
+    memcpy(p + 36, &zero, 4);
+    size_t off = HEADER;
+    for (size_t k = 0; k < opt->nstate; k++) {
+        memcpy(p + off, opt->state[k], opt->count * sizeof(float));
+        off += opt->count * sizeof(float);
+    }
+    uint32_t crc = dr3i_crc32c(0, p, off);
+    memcpy(p + off, &crc, 4);
+    return DR3_OK;
+}
+
+dr3_status dr3_optim_state_load(dr3_optim *opt, const void *buf, size_t len) {
+    static const char who[] = "dr3_optim_state_load";
+    size_t need;
+    dr3_status st = dr3_optim_state_size(opt, &need);
+    if (st != DR3_OK) return st;
+    if (buf == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: buf is NULL", who);
+    const unsigned char *p = buf;
+    if (len < HEADER + 4 || memcmp(p, MAGIC, 8) != 0)
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: not an optimizer state (bad magic or too short)",
+                         who);
+    uint32_t version, kind, nstate, crc;
+    uint64_t count, steps;
+    memcpy(&version, p + 8, 4);
+    memcpy(&kind, p + 12, 4);
+    memcpy(&count, p + 16, 8);
+    memcpy(&steps, p + 24, 8);
+    memcpy(&nstate, p + 32, 4);
+    if (version != 1)
+        return dr3i_fail(DR3_ERR_VERSION, "%s: state version %u is not supported", who,
+                         version);
+    if (kind != (uint32_t)opt->o.kind || count != opt->count || nstate != opt->nstate)
+        return dr3i_fail(
+            DR3_ERR_SHAPE,
+            "%s: state is for kind %u, %llu parameters, %u vectors; this optimizer "
+            "is kind %d, %zu, %zu",
+            who, kind, (unsigned long long)count, nstate, (int)opt->o.kind, opt->count,
+            opt->nstate);
+    if (len != need)
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: %zu bytes, expected %zu", who, len, need);
+    memcpy(&crc, p + need - 4, 4);
+    if (dr3i_crc32c(0, p, need - 4) != crc)
+        return dr3i_fail(DR3_ERR_CHECKSUM, "%s: checksum mismatch", who);
+    size_t off = HEADER;
+    for (size_t k = 0; k < opt->nstate; k++) {
+        memcpy(opt->state[k], p + off, opt->count * sizeof(float));
+        off += opt->count * sizeof(float);
+    }
+    opt->steps = steps;
+    return DR3_OK;
+}
