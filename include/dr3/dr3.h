@@ -15,5 +15,12 @@
 #include <dr3/rng.h>
 #include <dr3/runtime.h>
 #include <dr3/loss.h>
+#include <dr3/net.h>
+#include <dr3/optim.h>
+#include <dr3/replay.h>
+#include <dr3/backup.h>
+#include <dr3/regularizer.h>
+#include <dr3/learner.h>
+#include <dr3/bc.h>
 
 #endif /* DR3_DR3_H */
