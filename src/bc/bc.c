@@ -40,7 +40,7 @@ dr3_status dr3_bc_create(dr3_bc **out, const dr3_bc_options *opts) {
     bc->obs_dim = o.obs_dim;
     bc->num_actions = o.num_actions;
     bc->batch = o.batch_size;
-    size_t ba, bs;
+    size_t ba = 0, bs = 0;
     if (!dr3i_mul(o.batch_size, o.num_actions, &ba) || !dr3i_mul(ba, sizeof(float), &ba) ||
         !dr3i_mul(o.batch_size, o.obs_dim, &bs) || !dr3i_mul(bs, sizeof(float), &bs))
         st = dr3i_fail(DR3_ERR_OVERFLOW, "%s: batch buffers overflow", who);
