@@ -31,5 +31,6 @@ int cli_fail(const char *cmd, const char *what, dr3_status st);
 
 /* Subcommands. */
 int cmd_info(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 
 #endif

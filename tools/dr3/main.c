@@ -12,6 +12,7 @@ typedef struct subcommand {
 
 static const subcommand commands[] = {
     {"info", cmd_info, "versions, BLIS kernels, threads, optional features"},
+    {"demo", cmd_demo, "the DR3 experiment on built-in data (SARSA vs TD vs Q-learning, +DR3)"},
 };
 
 static void usage(FILE *f) {
