@@ -163,6 +163,20 @@ static void test_corrupt_checkpoints_are_refused(void **state) {
     TU_ASSERT_FAILS(dr3_learner_save(a, "/nonexistent/dir/x.ckpt"), DR3_ERR_IO);
     assert_memory_equal(before, dr3_net_params(dr3_learner_online(b)), np * sizeof(float));
     assert_true(dr3_learner_step_count(b) == 0);
+    /* the architecture can be read without a learner; corrupt files are refused */
+    dr3_checkpoint_info info = DR3_CHECKPOINT_INFO_INIT;
+    assert_int_equal(dr3_learner_checkpoint_info(good, &info), DR3_OK);
+    assert_int_equal(info.obs_dim, OBS);
+    assert_int_equal(info.num_actions, ACT);
+    assert_int_equal(info.num_hidden, 2);
+    assert_int_equal(info.hidden[0], 16);
+    assert_int_equal(info.hidden[1], 16);
+    assert_int_equal(info.activation, DR3_ACT_RELU);
+    assert_true(info.steps == 1);
+    bytes[len - 1] ^= 1;
+    spit(bad, bytes, len);
+    TU_ASSERT_FAILS(dr3_learner_checkpoint_info(bad, &info), DR3_ERR_CHECKSUM);
+    bytes[len - 1] ^= 1;
     /* and the intact file loads */
     spit(bad, bytes, len);
     assert_int_equal(dr3_learner_load(b, bad), DR3_OK);

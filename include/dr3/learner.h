@@ -235,6 +235,31 @@ DR3_API dr3_status dr3_learner_save(const dr3_learner *learner, const char *path
  */
 DR3_API dr3_status dr3_learner_load(dr3_learner *learner, const char *path);
 
+/** What a checkpoint file holds, read without a learner (to create a matching one). */
+typedef struct dr3_checkpoint_info {
+    size_t struct_size;        /**< sizeof(dr3_checkpoint_info); set by the _INIT macro. */
+    size_t obs_dim;            /**< Observation size. */
+    size_t num_actions;        /**< Number of actions. */
+    size_t num_hidden;         /**< Hidden layers (at most 16 are reported). */
+    size_t hidden[16];         /**< Their widths. */
+    dr3_activation activation; /**< Hidden activation. */
+    float activation_param;    /**< Its parameter. */
+    uint64_t steps;            /**< Optimizer steps taken when saved. */
+} dr3_checkpoint_info;
+
+/** Initializer for ::dr3_checkpoint_info. */
+#define DR3_CHECKPOINT_INFO_INIT                                                               \
+    { sizeof(dr3_checkpoint_info), 0, 0, 0, {0}, DR3_ACT_RELU, 0.0f, 0 }
+
+/**
+ * @brief Reads and verifies (format, version, checksum) a checkpoint written by
+ *        dr3_learner_save() and reports its architecture, so that a program can create a
+ *        learner to dr3_learner_load() it into.
+ * Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_IO, ::DR3_ERR_FORMAT, ::DR3_ERR_VERSION,
+ * ::DR3_ERR_CHECKSUM, ::DR3_ERR_RANGE (more than 16 hidden layers). Thread-safe.
+ */
+DR3_API dr3_status dr3_learner_checkpoint_info(const char *path, dr3_checkpoint_info *info);
+
 #ifdef __cplusplus
 }
 #endif
