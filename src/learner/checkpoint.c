@@ -118,6 +118,86 @@ static dr3_status read_file(const char *path, unsigned char **out, size_t *len,
     return DR3_OK;
 }
 
+/* Reads a checkpoint and verifies its framing: magic, version, sizes, checksum. On success
+ * *buf_out (caller frees) holds the file and *h its header. */
+static dr3_status read_verified(const char *path, unsigned char **buf_out, size_t *len_out,
+                                ckpt_header *h, const char *who) {
+    unsigned char *buf = NULL;
+    size_t len = 0, need = 0, params_bytes = 0, off = sizeof MAGIC + sizeof *h;
+    dr3_status st = read_file(path, &buf, &len, who);
+    if (st != DR3_OK) return st;
+    if (len < off + 4 || memcmp(buf, MAGIC, sizeof MAGIC) != 0)
+        st =
+            dr3i_fail(DR3_ERR_FORMAT, "%s: '%s' is not a libdr3 learner checkpoint", who, path);
+    if (st == DR3_OK) {
+        memcpy(h, buf + sizeof MAGIC, sizeof *h);
+        if (h->version != CKPT_VERSION)
+            st = dr3i_fail(DR3_ERR_VERSION,
+                           "%s: '%s' has checkpoint version %u (this library reads %d)", who,
+                           path, h->version, CKPT_VERSION);
+    }
+    /* sizes from the header, overflow-checked, must add up to the file length */
+    if (st == DR3_OK &&
+        (h->num_hidden > 1024 ||
+         !dr3i_mul((size_t)h->param_count, 2 * sizeof(float), &params_bytes) ||
+         !dr3i_add(off, (size_t)h->num_hidden * 8, &need) ||
+         !dr3i_add(need, params_bytes, &need) || !dr3i_add(need, (size_t)h->optim_len, &need) ||
+         !dr3i_add(need, 4, &need)))
+        st = dr3i_fail(DR3_ERR_FORMAT, "%s: '%s' has an impossible header", who, path);
+    if (st == DR3_OK && need != len)
+        st =
+            dr3i_fail(DR3_ERR_FORMAT, "%s: '%s' is %zu bytes, its header says %zu (truncated?)",
+                      who, path, len, need);
+    if (st == DR3_OK) {
+        uint32_t crc;
+        memcpy(&crc, buf + len - 4, 4);
+        if (dr3i_crc32c(0, buf, len - 4) != crc)
+            st = dr3i_fail(DR3_ERR_CHECKSUM, "%s: '%s' fails its checksum (corrupted)", who,
+                           path);
+    }
+    if (st != DR3_OK) {
+        free(buf);
+        return st;
+    }
+    *buf_out = buf;
+    *len_out = len;
+    return DR3_OK;
+}
+
+dr3_status dr3_learner_checkpoint_info(const char *path, dr3_checkpoint_info *info) {
+    static const char who[] = "dr3_learner_checkpoint_info";
+    if (path == NULL || info == NULL || info->struct_size < sizeof(size_t))
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: NULL argument or bad struct_size", who);
+    unsigned char *buf;
+    size_t len;
+    ckpt_header h;
+    dr3_status st = read_verified(path, &buf, &len, &h, who);
+    if (st != DR3_OK) return st;
+    if (h.num_hidden > 16) {
+        free(buf);
+        return dr3i_fail(DR3_ERR_RANGE, "%s: %llu hidden layers (at most 16 reported)", who,
+                         (unsigned long long)h.num_hidden);
+    }
+    dr3_checkpoint_info full = DR3_CHECKPOINT_INFO_INIT;
+    full.obs_dim = (size_t)h.obs_dim;
+    full.num_actions = (size_t)h.num_actions;
+    full.num_hidden = (size_t)h.num_hidden;
+    for (size_t i = 0; i < full.num_hidden; i++) {
+        uint64_t w;
+        memcpy(&w, buf + sizeof MAGIC + sizeof h + 8 * i, 8);
+        full.hidden[i] = (size_t)w;
+    }
+    full.activation = (dr3_activation)h.activation;
+    full.activation_param = h.activation_param;
+    full.steps = h.steps;
+    free(buf);
+    size_t keep = info->struct_size < sizeof full ? info->struct_size : sizeof full;
+    size_t caller = info->struct_size;
+    memcpy(info, &full, keep);
+    info->struct_size = caller;
+    return DR3_OK;
+}
+
 dr3_status dr3_learner_load(dr3_learner *l, const char *path) {
     static const char who[] = "dr3_learner_load";
     if (l == NULL || path == NULL)
@@ -125,35 +205,16 @@ dr3_status dr3_learner_load(dr3_learner *l, const char *path) {
                          l == NULL ? "learner" : "path");
     unsigned char *buf = NULL;
     size_t len = 0;
-    dr3_status st = read_file(path, &buf, &len, who);
-    if (st != DR3_OK) return st;
     ckpt_header h;
-    size_t off = sizeof MAGIC + sizeof h, need = 0, params_bytes = 0;
+    dr3_status st = read_verified(path, &buf, &len, &h, who);
+    if (st != DR3_OK) return st;
+    size_t off = sizeof MAGIC + sizeof h;
+    const size_t params_bytes = (size_t)h.param_count * 2 * sizeof(float);
 #define FAIL(code, ...)                                                                        \
     do {                                                                                       \
         st = dr3i_fail(code, __VA_ARGS__);                                                     \
         goto done;                                                                             \
     } while (0)
-    if (len < off + 4 || memcmp(buf, MAGIC, sizeof MAGIC) != 0)
-        FAIL(DR3_ERR_FORMAT, "%s: '%s' is not a libdr3 learner checkpoint", who, path);
-    memcpy(&h, buf + sizeof MAGIC, sizeof h);
-    if (h.version != CKPT_VERSION)
-        FAIL(DR3_ERR_VERSION, "%s: '%s' has checkpoint version %u (this library reads %d)", who,
-             path, h.version, CKPT_VERSION);
-    /* sizes from the header, overflow-checked, must add up to the file length */
-    if (h.num_hidden > 1024 ||
-        !dr3i_mul((size_t)h.param_count, 2 * sizeof(float), &params_bytes) ||
-        !dr3i_add(off, (size_t)h.num_hidden * 8, &need) ||
-        !dr3i_add(need, params_bytes, &need) || !dr3i_add(need, (size_t)h.optim_len, &need) ||
-        !dr3i_add(need, 4, &need))
-        FAIL(DR3_ERR_FORMAT, "%s: '%s' has an impossible header", who, path);
-    if (need != len)
-        FAIL(DR3_ERR_FORMAT, "%s: '%s' is %zu bytes, its header says %zu (truncated?)", who,
-             path, len, need);
-    uint32_t crc;
-    memcpy(&crc, buf + len - 4, 4);
-    if (dr3i_crc32c(0, buf, len - 4) != crc)
-        FAIL(DR3_ERR_CHECKSUM, "%s: '%s' fails its checksum (corrupted)", who, path);
     /* the architecture must be this learner's */
     bool same = h.obs_dim == l->opts.obs_dim && h.num_actions == l->opts.num_actions &&
                 h.num_hidden == l->opts.num_hidden && h.param_count == l->param_count &&
