@@ -32,5 +32,8 @@ int cli_fail(const char *cmd, const char *what, dr3_status st);
 /* Subcommands. */
 int cmd_info(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_collect(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

@@ -12,6 +12,9 @@ typedef struct subcommand {
 
 static const subcommand commands[] = {
     {"info", cmd_info, "versions, BLIS kernels, threads, optional features"},
+    {"collect", cmd_collect, "record an offline dataset (.npy directory) from an environment"},
+    {"train", cmd_train, "train a Q-network from a dataset (any supported format)"},
+    {"eval", cmd_eval, "greedy returns of a trained checkpoint in an environment"},
     {"demo", cmd_demo, "the DR3 experiment on built-in data (SARSA vs TD vs Q-learning, +DR3)"},
 };
 

@@ -1,0 +1,363 @@
+/* dr3 collect / train / eval: datasets, training from any supported format, evaluation. */
+#include "cli.h"
+#include "envs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* ---- collect -------------------------------------------------------------------------- */
+
+int cmd_collect(int argc, char **argv) {
+    const char *env_name = NULL, *out = NULL, *policy = "controller";
+    uint64_t transitions = 0, seed = 0;
+    double epsilon = 0.5;
+    const cli_opt opts[] = {
+        {"env", 's', &env_name, "cartpole | mountaincar | gridworld (required)"},
+        {"policy", 's', &policy, "controller (epsilon-mixed) | uniform (default controller)"},
+        {"epsilon", 'f', &epsilon, "probability of a uniform action (default 0.5)"},
+        {"transitions", 'u', &transitions, "steps to record (required)"},
+        {"seed", 'u', &seed, "random seed (default 0)"},
+        {"out", 's', &out, "output .npy directory (required)"},
+    };
+    const char *syn = "--env E --transitions N --out DIR [--policy P] [--epsilon X] [--seed S]";
+    int rc = cli_parse("collect", syn, argc, argv, 2, opts, sizeof opts / sizeof opts[0]);
+    if (rc != CLI_OK) return rc < 0 ? CLI_OK : rc;
+    if (env_name == NULL || out == NULL || transitions == 0) {
+        fprintf(stderr, "dr3 collect: --env, --transitions and --out are required\n");
+        return CLI_USAGE;
+    }
+    if (strcmp(policy, "uniform") == 0)
+        epsilon = 1.0;
+    else if (strcmp(policy, "controller") != 0 || !(epsilon >= 0 && epsilon <= 1)) {
+        fprintf(stderr,
+                "dr3 collect: --policy must be controller or uniform, --epsilon in [0, 1]\n");
+        return CLI_USAGE;
+    }
+    dr3env *env = NULL;
+    if (dr3env_create(&env, env_name, seed) != DR3_OK) {
+        fprintf(stderr, "dr3 collect: unknown environment '%s'\n", env_name);
+        return CLI_USAGE;
+    }
+    dr3_replay_options ro = DR3_REPLAY_OPTIONS_INIT;
+    ro.capacity = (size_t)transitions * 2 + 16;
+    ro.obs_dim = dr3env_obs_dim(env);
+    ro.num_actions = dr3env_num_actions(env);
+    dr3_replay *r = NULL;
+    dr3env_policy p = {env, epsilon};
+    dr3_rng rng;
+    dr3_rng_seed(&rng, seed ^ 0x636f6c6cULL);
+    dr3_status st = dr3_replay_create(&r, &ro);
+    if (st == DR3_OK) st = dr3env_collect(env, &p, (size_t)transitions, 0.99f, &rng, r, NULL);
+    if (st == DR3_OK && mkdir(out, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "dr3 collect: cannot create '%s': %s\n", out, strerror(errno));
+        rc = CLI_FAIL;
+    } else if (st == DR3_OK) {
+        st = dr3_replay_save_npy(r, out);
+    }
+    if (st != DR3_OK)
+        rc = cli_fail("collect", "collecting the dataset", st);
+    else if (rc == CLI_OK)
+        printf("wrote %llu transitions of %s (epsilon %.2f) to %s\n",
+               (unsigned long long)transitions, env_name, epsilon, out);
+    dr3_replay_free(r);
+    dr3env_free(env);
+    return rc;
+}
+
+/* ---- train ----------------------------------------------------------------------------- */
+
+/* Opens a dataset by its shape on disk: a directory with observations.npy (.npy), a
+ * directory with $store$ files (DQN Replay checkpoint 0 unless --suffix), or an HDF5 file
+ * (D4RL, else Minari). */
+static dr3_status open_dataset(const char *path, unsigned suffix, size_t frame_stack,
+                               float gamma, size_t n_step, dr3_replay **out) {
+    dr3_replay_options o = DR3_REPLAY_OPTIONS_INIT;
+    o.gamma = gamma;
+    o.n_step = n_step;
+    o.frame_stack = frame_stack;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        char probe[4096];
+        snprintf(probe, sizeof probe, "%s/observations.npy", path);
+        if (access(probe, R_OK) == 0) return dr3_replay_open_npy(out, path, &o);
+        return dr3_replay_load_dqn(out, path, suffix, &o);
+    }
+    dr3_status st = dr3_replay_load_d4rl(out, path, &o);
+    if (st == DR3_OK) return st;
+    return dr3_replay_load_minari(out, path, &o);
+}
+
+typedef struct progress {
+    double t0;
+    uint64_t start, total;
+    int tty;
+    FILE *csv;
+    uint64_t log_every;
+} progress;
+
+static int on_progress(void *payload, const dr3_step_metrics *m) {
+    progress *p = payload;
+    double el = now() - p->t0, rate = el > 0 ? (double)(m->step - p->start) / el : 0;
+    double eta = rate > 0 ? (double)(p->total - m->step) / rate : 0;
+    if (p->csv)
+        fprintf(p->csv, "%llu,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
+                (unsigned long long)m->step, m->loss, m->td_loss, m->mean_q, m->feature_dot,
+                m->feature_cos, m->feature_norm, m->dead_fraction, m->grad_norm);
+    if (p->tty) {
+        int width = 30, fill = (int)(width * (double)m->step / (double)p->total);
+        printf("\r[%.*s%*s] %llu/%llu  %.0f steps/s  ETA %02d:%02d  TD %.4g  phi.phi' %.4g  ",
+               fill, "##############################", width - fill, "",
+               (unsigned long long)m->step, (unsigned long long)p->total, rate, (int)(eta / 60),
+               (int)eta % 60, m->td_loss, m->feature_dot);
+        fflush(stdout);
+    } else if (m->step % p->log_every == 0 || m->step == p->total) {
+        printf("step %llu/%llu  %.0f steps/s  td_loss %.5g  mean_q %.4g  phi.phi' %.5g  cos "
+               "%.3f\n",
+               (unsigned long long)m->step, (unsigned long long)p->total, rate, m->td_loss,
+               m->mean_q, m->feature_dot, m->feature_cos);
+    }
+    return 0;
+}
+
+int cmd_train(int argc, char **argv) {
+    const char *data = NULL, *backup = "max", *ckpt = NULL, *metrics = NULL;
+    uint64_t steps = 10000, width = 256, depth = 2, batch = 128, seed = 0, threads = 1;
+    uint64_t bc_steps = 2000, frame_stack = 1, n_step = 1, suffix = 0, save_every = 0;
+    double dr3c = 0, cql = 0, lr = 3e-4, gamma = 0.99, tau = 0.005;
+    const cli_opt opts[] = {
+        {"data", 's', &data, "dataset: .npy dir, DQN-replay dir, D4RL/Minari .hdf5 (required)"},
+        {"backup", 's', &backup, "sarsa | expected | sampled | max | double | softmax (max)"},
+        {"dr3", 'f', &dr3c, "DR3 coefficient c0 (default 0: off)"},
+        {"cql", 'f', &cql, "CQL alpha (default 0: off)"},
+        {"steps", 'u', &steps, "total gradient steps (default 10000)"},
+        {"checkpoint", 's', &ckpt,
+         "checkpoint file: resumed from if it exists, saved at the end"},
+        {"save-every", 'u', &save_every, "also save the checkpoint every N steps"},
+        {"metrics", 's', &metrics, "write per-step metrics to this CSV file"},
+        {"width", 'u', &width, "hidden width (256)"},
+        {"depth", 'u', &depth, "hidden layers (2)"},
+        {"batch", 'u', &batch, "batch size (128)"},
+        {"lr", 'f', &lr, "Adam learning rate (3e-4)"},
+        {"gamma", 'f', &gamma, "discount (0.99)"},
+        {"tau", 'f', &tau, "Polyak rate of the target network (0.005)"},
+        {"n-step", 'u', &n_step, "n-step returns (1)"},
+        {"frame-stack", 'u', &frame_stack, "frames per state for pixel datasets (1)"},
+        {"suffix", 'u', &suffix, "DQN-replay checkpoint number (0)"},
+        {"bc-steps", 'u', &bc_steps, "behaviour-cloning steps for expected/sampled (2000)"},
+        {"threads", 'u', &threads, "BLIS threads (1)"},
+        {"seed", 'u', &seed, "random seed (0)"},
+    };
+    int rc = cli_parse("train", "--data PATH [options]", argc, argv, 2, opts,
+                       sizeof opts / sizeof opts[0]);
+    if (rc != CLI_OK) return rc < 0 ? CLI_OK : rc;
+    dr3_backup_kind kind;
+    if (data == NULL) {
+        fprintf(stderr, "dr3 train: --data is required (see dr3 train --help)\n");
+        return CLI_USAGE;
+    }
+    if (dr3_backup_kind_parse(backup, &kind) != DR3_OK) {
+        fprintf(stderr, "dr3 train: unknown --backup '%s'\n", backup);
+        return CLI_USAGE;
+    }
+    if (!(dr3c >= 0) || !(cql >= 0) || steps == 0 || depth > 16 || width == 0 || batch == 0 ||
+        threads == 0 || !(gamma >= 0 && gamma <= 1) || !(tau > 0 && tau <= 1) || n_step == 0 ||
+        frame_stack == 0) {
+        fprintf(stderr, "dr3 train: an option is out of range (see dr3 train --help)\n");
+        return CLI_USAGE;
+    }
+    if (access(data, R_OK) != 0) {
+        fprintf(stderr, "dr3 train: cannot read '%s': %s\n", data, strerror(errno));
+        return CLI_FAIL;
+    }
+    dr3_replay *r = NULL;
+    dr3_status st = open_dataset(data, (unsigned)suffix, (size_t)frame_stack, (float)gamma,
+                                 (size_t)n_step, &r);
+    if (st != DR3_OK) return cli_fail("train", "opening the dataset", st);
+    dr3_replay_options ro = DR3_REPLAY_OPTIONS_INIT;
+    dr3_replay_options_get(r, &ro);
+    if (ro.action_kind != DR3_ACTION_DISCRETE) {
+        fprintf(stderr, "dr3 train: '%s' has continuous actions; the learner is discrete\n",
+                data);
+        dr3_replay_free(r);
+        return CLI_FAIL;
+    }
+    size_t S = dr3_replay_state_dim(r), A = ro.num_actions;
+    printf("dataset %s: %zu transitions, state %zu floats, %zu actions\n", data,
+           dr3_replay_valid_count(r, 0), S, A);
+
+    size_t hidden[16];
+    for (size_t i = 0; i < depth; i++) hidden[i] = (size_t)width;
+    dr3_bc *bc = NULL;
+    if (kind == DR3_BACKUP_EXPECTED || kind == DR3_BACKUP_SAMPLED) {
+        /* the behaviour policy of a dataset is unknown: clone it, as the DR3 paper does */
+        dr3_bc_options bo = DR3_BC_OPTIONS_INIT;
+        bo.obs_dim = S;
+        bo.num_actions = A;
+        bo.num_hidden = depth;
+        bo.hidden = hidden;
+        bo.batch_size = (size_t)batch;
+        bo.seed = seed;
+        float bc_loss = 0;
+        st = dr3_bc_create(&bc, &bo);
+        if (st == DR3_OK) st = dr3_bc_train(bc, r, bc_steps, &bc_loss);
+        if (st != DR3_OK) {
+            dr3_bc_free(bc);
+            dr3_replay_free(r);
+            return cli_fail("train", "behaviour cloning", st);
+        }
+        printf("behaviour cloning: %llu steps, cross-entropy %.4f\n",
+               (unsigned long long)bc_steps, bc_loss);
+    }
+    dr3_optim_options oo = DR3_OPTIM_OPTIONS_INIT;
+    oo.lr = (float)lr;
+    dr3_backup_options bko = DR3_BACKUP_OPTIONS_INIT;
+    bko.kind = kind;
+    bko.policy = dr3_bc_policy;
+    bko.policy_payload = bc;
+    dr3_regularizer_options regs[2] = {DR3_REGULARIZER_OPTIONS_INIT,
+                                       DR3_REGULARIZER_OPTIONS_INIT};
+    size_t nreg = 0;
+    if (dr3c > 0) regs[nreg++].coef = (float)dr3c;
+    if (cql > 0) {
+        regs[nreg].kind = DR3_REG_CQL;
+        regs[nreg++].coef = (float)cql;
+    }
+    dr3_learner_options o = DR3_LEARNER_OPTIONS_INIT;
+    o.obs_dim = S;
+    o.num_actions = A;
+    o.num_hidden = (size_t)depth;
+    o.hidden = hidden;
+    o.batch_size = (size_t)batch;
+    o.gamma = (float)gamma;
+    o.polyak_tau = (float)tau;
+    o.optim = &oo;
+    o.backup = &bko;
+    o.regularizers = regs;
+    o.num_regularizers = nreg;
+    o.threads = (int)threads;
+    o.seed = seed;
+    dr3_learner *l = NULL;
+    st = dr3_learner_create(&l, &o);
+    if (st == DR3_OK && ckpt != NULL && access(ckpt, F_OK) == 0) {
+        st = dr3_learner_load(l, ckpt);
+        if (st == DR3_OK)
+            printf("resumed from %s at step %llu\n", ckpt,
+                   (unsigned long long)dr3_learner_step_count(l));
+    }
+    progress pg = {now(), l ? dr3_learner_step_count(l) : 0, steps, isatty(STDOUT_FILENO),
+                   NULL,  steps / 20 ? steps / 20 : 1};
+    if (st == DR3_OK && metrics != NULL) {
+        pg.csv = fopen(metrics, "a");
+        if (pg.csv == NULL) {
+            fprintf(stderr, "dr3 train: cannot open '%s': %s\n", metrics, strerror(errno));
+            rc = CLI_FAIL;
+        } else if (ftell(pg.csv) == 0) {
+            fprintf(pg.csv, "step,loss,td_loss,mean_q,feature_dot,feature_cos,feature_norm,"
+                            "dead_fraction,grad_norm\n");
+        }
+    }
+    while (st == DR3_OK && rc == CLI_OK && dr3_learner_step_count(l) < steps) {
+        uint64_t left = steps - dr3_learner_step_count(l);
+        uint64_t chunk = save_every > 0 && save_every < left ? save_every : left;
+        st = dr3_learner_train(l, r, chunk, 1, on_progress, &pg);
+        if (st == DR3_OK && ckpt != NULL) st = dr3_learner_save(l, ckpt);
+    }
+    if (pg.tty) printf("\n");
+    if (pg.csv) fclose(pg.csv);
+    if (st != DR3_OK)
+        rc = cli_fail("train", "training", st);
+    else if (rc == CLI_OK)
+        printf("done: %llu steps%s%s\n", (unsigned long long)dr3_learner_step_count(l),
+               ckpt ? ", checkpoint " : "", ckpt ? ckpt : "");
+    dr3_learner_free(l);
+    dr3_bc_free(bc);
+    dr3_replay_free(r);
+    return rc;
+}
+
+/* ---- eval ------------------------------------------------------------------------------ */
+
+typedef struct eval_actor {
+    dr3_learner *l;
+    size_t S;
+} eval_actor;
+
+static int eval_greedy(void *payload, const float *obs) {
+    eval_actor *a = payload;
+    int32_t act = 0;
+    dr3_learner_act(a->l, 1, obs, a->S, 0.0f, NULL, &act);
+    return act;
+}
+
+int cmd_eval(int argc, char **argv) {
+    const char *ckpt = NULL, *env_name = NULL;
+    uint64_t episodes = 10, seed = 0;
+    const cli_opt opts[] = {
+        {"checkpoint", 's', &ckpt, "a checkpoint written by dr3 train (required)"},
+        {"env", 's', &env_name, "environment to act in (required)"},
+        {"episodes", 'u', &episodes, "episodes (default 10)"},
+        {"seed", 'u', &seed, "environment seed (default 0)"},
+    };
+    int rc = cli_parse("eval", "--checkpoint FILE --env E [--episodes K]", argc, argv, 2, opts,
+                       sizeof opts / sizeof opts[0]);
+    if (rc != CLI_OK) return rc < 0 ? CLI_OK : rc;
+    if (ckpt == NULL || env_name == NULL || episodes == 0) {
+        fprintf(stderr, "dr3 eval: --checkpoint and --env are required, --episodes > 0\n");
+        return CLI_USAGE;
+    }
+    dr3env *env = NULL;
+    if (dr3env_create(&env, env_name, seed) != DR3_OK) {
+        fprintf(stderr, "dr3 eval: unknown environment '%s'\n", env_name);
+        return CLI_USAGE;
+    }
+    dr3_checkpoint_info info = DR3_CHECKPOINT_INFO_INIT;
+    dr3_status st = dr3_learner_checkpoint_info(ckpt, &info);
+    if (st != DR3_OK) {
+        dr3env_free(env);
+        return cli_fail("eval", "reading the checkpoint", st);
+    }
+    if (info.obs_dim != dr3env_obs_dim(env) || info.num_actions != dr3env_num_actions(env)) {
+        fprintf(stderr,
+                "dr3 eval: the checkpoint is for %zu observations and %zu actions, %s has "
+                "%zu and %zu\n",
+                info.obs_dim, info.num_actions, env_name, dr3env_obs_dim(env),
+                dr3env_num_actions(env));
+        dr3env_free(env);
+        return CLI_FAIL;
+    }
+    dr3_learner_options o = DR3_LEARNER_OPTIONS_INIT;
+    o.obs_dim = info.obs_dim;
+    o.num_actions = info.num_actions;
+    o.num_hidden = info.num_hidden;
+    o.hidden = info.hidden;
+    o.activation = info.activation;
+    o.activation_param = info.activation_param;
+    o.batch_size = 1;
+    dr3_learner *l = NULL;
+    double mean = 0;
+    st = dr3_learner_create(&l, &o);
+    if (st == DR3_OK) st = dr3_learner_load(l, ckpt);
+    eval_actor act = {l, info.obs_dim};
+    if (st == DR3_OK &&
+        dr3env_evaluate(env, (size_t)episodes, eval_greedy, &act, &mean) != DR3_OK)
+        st = DR3_ERR_INTERNAL;
+    if (st != DR3_OK)
+        rc = cli_fail("eval", "evaluating", st);
+    else
+        printf("%s: mean return %.2f over %llu greedy episodes (checkpoint at step %llu)\n",
+               env_name, mean, (unsigned long long)episodes, (unsigned long long)info.steps);
+    dr3_learner_free(l);
+    dr3env_free(env);
+    return rc;
+}
