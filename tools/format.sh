@@ -3,4 +3,4 @@
 set -eu
 cd "$(dirname "$0")/.."
 find include src tests examples tools bench -type f \( -name '*.c' -o -name '*.h' -o -name '*.cpp' \) \
-    -not -path '*/compat/*' -print0 2>/dev/null | xargs -0 -r clang-format -i
+    -not -path '*/compat/v0_1/*' -print0 2>/dev/null | xargs -0 -r clang-format -i
