@@ -36,7 +36,7 @@ typedef enum dr3_optim_kind {
 typedef struct dr3_optim_options {
     size_t struct_size;  /**< sizeof(dr3_optim_options); set by the _INIT macro. */
     dr3_optim_kind kind; /**< Default Adam. */
-    float lr;            /**< Learning rate (> 0; default 1e-3). */
+    float lr;            /**< Learning rate (>= 0, as torch.optim; default 1e-3). */
     float beta1, beta2;  /**< Adam/AdamW moment decays (default 0.9, 0.999). */
     float eps;           /**< Adam/AdamW default 1e-8; RMSProp uses it too. */
     float weight_decay;  /**< λ >= 0 (default 0). */
@@ -58,7 +58,7 @@ typedef struct dr3_optim_options {
 
 /**
  * @brief Creates an optimizer for @p param_count parameters (state zeroed, step 0).
- * Errors: ::DR3_ERR_INVALID_ARG (bad hyper-parameters: lr <= 0, betas outside [0, 1),
+ * Errors: ::DR3_ERR_INVALID_ARG (bad hyper-parameters: lr < 0, betas outside [0, 1),
  * eps <= 0, negative decay/momentum, Nesterov without momentum or with dampening, ...),
  * ::DR3_ERR_OVERFLOW, ::DR3_ERR_NOMEM. *out is NULL on error.
  */
