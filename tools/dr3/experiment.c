@@ -330,9 +330,9 @@ static void mean_ci(const double *v, size_t n, double *mean, double *half) {
 }
 
 static int plot(const exp_config *c, const exp_results *r, const char *dir, const char *file,
-                const char *title, const char *ylabel, field_fn f, int log_y) {
+                const char *title, const char *ylabel, field_fn f, int log_y, int with_mc) {
     size_t P = r->n_points, S = c->seeds;
-    svg_series series[EXP_MAX_METHODS];
+    svg_series series[EXP_MAX_METHODS + 1];
     double *buf = malloc(sizeof(double) * c->n_methods * P * 4),
            *v = malloc(sizeof(double) * S);
     for (size_t m = 0; m < c->n_methods; m++) {
@@ -348,9 +348,23 @@ static int plot(const exp_config *c, const exp_results *r, const char *dir, cons
         }
         series[m] = (svg_series){c->methods[m].name, x, y, lo, hi, P};
     }
+    /* the Monte-Carlo return of the data (seed average): what Q of the behaviour policy
+     * should approach; Q-learning may legitimately exceed it, not the 1/(1-γ) bound */
+    double *mcx = malloc(sizeof(double) * P * 2), *mcy = mcx + P;
+    size_t ns = c->n_methods;
+    if (with_mc) {
+        for (size_t i = 0; i < P; i++) {
+            double acc = 0;
+            for (size_t s = 0; s < S; s++) acc += pt(c, r, 0, s, i)->mc;
+            mcx[i] = pt(c, r, 0, 0, i)->step;
+            mcy[i] = acc / (double)S;
+        }
+        series[ns++] = (svg_series){"MC return of data", mcx, mcy, NULL, NULL, P};
+    }
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    int rc = svg_plot(path, title, "gradient steps", ylabel, series, c->n_methods, log_y);
+    int rc = svg_plot(path, title, "gradient steps", ylabel, series, ns, log_y);
+    free(mcx);
     free(buf);
     free(v);
     return rc;
@@ -375,11 +389,12 @@ int exp_report(const exp_config *c, const exp_results *r, const char *dir, FILE 
     if (fclose(f) != 0) return -1;
     int rc = 0;
     rc |= plot(c, r, dir, "feature_dot.svg", "feature co-adaptation: mean phi(s).phi(s')",
-               "phi(s).phi(s') (log scale)", f_dot, 1);
-    rc |= plot(c, r, dir, "feature_cos.svg", "mean cos(phi(s), phi(s'))", "cosine", f_cos, 0);
-    rc |= plot(c, r, dir, "q_values.svg", "mean Q(s,a) on the data", "Q", f_q, 0);
-    rc |= plot(c, r, dir, "return.svg", "greedy policy return", "return", f_ret, 0);
-    rc |= plot(c, r, dir, "srank.svg", "srank of phi (delta = 0.01)", "srank", f_srank, 0);
+               "phi(s).phi(s') (log scale)", f_dot, 1, 0);
+    rc |=
+        plot(c, r, dir, "feature_cos.svg", "mean cos(phi(s), phi(s'))", "cosine", f_cos, 0, 0);
+    rc |= plot(c, r, dir, "q_values.svg", "mean Q(s,a) on the data", "Q", f_q, 0, 1);
+    rc |= plot(c, r, dir, "return.svg", "greedy policy return", "return", f_ret, 0, 0);
+    rc |= plot(c, r, dir, "srank.svg", "srank of phi (delta = 0.01)", "srank", f_srank, 0, 0);
     if (rc != 0) return -1;
 
     /* the summary table: growth of φ·φ' from 25% of training to the end, final values,

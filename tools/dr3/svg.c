@@ -53,13 +53,19 @@ int svg_plot(const char *path, const char *title, const char *xlabel, const char
         }
     if (!(xmax > xmin)) xmax = xmin + 1;
     if (!(ymax > ymin)) ymax = ymin + 1;
+    double ystep = 1;
+    int yt;
     if (log_y) {
         ymin = floor(ymin);
         ymax = ceil(ymax);
+        yt = (int)(ymax - ymin);
     } else {
-        double pad = 0.05 * (ymax - ymin);
-        ymin -= pad;
-        ymax += pad;
+        /* round ticks: 1, 2 or 5 times a power of ten, about five of them */
+        double raw = (ymax - ymin) / 5, mag = pow(10, floor(log10(raw))), r = raw / mag;
+        ystep = (r <= 1 ? 1 : r <= 2 ? 2 : r <= 5 ? 5 : 10) * mag;
+        ymin = floor(ymin / ystep) * ystep;
+        ymax = ceil(ymax / ystep) * ystep;
+        yt = (int)lround((ymax - ymin) / ystep);
     }
     FILE *f = fopen(path, "w");
     if (f == NULL) return -1;
@@ -86,7 +92,6 @@ int svg_plot(const char *path, const char *title, const char *xlabel, const char
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n", PX(x),
                 H - B + 16, round(x));
     }
-    int yt = log_y ? (int)(ymax - ymin) : 5;
     if (yt < 1) yt = 1;
     for (int k = 0; k <= yt; k++) {
         double y = ymin + (ymax - ymin) * k / yt;
@@ -96,8 +101,8 @@ int svg_plot(const char *path, const char *title, const char *xlabel, const char
             fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">1e%d</text>\n", L - 6,
                     PY(y) + 4, (int)lround(y));
         else
-            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", L - 6,
-                    PY(y) + 4, y);
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", L - 6,
+                    PY(y) + 4, fabs(y) < 1e-12 * ystep ? 0.0 : y);
     }
     fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">", (L + W - R) / 2, H - 14);
     escape(f, xlabel);
