@@ -157,6 +157,8 @@ DR3_API dr3_status dr3_learner_add_regularizer(dr3_learner *learner,
 
 /**
  * @brief One gradient step on @p batch (see the file comment for what happens).
+ * @param learner the learner.
+ * @param batch   the transitions (1 <= n <= batch_size rows; nothing is kept).
  * @param metrics if non-NULL, filled (up to its struct_size) with what the step measured.
  * Errors: ::DR3_ERR_INVALID_ARG / ::DR3_ERR_RANGE (bad batch: NULLs, n = 0 or > batch_size,
  * actions out of range, SARSA without next actions), ::DR3_ERR_NONFINITE (non-finite

@@ -30,7 +30,9 @@ extern "C" {
  * @param n         rows (batch size); n = 0 gives loss 0.
  * @param d         feature dimension (> 0 when n > 0).
  * @param phi       n×d features φ(s_i, a_i), row stride @p ld_phi (>= d).
+ * @param ld_phi    row stride of @p phi and @p grad_phi, in floats.
  * @param phi_next  n×d features φ(s'_i, a'_i), row stride @p ld_next (>= d).
+ * @param ld_next   row stride of @p phi_next and @p grad_next, in floats.
  * @param coef      the DR3 coefficient c0 (finite; 0.03 with CQL on Atari and 0.1 in
  *                  Dopamine's DR3 configuration are the values used in the paper's code).
  * @param loss      out: the loss (must not be NULL).
@@ -98,8 +100,10 @@ DR3_API dr3_status dr3_td_loss(size_t n, const float *q, const float *target,
  *
  * @param n, num_actions  batch size and number of actions (> 0 when n > 0).
  * @param q       n×num_actions Q-values, row stride @p ld_q (>= num_actions).
+ * @param ld_q    row stride of @p q and @p grad_q, in floats.
  * @param actions n dataset actions, each in [0, num_actions).
  * @param alpha   CQL weight (finite).
+ * @param loss    out: the loss (must not be NULL).
  * @param grad_q  if non-NULL, alpha/n * (softmax(Q(s_i,·)) − onehot(a_i)) is ADDED to row i.
  * The log-sum-exp is computed stably (max-shifted). Errors: ::DR3_ERR_INVALID_ARG,
  * ::DR3_ERR_RANGE (an action out of range), ::DR3_ERR_NONFINITE. Nothing written on error.
@@ -123,9 +127,14 @@ DR3_API size_t dr3_srank_workspace(size_t n, size_t d);
  * few ulps of the largest), and σ_i = sqrt(max(λ_i, 0)). Squaring loses singular values below
  * ~1e-8·σ_max, whose share of Σσ is far under any useful δ, so srank is unaffected.
  *
+ * @param n         rows of the feature matrix.
+ * @param d         columns (feature dimension).
+ * @param phi       n×d features, row stride @p ld_phi (>= d).
+ * @param ld_phi    row stride in floats.
  * @param delta     threshold in [0, 1) (the paper uses 0.01).
  * @param work      NULL (allocate internally with malloc) or at least
- *                  dr3_srank_workspace(n, d) doubles given in @p work_len.
+ *                  dr3_srank_workspace(n, d) doubles.
+ * @param work_len  length of @p work in doubles (ignored when @p work is NULL).
  * @param rank      out: srank (0 for an all-zero matrix or n = 0).
  * @param sv        if non-NULL, receives the min(n,d) singular values in descending order.
  * Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_OVERFLOW, ::DR3_ERR_NOMEM, ::DR3_ERR_NONFINITE.

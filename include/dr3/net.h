@@ -127,6 +127,11 @@ DR3_API dr3_status dr3_net_set_threads(dr3_net *net, int threads);
 /**
  * @brief Forward pass on n rows (1 <= n <= max_batch).
  *
+ * @param net      the network.
+ * @param n        rows.
+ * @param ld_obs   row stride of @p obs (>= obs_dim).
+ * @param ld_action row stride of @p action (critic only).
+ * @param ld_out   row stride of @p out (>= output_dim).
  * @param obs      n × obs_dim observations, row stride @p ld_obs.
  * @param action   critic only: n × action_dim actions (row stride @p ld_action); NULL for
  *                 the discrete head.
@@ -144,6 +149,11 @@ DR3_API dr3_status dr3_net_forward(dr3_net *net, size_t n, const float *obs, siz
 /**
  * @brief Backward pass through the last forward (same n).
  *
+ * @param net           the network.
+ * @param n             rows: must equal the last forward's.
+ * @param ld_grad_out   row stride of @p grad_out.
+ * @param ld_grad_features row stride of @p grad_features.
+ * @param ld_grad_input row stride of @p grad_input.
  * @param grad_out      dL/d(output), n × output_dim (row stride @p ld_grad_out), or NULL
  *                      (no loss on the outputs).
  * @param grad_features extra dL/dφ injected at the feature layer, n × feature_dim (row

@@ -37,7 +37,8 @@ typedef struct dr3_optim_options {
     size_t struct_size;  /**< sizeof(dr3_optim_options); set by the _INIT macro. */
     dr3_optim_kind kind; /**< Default Adam. */
     float lr;            /**< Learning rate (>= 0, as torch.optim; default 1e-3). */
-    float beta1, beta2;  /**< Adam/AdamW moment decays (default 0.9, 0.999). */
+    float beta1;         /**< Adam/AdamW first-moment decay (default 0.9). */
+    float beta2;         /**< Adam/AdamW second-moment decay (default 0.999). */
     float eps;           /**< Adam/AdamW default 1e-8; RMSProp uses it too. */
     float weight_decay;  /**< λ >= 0 (default 0). */
     float momentum;      /**< SGD / RMSProp momentum (default 0). */
@@ -71,6 +72,9 @@ DR3_API void dr3_optim_free(dr3_optim *opt);
 /**
  * @brief One update: clips @p grads in place to max_grad_norm (if set), then updates
  *        @p params and the state.
+ * @param opt            the optimizer.
+ * @param params         the parameter vector, updated in place.
+ * @param grads          its gradient (clipped in place when max_grad_norm is set).
  * @param count          must equal the param_count given at creation.
  * @param grad_norm_out  if non-NULL, the global L2 norm of the gradient before clipping.
  * Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_SHAPE (count), ::DR3_ERR_NONFINITE (a NaN/Inf
@@ -82,6 +86,9 @@ DR3_API dr3_status dr3_optim_step(dr3_optim *opt, float *params, float *grads, s
 /**
  * @brief Scales @p grads so their global L2 norm is at most @p max_norm
  *        (torch.nn.utils.clip_grad_norm_: factor max_norm / (norm + 1e-6) when below 1).
+ * @param grads    the gradient vector, scaled in place.
+ * @param n        its length.
+ * @param max_norm the largest allowed norm (> 0).
  * @param norm_out if non-NULL, the norm before clipping. Errors: ::DR3_ERR_INVALID_ARG
  * (NULL with n > 0, max_norm <= 0 or not finite), ::DR3_ERR_NONFINITE (nothing scaled).
  */
