@@ -25,7 +25,7 @@ int cmd_demo(int argc, char **argv) {
     const cli_opt opts[] = {
         {"quick", 'b', &quick, "a small run (~30 s) to check that everything works"},
         {"seeds", 'u', &seeds, "independent seeds (default 5)"},
-        {"steps", 'u', &steps, "gradient steps per run (default 25000; quick 1000)"},
+        {"steps", 'u', &steps, "gradient steps per run (default 20000; quick 1000)"},
         {"out", 's', &out, "output directory (default dr3-demo)"},
         {"env", 's', &env, "cartpole | mountaincar | gridworld (default cartpole)"},
         {"epsilon", 'f', &epsilon, "behaviour policy: controller mixed with uniform (0.5)"},
@@ -43,7 +43,7 @@ int cmd_demo(int argc, char **argv) {
     };
     int rc = cli_parse("demo", "[options]", argc, argv, 2, opts, sizeof opts / sizeof opts[0]);
     if (rc != CLI_OK) return rc < 0 ? CLI_OK : rc;
-    if (steps == 0) steps = quick ? 1000 : 25000;
+    if (steps == 0) steps = quick ? 1000 : 20000;
     if (quick) {
         if (seeds == 5) seeds = 2;
         if (transitions == 20000) transitions = 4000;
