@@ -162,7 +162,7 @@ static void test_matrix(void **state) {
                         w.np * sizeof(float));
     assert_memory_equal(w.snapshot + w.np, dr3_net_params(w.net), w.np * sizeof(float));
     assert_true(dr3_learner_step_count(w.learner) == 0);
-    assert_int_equal(dr3_replay_valid_count(w.replay, 0), 18);
+    assert_int_equal(dr3_replay_valid_count(w.replay, 0), 20);
     assert_int_equal(dr3_learner_step(w.learner, &b, NULL), DR3_OK);
     assert_int_equal(dr3_learner_step_replay(w.learner, w.replay, NULL), DR3_OK);
     assert_int_equal(dr3_net_forward(w.net, B, x, S, NULL, 0, q, A, NULL), DR3_OK);

@@ -180,6 +180,37 @@ DR3_API dr3_status dr3_net_polyak(dr3_net *dst, const dr3_net *src, float tau);
 /** @brief 1 if the two networks have the same architecture (layer sizes, head), else 0. */
 DR3_API int dr3_net_same_shape(const dr3_net *a, const dr3_net *b);
 
+/**
+ * @brief Saves the weights as a safetensors file, atomically (temporary file, fsync,
+ *        rename).
+ *
+ * Tensors are named as the state_dict of a PyTorch module whose attribute `layers` is an
+ * nn.Sequential of Linear and activation modules: `layers.0.weight` [out × in],
+ * `layers.0.bias` [out], `layers.2.weight`, … (Linear modules at even indices, the
+ * activations between them), dtype F32. `__metadata__` records the architecture
+ * (docs/formats.md). Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_IO, ::DR3_ERR_NOMEM.
+ */
+DR3_API dr3_status dr3_net_save(const dr3_net *net, const char *path);
+
+/**
+ * @brief Loads weights from a safetensors file into @p net, whose architecture must match
+ *        the file's tensors (names and shapes as dr3_net_save() writes them; a file written
+ *        by PyTorch with that naming loads too, with or without libdr3's metadata).
+ * Every header field, offset and size is validated first; on any error (::DR3_ERR_IO,
+ * ::DR3_ERR_FORMAT, ::DR3_ERR_SHAPE, ::DR3_ERR_NONFINITE) the network is unchanged.
+ */
+DR3_API dr3_status dr3_net_load(dr3_net *net, const char *path);
+
+/**
+ * @brief Creates a network from a file written by dr3_net_save(): the architecture comes
+ *        from `__metadata__`. @p runtime_opts, if not NULL, supplies max_batch, seed,
+ *        threads and allocator (the architecture fields are ignored); NULL means
+ *        max_batch 1 and one thread. Errors as dr3_net_load() and dr3_net_create();
+ *        *out is NULL on error.
+ */
+DR3_API dr3_status dr3_net_load_new(dr3_net **out, const char *path,
+                                    const dr3_net_options *runtime_opts);
+
 #ifdef __cplusplus
 }
 #endif

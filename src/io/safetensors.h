@@ -1,0 +1,49 @@
+/* The safetensors format (https://github.com/huggingface/safetensors): an 8-byte
+ * little-endian header length N, N bytes of JSON {"name": {"dtype", "shape",
+ * "data_offsets": [begin, end]}, ..., "__metadata__": {string: string}}, then the data
+ * region the offsets index. The reader validates everything before anything is used. */
+#ifndef DR3_SRC_IO_SAFETENSORS_H
+#define DR3_SRC_IO_SAFETENSORS_H
+
+#include <dr3/common.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { DR3I_ST_MAX_TENSORS = 256, DR3I_ST_MAX_META = 32, DR3I_ST_MAX_DIMS = 8 };
+
+typedef struct dr3i_st_tensor {
+    char name[128];
+    char dtype[8];
+    size_t rank, shape[DR3I_ST_MAX_DIMS];
+    size_t begin, end; /* offsets into the data region */
+    const unsigned char *data;
+} dr3i_st_tensor;
+
+typedef struct dr3i_st_file {
+    size_t n_tensors, n_meta;
+    dr3i_st_tensor tensors[DR3I_ST_MAX_TENSORS];
+    char meta_key[DR3I_ST_MAX_META][64];
+    char meta_val[DR3I_ST_MAX_META][256];
+} dr3i_st_file;
+
+/* Parses and validates a whole file image (buf stays owned by the caller and must outlive
+ * the tensors' data pointers). `what` names the file in messages. */
+dr3_status dr3i_st_parse(const unsigned char *buf, size_t len, dr3i_st_file *out,
+                         const char *who, const char *what);
+const dr3i_st_tensor *dr3i_st_find(const dr3i_st_file *f, const char *name);
+const char *dr3i_st_meta(const dr3i_st_file *f, const char *key);
+
+/* Writer: tensors are F32 with rank 1 or 2; written atomically. */
+typedef struct dr3i_st_out {
+    const char *name;
+    size_t rank, shape[2];
+    const float *data;
+} dr3i_st_out;
+dr3_status dr3i_st_write(const char *path, const dr3i_st_out *tensors, size_t n,
+                         const char *const (*meta)[2], size_t n_meta, const char *who);
+
+/* Reads a whole file into a malloc'd buffer. */
+dr3_status dr3i_read_file(const char *path, unsigned char **buf, size_t *len, const char *who);
+
+#endif

@@ -1,0 +1,206 @@
+/* Network weights as safetensors: round trips, a file written by PyTorch, and every kind of
+ * malformed file, each refused with the network unchanged. */
+#include "testutil.h"
+
+#include <dr3/net.h>
+
+#include "../tests/data/safetensors/torch_mlp_expected.h"
+#include "io/safetensors.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static dr3_net *make(dr3_activation act, size_t h1, size_t h2, uint64_t seed) {
+    size_t hidden[2] = {h1, h2};
+    dr3_net_options o = DR3_NET_OPTIONS_INIT;
+    o.obs_dim = 3;
+    o.action_dim = 2;
+    o.num_hidden = 2;
+    o.hidden = hidden;
+    o.activation = act;
+    o.max_batch = 4;
+    o.seed = seed;
+    dr3_net *n = NULL;
+    assert_int_equal(dr3_net_create(&n, &o), DR3_OK);
+    return n;
+}
+
+static void path_of(char *buf, size_t n, const char *name) {
+    snprintf(buf, n, "/tmp/dr3-netio-%ld-%s", (long)getpid(), name);
+}
+
+static void test_round_trip(void **state) {
+    (void)state;
+    char path[256];
+    path_of(path, sizeof path, "rt.safetensors");
+    dr3_net *a = make(DR3_ACT_ELU, 6, 5, 1), *b = make(DR3_ACT_ELU, 6, 5, 2);
+    assert_int_equal(dr3_net_save(a, path), DR3_OK);
+    assert_int_equal(dr3_net_load(b, path), DR3_OK);
+    size_t P = dr3_net_param_count(a);
+    assert_memory_equal(dr3_net_params(a), dr3_net_params(b), P * sizeof(float));
+    dr3_net *c = NULL;
+    dr3_net_options rt = DR3_NET_OPTIONS_INIT;
+    rt.max_batch = 3;
+    assert_int_equal(dr3_net_load_new(&c, path, &rt), DR3_OK);
+    assert_true(dr3_net_same_shape(a, c));
+    assert_int_equal(dr3_net_max_batch(c), 3);
+    float x[6] = {0.1f, 0.2f, 0.3f, -1, 0, 1}, qa[4], qc[4];
+    assert_int_equal(dr3_net_forward(a, 2, x, 3, NULL, 0, qa, 2, NULL), DR3_OK);
+    assert_int_equal(dr3_net_forward(c, 2, x, 3, NULL, 0, qc, 2, NULL), DR3_OK);
+    assert_memory_equal(qa, qc, sizeof qa); /* same weights, same activation (ELU) */
+    /* another architecture or activation is refused, the net unchanged */
+    dr3_net *d = make(DR3_ACT_ELU, 6, 4, 3), *e = make(DR3_ACT_RELU, 6, 5, 3);
+    float *before = malloc(dr3_net_param_count(d) * sizeof(float));
+    memcpy(before, dr3_net_params(d), dr3_net_param_count(d) * sizeof(float));
+    TU_ASSERT_FAILS(dr3_net_load(d, path), DR3_ERR_SHAPE);
+    assert_memory_equal(before, dr3_net_params(d), dr3_net_param_count(d) * sizeof(float));
+    TU_ASSERT_FAILS(dr3_net_load(e, path), DR3_ERR_SHAPE);
+    TU_ASSERT_FAILS(dr3_net_load(d, "/nonexistent/x.safetensors"), DR3_ERR_IO);
+    TU_ASSERT_FAILS(dr3_net_save(a, "/nonexistent/dir/x.safetensors"), DR3_ERR_IO);
+    free(before);
+    unlink(path);
+    dr3_net_free(a);
+    dr3_net_free(b);
+    dr3_net_free(c);
+    dr3_net_free(d);
+    dr3_net_free(e);
+}
+
+/* A file PyTorch wrote (tests/reference/gen_safetensors.py): same outputs as torch. */
+static void test_load_pytorch_file(void **state) {
+    (void)state;
+    dr3_net *n = make(DR3_ACT_TANH, 5, 4, 9);
+    assert_int_equal(dr3_net_load(n, DR3_TEST_DATA_DIR "/safetensors/torch_mlp.safetensors"),
+                     DR3_OK);
+    float q[6];
+    assert_int_equal(dr3_net_forward(n, 3, torch_mlp_inputs, 3, NULL, 0, q, 2, NULL), DR3_OK);
+    for (int i = 0; i < 6; i++) TU_ASSERT_CLOSE(q[i], torch_mlp_outputs[i], 1e-5, 1e-6);
+    /* without libdr3's metadata the architecture cannot be rebuilt */
+    dr3_net *m = NULL;
+    TU_ASSERT_FAILS(
+        dr3_net_load_new(&m, DR3_TEST_DATA_DIR "/safetensors/torch_mlp.safetensors", NULL),
+        DR3_ERR_FORMAT);
+    assert_null(m);
+    dr3_net_free(n);
+}
+
+/* Builds a file image from a JSON header and a data region. */
+static size_t image(unsigned char *buf, const char *json, size_t data_len) {
+    size_t h = strlen(json);
+    for (int k = 0; k < 8; k++) buf[k] = (unsigned char)((uint64_t)h >> (8 * k));
+    memcpy(buf + 8, json, h);
+    memset(buf + 8 + h, 0, data_len);
+    return 8 + h + data_len;
+}
+
+static void test_reader_rejects_malformed(void **state) {
+    (void)state;
+    static unsigned char buf[4096];
+    dr3i_st_file *f = malloc(sizeof *f);
+    size_t len;
+    len = image(buf, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}}", 24);
+    assert_int_equal(dr3i_st_parse(buf, len, f, "t", "x"), DR3_OK);
+    assert_int_equal(f->n_tensors, 1);
+    const char *bad_headers[] = {
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,20]}}",  /* size lie */
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,48]}}",  /* past end */
+        "{\"a\":{\"dtype\":\"Q7\",\"shape\":[2,3],\"data_offsets\":[0,24]}}",   /* dtype */
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,3]}}",                          /* missing */
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}",   /* unclosed */
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,-3],\"data_offsets\":[0,24]}}", /* negative */
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
+        "\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[24,24]}}", /* duplicate */
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[1,3],\"data_offsets\":[0,12]},"
+        "\"b\":{\"dtype\":\"F32\",\"shape\":[1,3],\"data_offsets\":[8,20]}}",  /* overlap */
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[1,3],\"data_offsets\":[0,12]}}", /* hole at end */
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[18446744073709551615,2],\"data_offsets\":[0,24]}"
+        "}",
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,24]}}",
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}} trailing",
+        "[1,2]",
+        "{\"__metadata__\":{\"k\":7},\"a\":{\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":["
+        "0,24]}}",
+    };
+    for (size_t i = 0; i < sizeof bad_headers / sizeof bad_headers[0]; i++) {
+        len = image(buf, bad_headers[i], 24);
+        dr3_clear_error();
+        if (dr3i_st_parse(buf, len, f, "t", "x") != DR3_ERR_FORMAT)
+            fail_msg("malformed header %zu was accepted: %s", i, bad_headers[i]);
+        assert_true(dr3_last_error()[0] != '\0');
+    }
+    /* header length larger than the file, absurdly large, and a truncated file */
+    len = image(buf, "{}", 0);
+    buf[0] = 0xff;
+    TU_ASSERT_FAILS(dr3i_st_parse(buf, len, f, "t", "x"), DR3_ERR_FORMAT);
+    buf[7] = 0x7f;
+    TU_ASSERT_FAILS(dr3i_st_parse(buf, len, f, "t", "x"), DR3_ERR_FORMAT);
+    TU_ASSERT_FAILS(dr3i_st_parse(buf, 5, f, "t", "x"), DR3_ERR_FORMAT);
+    free(f);
+}
+
+/* Malformed files given to dr3_net_load leave the network as it was. */
+static void test_load_malformed_files(void **state) {
+    (void)state;
+    char good[256], bad[256];
+    path_of(good, sizeof good, "good.safetensors");
+    path_of(bad, sizeof bad, "bad.safetensors");
+    dr3_net *a = make(DR3_ACT_RELU, 6, 5, 1), *b = make(DR3_ACT_RELU, 6, 5, 2);
+    assert_int_equal(dr3_net_save(a, good), DR3_OK);
+    FILE *fp = fopen(good, "rb");
+    fseek(fp, 0, SEEK_END);
+    long len = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    unsigned char *bytes = malloc((size_t)len);
+    assert_int_equal(fread(bytes, 1, (size_t)len, fp), (size_t)len);
+    fclose(fp);
+    size_t P = dr3_net_param_count(b);
+    float *before = malloc(P * sizeof(float));
+    memcpy(before, dr3_net_params(b), P * sizeof(float));
+    /* truncations at several points, a NaN weight, a wrong dtype string */
+    const long cuts[] = {4, 16, len / 2, len - 1};
+    for (size_t k = 0; k < 4; k++) {
+        fp = fopen(bad, "wb");
+        fwrite(bytes, 1, (size_t)cuts[k], fp);
+        fclose(fp);
+        TU_ASSERT_FAILS(dr3_net_load(b, bad), DR3_ERR_FORMAT);
+    }
+    unsigned char *nan_copy = malloc((size_t)len);
+    memcpy(nan_copy, bytes, (size_t)len);
+    const float nanv = NAN;
+    memcpy(nan_copy + len - 4, &nanv, 4); /* the last bias */
+    fp = fopen(bad, "wb");
+    fwrite(nan_copy, 1, (size_t)len, fp);
+    fclose(fp);
+    TU_ASSERT_FAILS(dr3_net_load(b, bad), DR3_ERR_NONFINITE);
+    char *hdr = (char *)nan_copy + 8, *f32 = strstr(hdr, "\"F32\"");
+    memcpy(nan_copy + len - 4, bytes + len - 4, 4);
+    memcpy(f32, "\"I32\"", 5);
+    fp = fopen(bad, "wb");
+    fwrite(nan_copy, 1, (size_t)len, fp);
+    fclose(fp);
+    TU_ASSERT_FAILS(dr3_net_load(b, bad), DR3_ERR_FORMAT);
+    assert_memory_equal(before, dr3_net_params(b), P * sizeof(float));
+    if (getenv("DR3_KEEP_NET_FILE"))
+        printf("kept %s\n", good); /* for the Python check */
+    else
+        unlink(good);
+    unlink(bad);
+    free(nan_copy);
+    free(bytes);
+    free(before);
+    dr3_net_free(a);
+    dr3_net_free(b);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_load_pytorch_file),
+        cmocka_unit_test(test_reader_rejects_malformed),
+        cmocka_unit_test(test_load_malformed_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
