@@ -27,4 +27,8 @@ dr3_status dr3i_atomic_commit(dr3i_atomic_file *f);
 /* Discards the temporary file and frees f. Safe after a failed write. */
 void dr3i_atomic_abort(dr3i_atomic_file *f);
 
+/* Reads a whole file into a malloc'd buffer (*buf, freed by the caller) of *len bytes.
+ * Errors name `who` and the path. */
+dr3_status dr3i_read_file(const char *path, unsigned char **buf, size_t *len, const char *who);
+
 #endif

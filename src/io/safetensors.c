@@ -391,30 +391,3 @@ dr3_status dr3i_st_write(const char *path, const dr3i_st_out *t, size_t n,
     }
     return dr3i_atomic_commit(&f);
 }
-
-dr3_status dr3i_read_file(const char *path, unsigned char **out, size_t *len, const char *who) {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        return dr3i_fail(DR3_ERR_IO, "%s: cannot open '%s': %s", who, path, strerror(errno));
-    dr3_status st = DR3_OK;
-    long size = -1;
-    if (fseek(fp, 0, SEEK_END) == 0) size = ftell(fp);
-    if (size < 0 || fseek(fp, 0, SEEK_SET) != 0)
-        st = dr3i_fail(DR3_ERR_IO, "%s: cannot size '%s'", who, path);
-    unsigned char *buf = NULL;
-    if (st == DR3_OK) {
-        buf = malloc(size > 0 ? (size_t)size : 1);
-        if (buf == NULL)
-            st = dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
-        else if (fread(buf, 1, (size_t)size, fp) != (size_t)size)
-            st = dr3i_fail(DR3_ERR_IO, "%s: reading '%s' failed", who, path);
-    }
-    fclose(fp);
-    if (st != DR3_OK) {
-        free(buf);
-        return st;
-    }
-    *out = buf;
-    *len = (size_t)size;
-    return DR3_OK;
-}

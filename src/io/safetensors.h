@@ -7,6 +7,8 @@
 
 #include <dr3/common.h>
 
+#include "atomic_file.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,8 +44,5 @@ typedef struct dr3i_st_out {
 } dr3i_st_out;
 dr3_status dr3i_st_write(const char *path, const dr3i_st_out *tensors, size_t n,
                          const char *const (*meta)[2], size_t n_meta, const char *who);
-
-/* Reads a whole file into a malloc'd buffer. */
-dr3_status dr3i_read_file(const char *path, unsigned char **buf, size_t *len, const char *who);
 
 #endif

@@ -89,42 +89,13 @@ dr3_status dr3_learner_save(const dr3_learner *l, const char *path) {
     return dr3i_atomic_commit(&w.f);
 }
 
-/* Reads the whole file (a checkpoint is about 2× the parameters plus the optimizer). */
-static dr3_status read_file(const char *path, unsigned char **out, size_t *len,
-                            const char *who) {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        return dr3i_fail(DR3_ERR_IO, "%s: cannot open '%s': %s", who, path, strerror(errno));
-    dr3_status st = DR3_OK;
-    long size = -1;
-    if (fseek(fp, 0, SEEK_END) == 0) size = ftell(fp);
-    if (size < 0 || fseek(fp, 0, SEEK_SET) != 0)
-        st = dr3i_fail(DR3_ERR_IO, "%s: cannot size '%s'", who, path);
-    unsigned char *buf = NULL;
-    if (st == DR3_OK) {
-        buf = malloc(size > 0 ? (size_t)size : 1);
-        if (buf == NULL)
-            st = dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
-        else if (fread(buf, 1, (size_t)size, fp) != (size_t)size)
-            st = dr3i_fail(DR3_ERR_IO, "%s: reading '%s' failed", who, path);
-    }
-    fclose(fp);
-    if (st != DR3_OK) {
-        free(buf);
-        return st;
-    }
-    *out = buf;
-    *len = (size_t)size;
-    return DR3_OK;
-}
-
 /* Reads a checkpoint and verifies its framing: magic, version, sizes, checksum. On success
  * *buf_out (caller frees) holds the file and *h its header. */
 static dr3_status read_verified(const char *path, unsigned char **buf_out, size_t *len_out,
                                 ckpt_header *h, const char *who) {
     unsigned char *buf = NULL;
     size_t len = 0, need = 0, params_bytes = 0, off = sizeof MAGIC + sizeof *h;
-    dr3_status st = read_file(path, &buf, &len, who);
+    dr3_status st = dr3i_read_file(path, &buf, &len, who);
     if (st != DR3_OK) return st;
     if (len < off + 4 || memcmp(buf, MAGIC, sizeof MAGIC) != 0)
         st =
