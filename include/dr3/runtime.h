@@ -84,14 +84,13 @@ typedef struct dr3_runtime_info {
     int blis_threading;         /**< 1 if this BLIS was built with OpenMP or pthreads. */
     int default_threads;        /**< Threads a new handle uses unless told otherwise (1). */
     int hardware_threads;       /**< Logical CPUs online. */
-    const char
-        *cpu_vendor;  /**< CPU vendor string (AuthenticAMD, GenuineIntel, ...) or unknown. */
-    int cpu_family;   /**< x86 display family (e.g. 25 = Zen 3/4), 0 if unknown. */
-    int cpu_model;    /**< x86 display model, 0 if unknown. */
-    int cpu_avx2_fma; /**< 1 if AVX2 and FMA3 are usable (CPU and OS). */
-    int cpu_avx512;   /**< 1 if AVX-512 F/CD/BW/DQ/VL are usable (CPU and OS). */
-    int has_zlib;     /**< 1 if gzip'd datasets can be read. */
-    int has_hdf5;     /**< 1 if HDF5 datasets (D4RL, Minari) can be read. */
+    const char *cpu_vendor;     /**< CPU vendor, e.g. AuthenticAMD, or unknown. */
+    int cpu_family;             /**< x86 display family (e.g. 25 = Zen 3/4), 0 if unknown. */
+    int cpu_model;              /**< x86 display model, 0 if unknown. */
+    int cpu_avx2_fma;           /**< 1 if AVX2 and FMA3 are usable (CPU and OS). */
+    int cpu_avx512;             /**< 1 if AVX-512 F/CD/BW/DQ/VL are usable (CPU and OS). */
+    int has_zlib;               /**< 1 if gzip'd datasets can be read. */
+    int has_hdf5;               /**< 1 if HDF5 datasets (D4RL, Minari) can be read. */
 } dr3_runtime_info;
 
 /** Initializer for ::dr3_runtime_info (every field listed, so -Wextra stays quiet; a
