@@ -28,6 +28,7 @@
 #define DR3_NET_H
 
 #include <dr3/common.h>
+#include <dr3/optim.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -210,6 +211,23 @@ DR3_API dr3_status dr3_net_load(dr3_net *net, const char *path);
  */
 DR3_API dr3_status dr3_net_load_new(dr3_net **out, const char *path,
                                     const dr3_net_options *runtime_opts);
+
+/**
+ * @brief dr3_net_save() plus the optimizer's state, so a custom training loop can stop and
+ *        resume: the state (dr3_optim_state_save()'s bytes) is stored as the U8 tensor
+ *        `optim.state`. PyTorch users loading the weights should drop keys starting with
+ *        `optim.` before load_state_dict. Errors as dr3_net_save().
+ */
+DR3_API dr3_status dr3_net_save_with_optim(const dr3_net *net, const dr3_optim *optim,
+                                           const char *path);
+
+/**
+ * @brief Restores what dr3_net_save_with_optim() wrote into @p net and @p optim (same
+ *        architecture, same optimizer kind and size). Everything is validated first; on
+ *        error both are unchanged. Errors as dr3_net_load(), plus those of
+ *        dr3_optim_state_load() and ::DR3_ERR_FORMAT when the file has no optimizer state.
+ */
+DR3_API dr3_status dr3_net_load_with_optim(dr3_net *net, dr3_optim *optim, const char *path);
 
 #ifdef __cplusplus
 }

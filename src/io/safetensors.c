@@ -355,16 +355,16 @@ dr3_status dr3i_st_write(const char *path, const dr3i_st_out *t, size_t n,
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
         size_t count = t[i].rank == 2 ? t[i].shape[0] * t[i].shape[1] : t[i].shape[0];
-        size_t bytes = count * sizeof(float);
+        size_t bytes = count * (t[i].bytes ? 1 : sizeof(float));
+        const char *dtype = t[i].bytes ? "U8" : "F32";
+        char shape[64];
         if (t[i].rank == 2)
-            snprintf(
-                tmp, sizeof tmp,
-                ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%zu,%zu],\"data_offsets\":[%zu,%zu]}",
-                t[i].name, t[i].shape[0], t[i].shape[1], off, off + bytes);
+            snprintf(shape, sizeof shape, "%zu,%zu", t[i].shape[0], t[i].shape[1]);
         else
-            snprintf(tmp, sizeof tmp,
-                     ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%zu],\"data_offsets\":[%zu,%zu]}",
-                     t[i].name, t[i].shape[0], off, off + bytes);
+            snprintf(shape, sizeof shape, "%zu", t[i].shape[0]);
+        snprintf(tmp, sizeof tmp,
+                 ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%s],\"data_offsets\":[%zu,%zu]}",
+                 t[i].name, dtype, shape, off, off + bytes);
         put(&h, tmp);
         off += bytes;
     }
@@ -382,7 +382,7 @@ dr3_status dr3i_st_write(const char *path, const dr3i_st_out *t, size_t n,
     if (st == DR3_OK) st = dr3i_atomic_write(&f, h.p, h.n);
     for (size_t i = 0; st == DR3_OK && i < n; i++) {
         size_t count = t[i].rank == 2 ? t[i].shape[0] * t[i].shape[1] : t[i].shape[0];
-        st = dr3i_atomic_write(&f, t[i].data, count * sizeof(float));
+        st = dr3i_atomic_write(&f, t[i].data, count * (t[i].bytes ? 1 : sizeof(float)));
     }
     free(h.p);
     if (st != DR3_OK) {

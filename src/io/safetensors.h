@@ -36,11 +36,13 @@ dr3_status dr3i_st_parse(const unsigned char *buf, size_t len, dr3i_st_file *out
 const dr3i_st_tensor *dr3i_st_find(const dr3i_st_file *f, const char *name);
 const char *dr3i_st_meta(const dr3i_st_file *f, const char *key);
 
-/* Writer: tensors are F32 with rank 1 or 2; written atomically. */
+/* Writer: tensors are F32 (or U8 when `bytes` is set) with rank 1 or 2; written
+ * atomically. */
 typedef struct dr3i_st_out {
     const char *name;
     size_t rank, shape[2];
-    const float *data;
+    const void *data;
+    int bytes; /* 1: U8 elements, 0: F32 elements */
 } dr3i_st_out;
 dr3_status dr3i_st_write(const char *path, const dr3i_st_out *tensors, size_t n,
                          const char *const (*meta)[2], size_t n_meta, const char *who);

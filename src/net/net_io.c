@@ -10,25 +10,39 @@ static const char *head_name(dr3_head_kind h) {
     return h == DR3_HEAD_CRITIC ? "critic" : "discrete_q";
 }
 
-dr3_status dr3_net_save(const dr3_net *net, const char *path) {
-    static const char who[] = "dr3_net_save";
+static dr3_status save_impl(const dr3_net *net, const dr3_optim *optim, const char *path,
+                            const char *who) {
     if (net == NULL || path == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who, net ? "path" : "net");
     const size_t L = net->num_layers;
-    dr3i_st_out *t = calloc(2 * L, sizeof *t);
+    size_t state_len = 0;
+    void *state = NULL;
+    if (optim != NULL) {
+        dr3_status st = dr3_optim_state_size(optim, &state_len);
+        if (st != DR3_OK) return st;
+        state = malloc(state_len);
+        if (state == NULL) return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
+        if ((st = dr3_optim_state_save(optim, state, state_len)) != DR3_OK) {
+            free(state);
+            return st;
+        }
+    }
+    dr3i_st_out *t = calloc(2 * L + 1, sizeof *t);
     char(*names)[32] = calloc(2 * L, sizeof *names);
     if (t == NULL || names == NULL) {
         free(t);
         free(names);
+        free(state);
         return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
     }
     for (size_t l = 0; l < L; l++) {
         const dr3i_layer *ly = &net->layers[l];
         snprintf(names[2 * l], 48, "layers.%zu.weight", 2 * l);
         snprintf(names[2 * l + 1], 48, "layers.%zu.bias", 2 * l);
-        t[2 * l] = (dr3i_st_out){names[2 * l], 2, {ly->out, ly->in}, net->params + ly->w_off};
+        t[2 * l] =
+            (dr3i_st_out){names[2 * l], 2, {ly->out, ly->in}, net->params + ly->w_off, 0};
         t[2 * l + 1] =
-            (dr3i_st_out){names[2 * l + 1], 1, {ly->out, 0}, net->params + ly->b_off};
+            (dr3i_st_out){names[2 * l + 1], 1, {ly->out, 0}, net->params + ly->b_off, 0};
     }
     char obs[32], act[32], hidden[512] = "", param[32];
     snprintf(obs, sizeof obs, "%zu", net->opts.obs_dim);
@@ -47,19 +61,37 @@ dr3_status dr3_net_save(const dr3_net *net, const char *path) {
                                    {"hidden", hidden},
                                    {"activation", dr3i_activation_name(net->opts.activation)},
                                    {"activation_param", param}};
-    dr3_status st = dr3i_st_write(path, t, 2 * L, meta, sizeof meta / sizeof meta[0], who);
+    size_t nt = 2 * L;
+    if (state != NULL) t[nt++] = (dr3i_st_out){"optim.state", 1, {state_len, 0}, state, 1};
+    dr3_status st = dr3i_st_write(path, t, nt, meta, sizeof meta / sizeof meta[0], who);
     free(t);
     free(names);
+    free(state);
     return st;
+}
+
+dr3_status dr3_net_save(const dr3_net *net, const char *path) {
+    return save_impl(net, NULL, path, "dr3_net_save");
+}
+
+dr3_status dr3_net_save_with_optim(const dr3_net *net, const dr3_optim *optim,
+                                   const char *path) {
+    if (optim == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_save_with_optim: optim is NULL");
+    return save_impl(net, optim, path, "dr3_net_save_with_optim");
 }
 
 /* Checks that file f holds exactly this network's tensors (names, F32, shapes) with finite
  * values. */
 static dr3_status check_tensors(const dr3_net *net, const dr3i_st_file *f, const char *who,
                                 const char *path) {
-    if (f->n_tensors != 2 * net->num_layers)
-        return dr3i_fail(DR3_ERR_SHAPE, "%s: '%s' has %zu tensors, the network needs %zu", who,
-                         path, f->n_tensors, 2 * net->num_layers);
+    size_t weights = 0; /* tensors other than the optimizer's */
+    for (size_t i = 0; i < f->n_tensors; i++)
+        weights += strncmp(f->tensors[i].name, "optim.", 6) != 0;
+    if (weights != 2 * net->num_layers)
+        return dr3i_fail(DR3_ERR_SHAPE,
+                         "%s: '%s' has %zu weight tensors, the network needs %zu", who, path,
+                         weights, 2 * net->num_layers);
     for (size_t l = 0; l < net->num_layers; l++) {
         const dr3i_layer *ly = &net->layers[l];
         for (int k = 0; k < 2; k++) {
@@ -119,8 +151,7 @@ static dr3_status read_parse(const char *path, unsigned char **buf, dr3i_st_file
     return st;
 }
 
-dr3_status dr3_net_load(dr3_net *net, const char *path) {
-    static const char who[] = "dr3_net_load";
+static dr3_status load_impl(dr3_net *net, dr3_optim *optim, const char *path, const char *who) {
     if (net == NULL || path == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who, net ? "path" : "net");
     unsigned char *buf;
@@ -138,10 +169,29 @@ dr3_status dr3_net_load(dr3_net *net, const char *path) {
         st = dr3i_fail(DR3_ERR_SHAPE, "%s: '%s' has a %s head, the network a %s head", who,
                        path, head, head_name(net->opts.head));
     if (st == DR3_OK) st = check_tensors(net, f, who, path);
+    if (st == DR3_OK && optim != NULL) {
+        /* the optimizer validates its whole state before writing; the weights' copy that
+         * follows cannot fail, so both change or neither does */
+        const dr3i_st_tensor *os = dr3i_st_find(f, "optim.state");
+        if (os == NULL || strcmp(os->dtype, "U8") != 0 || os->rank != 1)
+            st = dr3i_fail(DR3_ERR_FORMAT, "%s: '%s' holds no optimizer state", who, path);
+        else
+            st = dr3_optim_state_load(optim, os->data, os->end - os->begin);
+    }
     if (st == DR3_OK) copy_tensors(net, f);
     free(f);
     free(buf);
     return st;
+}
+
+dr3_status dr3_net_load(dr3_net *net, const char *path) {
+    return load_impl(net, NULL, path, "dr3_net_load");
+}
+
+dr3_status dr3_net_load_with_optim(dr3_net *net, dr3_optim *optim, const char *path) {
+    if (optim == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_load_with_optim: optim is NULL");
+    return load_impl(net, optim, path, "dr3_net_load_with_optim");
 }
 
 static int parse_size(const char *s, size_t *out) {
