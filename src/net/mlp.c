@@ -121,8 +121,11 @@ dr3_status dr3_net_create(dr3_net **out, const dr3_net_options *opts) {
     net->input = dr3i_calloc(&alloc, in_buf * sizeof(float));
     net->delta[0] = dr3i_calloc(&alloc, delta * sizeof(float));
     net->delta[1] = dr3i_calloc(&alloc, delta * sizeof(float));
-    if (!net->layers || !net->hidden || !net->params || !net->grads || !net->acts ||
-        !net->input || !net->delta[0] || !net->delta[1]) {
+    net->ones = dr3i_calloc(&alloc, o.max_batch * sizeof(float));
+    if (net->ones)
+        for (size_t i = 0; i < o.max_batch; i++) net->ones[i] = 1.0f;
+    if (!net->ones || !net->layers || !net->hidden || !net->params || !net->grads ||
+        !net->acts || !net->input || !net->delta[0] || !net->delta[1]) {
         dr3_net_free(net);
         return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
     }
@@ -146,8 +149,8 @@ dr3_status dr3_net_create(dr3_net **out, const dr3_net_options *opts) {
 
 void dr3_net_free(dr3_net *net) {
     if (net == NULL) return;
-    void *bufs[] = {net->layers, net->hidden, net->params,   net->grads,
-                    net->acts,   net->input,  net->delta[0], net->delta[1]};
+    void *bufs[] = {net->layers, net->hidden,   net->params,   net->grads, net->acts,
+                    net->input,  net->delta[0], net->delta[1], net->ones};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dr3i_free(&net->alloc, bufs[i]);
     dr3i_alloc a = net->alloc;
     dr3i_free(&a, net);
@@ -361,11 +364,9 @@ dr3_status dr3_net_backward(dr3_net *net, size_t n, const float *grad_out, size_
         /* dW = deltaᵀ X (out × in); db = column sums of delta */
         dr3k_sgemm(o->threads, true, false, ly->out, ly->in, n, 1.0f, delta, ly->out, x, ly->in,
                    beta, gw, ly->in);
-        for (size_t k = 0; k < ly->out; k++) {
-            double s = 0;
-            for (size_t i = 0; i < n; i++) s += delta[i * ly->out + k];
-            gb[k] = (float)(beta * gb[k] + s);
-        }
+        /* db = deltaᵀ · 1 (a matrix-vector product through BLIS, not a strided loop) */
+        dr3k_sgemm(o->threads, true, false, ly->out, 1, n, 1.0f, delta, ly->out, net->ones, 1,
+                   beta, gb, 1);
         if (l == 0 && grad_input == NULL) break; /* nothing upstream of the input */
         /* dX = delta W (n × in) */
         dr3k_sgemm(o->threads, false, false, n, ly->in, ly->out, 1.0f, delta, ly->out,

@@ -22,6 +22,7 @@ struct dr3_net {
     float *acts;     /* storage of every layer's act */
     float *input;    /* max_batch × in_width copy of the last forward's input */
     float *delta[2]; /* max_batch × widest layer: backward ping-pong buffers */
+    float *ones;     /* max_batch ones: bias gradients as a product with this vector */
     size_t cached_n;
     bool have_forward;
 };
