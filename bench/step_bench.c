@@ -103,7 +103,8 @@ int main(int argc, char **argv) {
     double secs = argc > 1 ? atof(argv[1]) : 2.0;
     dr3_runtime_info info = DR3_RUNTIME_INFO_INIT;
     dr3_runtime_info_get(&info);
-    printf("libdr3 %s, BLIS %s, kernels %s\n", info.version, info.blis_version, info.blis_arch);
+    printf("libdr3 %s, BLIS %s, kernels %s\n", info.libdr3_version, info.blis_version,
+           info.blis_arch);
     static const config configs[] = {{"tiny", 4, 64, 2, 2, 32},
                                      {"small", 4, 256, 2, 2, 256},
                                      {"large", 64, 1024, 2, 18, 512}};
@@ -165,7 +166,8 @@ int main(int argc, char **argv) {
             lo.hidden = hidden;
             lo.batch_size = n;
             lo.threads = threads;
-            lo.regularizers = &reg;
+            const dr3_regularizer_options *reg_ptr = &reg;
+            lo.regularizers = &reg_ptr;
             lo.num_regularizers = 1;
             lo.optim = &oo;
             dr3_learner *l = NULL;

@@ -111,7 +111,7 @@ int main(int argc, char **argv) {
     try {
         dr3_runtime_info info = DR3_RUNTIME_INFO_INIT;
         ok(dr3_runtime_info_get(&info), "dr3_runtime_info_get");
-        std::printf("libdr3 %s, BLIS %s (%s kernels)\n", info.version, info.blis_version,
+        std::printf("libdr3 %s, BLIS %s (%s kernels)\n", info.libdr3_version, info.blis_version,
                     info.blis_arch);
         for (float c0 : {0.0f, 0.05f}) {
             std::vector<double> r = run(c0, steps);

@@ -76,7 +76,8 @@ int main(int argc, char **argv) {
     o.td_kind = DR3_TD_MSE;
     o.target_update_period = 50;
     o.optim = &adam;
-    o.regularizers = &dr3reg;
+    const dr3_regularizer_options *regs[] = {&dr3reg};
+    o.regularizers = regs;
     o.num_regularizers = 1;
     o.seed = 1;
     dr3_learner *learner = NULL;
@@ -86,7 +87,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     mellowmax payload = {5.0};
-    dr3_backup_vtable vt = {sizeof vt, "mellowmax", mellowmax_values, NULL, 0};
+    dr3_backup_vtable vt = DR3_BACKUP_VTABLE_INIT;
+    vt.name = "mellowmax";
+    vt.next_values = mellowmax_values;
     if ((st = dr3_learner_set_backup(learner, &vt, &payload)) != DR3_OK) {
         fprintf(stderr, "set_backup: %s\n", dr3_last_error());
         dr3_learner_free(learner);
@@ -122,8 +125,10 @@ int main(int argc, char **argv) {
     float eye[STATES][STATES] = {{0}}, q[STATES][ACTIONS];
     for (int s = 0; s < STATES; s++) eye[s][s] = 1;
     dr3_learner_q_values(learner, STATES, &eye[0][0], STATES, &q[0][0], ACTIONS);
+    float dr3_term = 0;
+    dr3_learner_reg_loss(&dr3_term, learner, 0);
     printf("after %d steps: TD loss %.2e, DR3 term %.2e, phi.phi' %.3f\n", steps, m.td_loss,
-           m.reg_loss[0], m.feature_dot);
+           dr3_term, m.feature_dot);
     printf("state  Q(s,stay) [fixed point]  Q(s,move) [fixed point]\n");
     double err = 0;
     for (int s = 0; s < STATES; s++) {

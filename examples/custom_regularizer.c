@@ -50,7 +50,9 @@ static int cosine_apply(void *payload, const dr3_reg_view *v, const dr3_reg_grad
         }
     }
     *loss = (float)(scale * total);
-    return isfinite(*loss) ? 0 : 1;
+    if (!isfinite(*loss)) /* tell the learner why, through dr3/sys/errors.h */
+        return dr3_error_set(DR3_ERR_NONFINITE, "cosine term is %g", (double)*loss) != DR3_OK;
+    return 0;
 }
 
 enum { S = 12, A = 3, N = 256, DIM = 8 };
@@ -69,7 +71,9 @@ static float run(float coef, int steps, const float *obs, const float *next_obs,
     dr3_learner *l = NULL;
     if (dr3_learner_create(&l, &o) != DR3_OK) return NAN;
     cosine_reg payload = {coef};
-    dr3_regularizer_vtable vt = {sizeof vt, "cosine", cosine_apply, NULL};
+    dr3_regularizer_vtable vt = DR3_REGULARIZER_VTABLE_INIT;
+    vt.name = "cosine";
+    vt.apply = cosine_apply;
     if (coef > 0 && dr3_learner_add_regularizer(l, &vt, &payload) != DR3_OK) {
         dr3_learner_free(l);
         return NAN;

@@ -64,9 +64,7 @@ static int failing_policy(void *payload, size_t n, const float *obs, size_t ld, 
 }
 
 static dr3_backup_input make_input(float *scratch, dr3_rng *rng) {
-    dr3_backup_input in;
-    memset(&in, 0, sizeof in);
-    in.struct_size = sizeof in;
+    dr3_backup_input in = DR3_BACKUP_INPUT_INIT;
     in.n = NB;
     in.num_actions = NA;
     in.obs_dim = 2;
@@ -207,38 +205,48 @@ static void test_backup_errors(void **state) {
     in.ld_q_next_target = LDQ;
     TU_ASSERT_FAILS(dr3_backup_values(&o, &in, NULL), DR3_ERR_INVALID_ARG);
     TU_ASSERT_FAILS(dr3_backup_values(&o, NULL, v), DR3_ERR_INVALID_ARG);
-    in.struct_size = 8;
-    TU_ASSERT_FAILS(dr3_backup_values(&o, &in, v), DR3_ERR_INVALID_ARG);
+    in.version = 0; /* not initialised */
+    TU_ASSERT_FAILS(dr3_backup_values(&o, &in, v), DR3_ERR_VERSION);
+    in.version = DR3_BACKUP_INPUT_VERSION + 1; /* from a newer header */
+    TU_ASSERT_FAILS(dr3_backup_values(&o, &in, v), DR3_ERR_VERSION);
     for (int i = 0; i < NB; i++) assert_true(v[i] == 42);
 
     /* names round-trip; unknown names fail */
     for (int k = 0; k <= 5; k++) {
         dr3_backup_kind parsed;
         assert_int_equal(
-            dr3_backup_kind_parse(dr3_backup_kind_name((dr3_backup_kind)k), &parsed), DR3_OK);
+            dr3_backup_kind_parse(&parsed, dr3_backup_kind_name((dr3_backup_kind)k)), DR3_OK);
         assert_int_equal(parsed, k);
     }
     dr3_backup_kind parsed;
-    TU_ASSERT_FAILS(dr3_backup_kind_parse("argmax", &parsed), DR3_ERR_INVALID_ARG);
+    TU_ASSERT_FAILS(dr3_backup_kind_parse(&parsed, "argmax"), DR3_ERR_INVALID_ARG);
     assert_null(dr3_backup_kind_name((dr3_backup_kind)6));
 }
 
-/* An "old" plugin compiled when the vtable ended at next_values loads with defaults. */
+/* Vtables are read through their version: bad versions, a missing callback and unknown
+ * requirement bits are refused; the built-in vtable is named after its operator. */
 static void test_vtable_load(void **state) {
     (void)state;
-    dr3_backup_vtable vt = {sizeof(dr3_backup_vtable), "x", NULL, NULL, 0}, out;
+    dr3_backup_vtable vt = DR3_BACKUP_VTABLE_INIT, out;
+    vt.name = "x";
     TU_ASSERT_FAILS(dr3i_backup_vtable_load(&out, &vt, "t"), DR3_ERR_INVALID_ARG); /* no cb */
-    vt.next_values = dr3i_backup_builtin_vtable()->next_values;
-    vt.destroy = (void (*)(void *))1; /* must be ignored: beyond the old struct_size */
-    vt.requires = 0xffffu;
-    vt.struct_size = offsetof(dr3_backup_vtable, next_values) + sizeof(vt.next_values);
+    dr3_backup_options so = DR3_BACKUP_OPTIONS_INIT;
+    so.kind = DR3_BACKUP_SARSA;
+    dr3_backup_vtable builtin = dr3i_backup_builtin_vtable(&so);
+    assert_string_equal(builtin.name, "sarsa");
+    assert_int_equal(builtin.needs, DR3_BACKUP_NEEDS_NEXT_ACTIONS);
+    vt.next_values = builtin.next_values;
     assert_int_equal(dr3i_backup_vtable_load(&out, &vt, "t"), DR3_OK);
     assert_null(out.destroy);
-    assert_int_equal(out.requires, 0);
-    vt.struct_size = sizeof vt;
+    assert_int_equal(out.needs, 0);
+    vt.needs = 0xffffu;
     TU_ASSERT_FAILS(dr3i_backup_vtable_load(&out, &vt, "t"), DR3_ERR_INVALID_ARG); /* bits */
-    vt.struct_size = 4;
-    TU_ASSERT_FAILS(dr3i_backup_vtable_load(&out, &vt, "t"), DR3_ERR_INVALID_ARG);
+    vt.needs = 0;
+    vt.version = 0;
+    TU_ASSERT_FAILS(dr3i_backup_vtable_load(&out, &vt, "t"), DR3_ERR_VERSION);
+    vt.version = 40; /* what a 0.1 plugin's size_t struct_size reads as */
+    TU_ASSERT_FAILS(dr3i_backup_vtable_load(&out, &vt, "t"), DR3_ERR_VERSION);
+    assert_non_null(strstr(dr3_last_error(), "0.1"));
 }
 
 int main(void) {

@@ -39,7 +39,9 @@ static dr3_learner *make(size_t width) {
     bo.policy = pi_uniform;
     o.backup = &bo;
     dr3_regularizer_options reg = DR3_REGULARIZER_OPTIONS_INIT;
-    o.regularizers = &reg;
+    static const dr3_regularizer_options *reg_ptr[1];
+    reg_ptr[0] = &reg;
+    o.regularizers = reg_ptr;
     o.num_regularizers = 1;
     dr3_learner *l = NULL;
     assert_int_equal(dr3_learner_create(&l, &o), DR3_OK);
@@ -165,7 +167,15 @@ static void test_corrupt_checkpoints_are_refused(void **state) {
     assert_true(dr3_learner_step_count(b) == 0);
     /* the architecture can be read without a learner; corrupt files are refused */
     dr3_checkpoint_info info = DR3_CHECKPOINT_INFO_INIT;
-    assert_int_equal(dr3_learner_checkpoint_info(good, &info), DR3_OK);
+    size_t widths[2] = {0, 0};
+    info.hidden = widths;
+    info.hidden_capacity = 1; /* room for one: the count is still the file's */
+    assert_int_equal(dr3_learner_checkpoint_info(&info, good), DR3_OK);
+    assert_int_equal(info.num_hidden, 2);
+    assert_int_equal(widths[0], 16);
+    assert_int_equal(widths[1], 0);
+    info.hidden_capacity = 2;
+    assert_int_equal(dr3_learner_checkpoint_info(&info, good), DR3_OK);
     assert_int_equal(info.obs_dim, OBS);
     assert_int_equal(info.num_actions, ACT);
     assert_int_equal(info.num_hidden, 2);
@@ -175,7 +185,7 @@ static void test_corrupt_checkpoints_are_refused(void **state) {
     assert_true(info.steps == 1);
     bytes[len - 1] ^= 1;
     spit(bad, bytes, len);
-    TU_ASSERT_FAILS(dr3_learner_checkpoint_info(bad, &info), DR3_ERR_CHECKSUM);
+    TU_ASSERT_FAILS(dr3_learner_checkpoint_info(&info, bad), DR3_ERR_CHECKSUM);
     bytes[len - 1] ^= 1;
     /* and the intact file loads */
     spit(bad, bytes, len);

@@ -104,8 +104,8 @@ static void test_allocator_hooks(void **state) {
     dr3i_free(&a, p);
     user.free = NULL;
     TU_ASSERT_FAILS(dr3i_alloc_init(&a, &user, "test"), DR3_ERR_INVALID_ARG);
-    user.struct_size = 0;
-    TU_ASSERT_FAILS(dr3i_alloc_init(&a, &user, "test"), DR3_ERR_INVALID_ARG);
+    user.version = 0;
+    TU_ASSERT_FAILS(dr3i_alloc_init(&a, &user, "test"), DR3_ERR_VERSION);
 }
 
 static void test_size_arithmetic(void **state) {
@@ -200,7 +200,7 @@ static void test_versions_and_runtime(void **state) {
 
     dr3_runtime_info info = DR3_RUNTIME_INFO_INIT;
     assert_int_equal(dr3_runtime_info_get(&info), DR3_OK);
-    assert_string_equal(info.version, DR3_VERSION_STRING);
+    assert_string_equal(info.libdr3_version, DR3_VERSION_STRING);
     assert_non_null(info.blis_version);
     assert_non_null(info.blis_arch);
     assert_true(strlen(info.blis_arch) > 0);
@@ -211,21 +211,24 @@ static void test_versions_and_runtime(void **state) {
         assert_string_equal(info.blis_arch, info.blis_arch_best);
     if (info.cpu_avx512) assert_true(info.cpu_avx2_fma);
 
-    /* a smaller (older) struct gets only its prefix written */
+    /* the struct is written up to its version's end and not one byte further; the caller's
+     * version is kept */
     struct {
         dr3_runtime_info head;
         char canary[8];
-    } small;
-    memset(&small, 0x5a, sizeof small);
-    small.head.struct_size = offsetof(dr3_runtime_info, blis_version);
-    assert_int_equal(dr3_runtime_info_get(&small.head), DR3_OK);
-    assert_string_equal(small.head.version, DR3_VERSION_STRING);
-    const unsigned char *tail = (const unsigned char *)&small.head.blis_version;
-    for (size_t i = 0; i < sizeof(const char *); i++) assert_int_equal(tail[i], 0x5a);
+    } big;
+    memset(&big, 0x5a, sizeof big);
+    assert_int_equal(dr3_runtime_info_init(&big.head, DR3_RUNTIME_INFO_VERSION), DR3_OK);
+    assert_int_equal(dr3_runtime_info_get(&big.head), DR3_OK);
+    assert_int_equal(big.head.version, DR3_RUNTIME_INFO_VERSION);
+    assert_string_equal(big.head.libdr3_version, DR3_VERSION_STRING);
+    for (size_t i = 0; i < sizeof big.canary; i++) assert_int_equal(big.canary[i], 0x5a);
 
     TU_ASSERT_FAILS(dr3_runtime_info_get(NULL), DR3_ERR_INVALID_ARG);
-    info.struct_size = 0;
-    TU_ASSERT_FAILS(dr3_runtime_info_get(&info), DR3_ERR_INVALID_ARG);
+    info.version = 0;
+    TU_ASSERT_FAILS(dr3_runtime_info_get(&info), DR3_ERR_VERSION);
+    info.version = DR3_RUNTIME_INFO_VERSION + 1;
+    TU_ASSERT_FAILS(dr3_runtime_info_get(&info), DR3_ERR_VERSION);
     /* after initialisation the kernel choice is fixed */
     TU_ASSERT_FAILS(dr3_runtime_set_blis_arch("generic"), DR3_ERR_STATE);
     TU_ASSERT_FAILS(dr3_runtime_set_blis_arch("no-such-arch"), DR3_ERR_INVALID_ARG);

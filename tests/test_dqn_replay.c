@@ -180,7 +180,7 @@ static void check_against_dopamine(size_t C, size_t K, size_t N, int steps, uint
     o.n_step = N;
     o.gamma = 0.9f;
     dr3_replay *r = NULL;
-    if (dr3_replay_load_dqn(&r, dir, 3, &o) != DR3_OK) fail_msg("%s", dr3_last_error());
+    if (dr3_replay_open_dqn(&r, dir, 3, &o) != DR3_OK) fail_msg("%s", dr3_last_error());
     assert_int_equal(dr3_replay_is_read_only(r), 1);
     assert_int_equal(dr3_replay_capacity(r), C);
     size_t *idx = malloc(C * sizeof *idx), n;
@@ -260,7 +260,7 @@ static void expect_fail(const char *dir, dr3_status st, const char *file) {
     dr3_replay_options o = DR3_REPLAY_OPTIONS_INIT;
     o.frame_stack = 4;
     dr3_replay *r = (dr3_replay *)1;
-    TU_ASSERT_FAILS(dr3_replay_load_dqn(&r, dir, 3, &o), st);
+    TU_ASSERT_FAILS(dr3_replay_open_dqn(&r, dir, 3, &o), st);
     assert_null(r);
     if (strstr(dr3_last_error(), file) == NULL)
         fail_msg("'%s' does not name %s", dr3_last_error(), file);
@@ -357,13 +357,13 @@ static void test_malformed_checkpoints(void **state) {
     dr3_replay_options o = DR3_REPLAY_OPTIONS_INIT;
     o.num_actions = 2;
     dr3_replay *r = (dr3_replay *)1;
-    TU_ASSERT_FAILS(dr3_replay_load_dqn(&r, dir, 3, &o), DR3_ERR_RANGE);
+    TU_ASSERT_FAILS(dr3_replay_open_dqn(&r, dir, 3, &o), DR3_ERR_RANGE);
     assert_null(r);
-    TU_ASSERT_FAILS(dr3_replay_load_dqn(&r, dir, 4, &o), DR3_ERR_IO); /* other suffix */
-    TU_ASSERT_FAILS(dr3_replay_load_dqn(&r, NULL, 3, &o), DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3_replay_load_dqn(NULL, dir, 3, &o), DR3_ERR_INVALID_ARG);
+    TU_ASSERT_FAILS(dr3_replay_open_dqn(&r, dir, 4, &o), DR3_ERR_IO); /* other suffix */
+    TU_ASSERT_FAILS(dr3_replay_open_dqn(&r, NULL, 3, &o), DR3_ERR_INVALID_ARG);
+    TU_ASSERT_FAILS(dr3_replay_open_dqn(NULL, dir, 3, &o), DR3_ERR_INVALID_ARG);
     o.num_actions = 6;
-    assert_int_equal(dr3_replay_load_dqn(&r, dir, 3, &o), DR3_OK);
+    assert_int_equal(dr3_replay_open_dqn(&r, dir, 3, &o), DR3_OK);
     dr3_replay_free(r);
     dop_free(d);
 #undef FRESH
@@ -438,7 +438,7 @@ int main(void) {
     if (dr3_runtime_info_get(&info) != DR3_OK || !info.has_zlib) {
         /* built without zlib: the loader must say so */
         dr3_replay *r = (dr3_replay *)1;
-        if (dr3_replay_load_dqn(&r, "/tmp", 1, NULL) != DR3_ERR_UNSUPPORTED || r != NULL)
+        if (dr3_replay_open_dqn(&r, "/tmp", 1, NULL) != DR3_ERR_UNSUPPORTED || r != NULL)
             return 1;
         return 0;
     }

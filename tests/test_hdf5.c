@@ -21,11 +21,11 @@ static void test_without_hdf5_is_unsupported(void **state) {
     (void)state;
     if (have_hdf5()) return; /* covered by the tests below */
     dr3_replay *r = (dr3_replay *)1;
-    TU_ASSERT_FAILS(dr3_replay_load_d4rl(&r, FIX "d4rl_continuous.h5", NULL),
+    TU_ASSERT_FAILS(dr3_replay_open_d4rl(&r, FIX "d4rl_continuous.h5", NULL),
                     DR3_ERR_UNSUPPORTED);
     assert_null(r);
     r = (dr3_replay *)1;
-    TU_ASSERT_FAILS(dr3_replay_load_minari(&r, FIX "minari_main_data.hdf5", NULL),
+    TU_ASSERT_FAILS(dr3_replay_open_minari(&r, FIX "minari_main_data.hdf5", NULL),
                     DR3_ERR_UNSUPPORTED);
     assert_null(r);
     assert_non_null(strstr(dr3_last_error(), "HDF5"));
@@ -67,10 +67,10 @@ static void test_d4rl_continuous(void **state) {
     dr3_replay *r;
     dr3_replay_options o = DR3_REPLAY_OPTIONS_INIT;
     o.gamma = 0.5f;
-    if (dr3_replay_load_d4rl(&r, FIX "d4rl_continuous.h5", &o) != DR3_OK)
+    if (dr3_replay_open_d4rl(&r, FIX "d4rl_continuous.h5", &o) != DR3_OK)
         fail_msg("%s", dr3_last_error());
     dr3_replay_options got = DR3_REPLAY_OPTIONS_INIT;
-    assert_int_equal(dr3_replay_options_get(r, &got), DR3_OK);
+    assert_int_equal(dr3_replay_get_options(&got, r), DR3_OK);
     assert_int_equal(got.obs_dim, 3);
     assert_int_equal(got.action_kind, DR3_ACTION_CONTINUOUS);
     assert_int_equal(got.action_dim, 2);
@@ -112,9 +112,9 @@ static void test_d4rl_discrete_with_next_observations(void **state) {
     dr3_replay_options o = DR3_REPLAY_OPTIONS_INIT;
     o.gamma = 0.9f;
     o.n_step = 2;
-    assert_int_equal(dr3_replay_load_d4rl(&r, FIX "d4rl_discrete_next.h5", &o), DR3_OK);
+    assert_int_equal(dr3_replay_open_d4rl(&r, FIX "d4rl_discrete_next.h5", &o), DR3_OK);
     dr3_replay_options got = DR3_REPLAY_OPTIONS_INIT;
-    assert_int_equal(dr3_replay_options_get(r, &got), DR3_OK);
+    assert_int_equal(dr3_replay_get_options(&got, r), DR3_OK);
     assert_int_equal(got.action_kind, DR3_ACTION_DISCRETE);
     assert_int_equal(got.num_actions, 3);
     /* episodes 0-1 (terminal), 2-4 (terminal) */
@@ -134,7 +134,7 @@ static void test_d4rl_discrete_with_next_observations(void **state) {
     dr3_replay_free(r);
     o.num_actions = 2; /* action 2 is out of range */
     r = (dr3_replay *)1;
-    TU_ASSERT_FAILS(dr3_replay_load_d4rl(&r, FIX "d4rl_discrete_next.h5", &o), DR3_ERR_RANGE);
+    TU_ASSERT_FAILS(dr3_replay_open_d4rl(&r, FIX "d4rl_discrete_next.h5", &o), DR3_ERR_RANGE);
     assert_null(r);
 }
 
@@ -144,7 +144,7 @@ static void test_minari(void **state) {
     dr3_replay *r;
     dr3_replay_options o = DR3_REPLAY_OPTIONS_INIT;
     o.gamma = 0.9f;
-    if (dr3_replay_load_minari(&r, FIX "minari_main_data.hdf5", &o) != DR3_OK)
+    if (dr3_replay_open_minari(&r, FIX "minari_main_data.hdf5", &o) != DR3_OK)
         fail_msg("%s", dr3_last_error());
     assert_int_equal(dr3_replay_size(r), 10); /* 7 steps + 3 final observations */
     assert_int_equal(dr3_replay_is_read_only(r), 1);
@@ -187,26 +187,26 @@ static void expect_fail(dr3_status (*fn)(dr3_replay **, const char *,
 static void test_malformed(void **state) {
     (void)state;
     if (!have_hdf5()) return;
-    expect_fail(dr3_replay_load_d4rl, FIX "d4rl_bad_nan_obs.h5", DR3_ERR_NONFINITE,
+    expect_fail(dr3_replay_open_d4rl, FIX "d4rl_bad_nan_obs.h5", DR3_ERR_NONFINITE,
                 "observations");
-    expect_fail(dr3_replay_load_d4rl, FIX "d4rl_bad_flag.h5", DR3_ERR_FORMAT, "terminals");
-    expect_fail(dr3_replay_load_d4rl, FIX "d4rl_bad_no_rewards.h5", DR3_ERR_FORMAT, "rewards");
-    expect_fail(dr3_replay_load_d4rl, FIX "d4rl_bad_lengths.h5", DR3_ERR_SHAPE, "rewards");
-    expect_fail(dr3_replay_load_d4rl, FIX "d4rl_bad_obs_group.h5", DR3_ERR_UNSUPPORTED,
+    expect_fail(dr3_replay_open_d4rl, FIX "d4rl_bad_flag.h5", DR3_ERR_FORMAT, "terminals");
+    expect_fail(dr3_replay_open_d4rl, FIX "d4rl_bad_no_rewards.h5", DR3_ERR_FORMAT, "rewards");
+    expect_fail(dr3_replay_open_d4rl, FIX "d4rl_bad_lengths.h5", DR3_ERR_SHAPE, "rewards");
+    expect_fail(dr3_replay_open_d4rl, FIX "d4rl_bad_obs_group.h5", DR3_ERR_UNSUPPORTED,
                 "observations");
-    expect_fail(dr3_replay_load_d4rl, FIX "does_not_exist.h5", DR3_ERR_IO, "does_not_exist");
-    expect_fail(dr3_replay_load_d4rl, FIX "gen_fixtures.c", DR3_ERR_FORMAT, "gen_fixtures.c");
-    expect_fail(dr3_replay_load_minari, FIX "minari_bad_obs_rows.hdf5", DR3_ERR_SHAPE,
+    expect_fail(dr3_replay_open_d4rl, FIX "does_not_exist.h5", DR3_ERR_IO, "does_not_exist");
+    expect_fail(dr3_replay_open_d4rl, FIX "gen_fixtures.c", DR3_ERR_FORMAT, "gen_fixtures.c");
+    expect_fail(dr3_replay_open_minari, FIX "minari_bad_obs_rows.hdf5", DR3_ERR_SHAPE,
                 "episode_1");
-    expect_fail(dr3_replay_load_minari, FIX "minari_bad_early_end.hdf5", DR3_ERR_FORMAT,
+    expect_fail(dr3_replay_open_minari, FIX "minari_bad_early_end.hdf5", DR3_ERR_FORMAT,
                 "episode_0");
-    expect_fail(dr3_replay_load_minari, FIX "minari_bad_dict_obs.hdf5", DR3_ERR_UNSUPPORTED,
+    expect_fail(dr3_replay_open_minari, FIX "minari_bad_dict_obs.hdf5", DR3_ERR_UNSUPPORTED,
                 "episode_2");
-    expect_fail(dr3_replay_load_minari, FIX "minari_bad_no_episodes.hdf5", DR3_ERR_FORMAT,
+    expect_fail(dr3_replay_open_minari, FIX "minari_bad_no_episodes.hdf5", DR3_ERR_FORMAT,
                 "episode_0");
     /* a D4RL file is not a Minari file and the reverse */
-    expect_fail(dr3_replay_load_minari, FIX "d4rl_continuous.h5", DR3_ERR_FORMAT, "episode_0");
-    expect_fail(dr3_replay_load_d4rl, FIX "minari_main_data.hdf5", DR3_ERR_FORMAT,
+    expect_fail(dr3_replay_open_minari, FIX "d4rl_continuous.h5", DR3_ERR_FORMAT, "episode_0");
+    expect_fail(dr3_replay_open_d4rl, FIX "minari_main_data.hdf5", DR3_ERR_FORMAT,
                 "observations");
     /* a truncated HDF5 file */
     FILE *in = fopen(FIX "d4rl_continuous.h5", "rb"), *out = fopen("/tmp/dr3_trunc.h5", "wb");
@@ -218,12 +218,12 @@ static void test_malformed(void **state) {
     fclose(in);
     fclose(out);
     dr3_replay *r = (dr3_replay *)1;
-    dr3_status st = dr3_replay_load_d4rl(&r, "/tmp/dr3_trunc.h5", NULL);
+    dr3_status st = dr3_replay_open_d4rl(&r, "/tmp/dr3_trunc.h5", NULL);
     assert_true(st == DR3_ERR_FORMAT);
     assert_null(r);
     remove("/tmp/dr3_trunc.h5");
-    TU_ASSERT_FAILS(dr3_replay_load_d4rl(&r, NULL, NULL), DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3_replay_load_minari(NULL, FIX "minari_main_data.hdf5", NULL),
+    TU_ASSERT_FAILS(dr3_replay_open_d4rl(&r, NULL, NULL), DR3_ERR_INVALID_ARG);
+    TU_ASSERT_FAILS(dr3_replay_open_minari(NULL, FIX "minari_main_data.hdf5", NULL),
                     DR3_ERR_INVALID_ARG);
 }
 

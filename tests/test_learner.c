@@ -4,6 +4,8 @@
 #include "testutil.h"
 
 #include <dr3/learner.h>
+#include <dr3/sys/backup.h>
+#include <dr3/sys/regularizer.h>
 
 #include <math.h>
 #include <stdlib.h>
@@ -180,7 +182,9 @@ static dr3_learner *smooth_learner(const dr3_regularizer_options *regs, size_t n
     o.batch_size = 8;
     o.td_kind = DR3_TD_MSE;
     o.target_update_period = 1000000;
-    o.regularizers = regs;
+    const dr3_regularizer_options *reg_ptrs[4] = {NULL, NULL, NULL, NULL};
+    for (size_t i = 0; i < nregs && i < 4; i++) reg_ptrs[i] = &regs[i];
+    o.regularizers = reg_ptrs;
     o.num_regularizers = nregs;
     o.seed = 3;
     dr3_optim_options oo = DR3_OPTIM_OPTIONS_INIT;
@@ -290,7 +294,9 @@ static void test_dr3_gradient_needs_both_paths(void **state) {
     dr3_batch b;
     fill_grad_fixture(&f, &b);
     dr3_learner *l = smooth_learner(NULL, 0);
-    dr3_regularizer_vtable vt = {sizeof vt, "dr3-no-next", dr3_no_next, NULL};
+    dr3_regularizer_vtable vt = DR3_REGULARIZER_VTABLE_INIT;
+    vt.name = "dr3-no-next";
+    vt.apply = dr3_no_next;
     assert_int_equal(dr3_learner_add_regularizer(l, &vt, NULL), DR3_OK);
     dr3_net *net = dr3_learner_online(l);
     float *p = dr3_net_params(net);
@@ -362,7 +368,9 @@ static void test_failures_leave_learner_unchanged(void **state) {
     fill_grad_fixture(&f, &b);
     dr3_learner *l = smooth_learner(NULL, 0), *ref = smooth_learner(NULL, 0);
     int calls = 0;
-    dr3_regularizer_vtable vt = {sizeof vt, "flaky", failing_reg, NULL};
+    dr3_regularizer_vtable vt = DR3_REGULARIZER_VTABLE_INIT;
+    vt.name = "flaky";
+    vt.apply = failing_reg;
     assert_int_equal(dr3_learner_add_regularizer(l, &vt, &calls), DR3_OK);
     assert_int_equal(dr3_learner_add_regularizer(ref, &vt, &(int){-1000}), DR3_OK);
     dr3_learner_set_lr(l, 0.01f);
@@ -399,7 +407,9 @@ static void test_failures_leave_learner_unchanged(void **state) {
     f.rewards[2] = INFINITY;
     TU_ASSERT_FAILS(dr3_learner_step(l, &b, NULL), DR3_ERR_NONFINITE);
     f.rewards[2] = 0.5f;
-    dr3_backup_vtable bvt = {sizeof bvt, "nan", nan_backup, NULL, 0};
+    dr3_backup_vtable bvt = DR3_BACKUP_VTABLE_INIT;
+    bvt.name = "nan";
+    bvt.next_values = nan_backup;
     assert_int_equal(dr3_learner_set_backup(l, &bvt, NULL), DR3_OK);
     TU_ASSERT_FAILS(dr3_learner_step(l, &b, NULL), DR3_ERR_NONFINITE);
     f.actions[0] = 3;
@@ -426,36 +436,58 @@ static void test_plugin_abi(void **state) {
     dr3_batch b;
     fill_grad_fixture(&f, &b);
     dr3_learner *l = smooth_learner(NULL, 0);
-    /* an "old" plugin: its struct ends before destroy and requires; junk after it is not read
-     */
+    /* a 0.1 plugin (its vtable began with size_t struct_size) is refused with a message */
     struct {
-        dr3_backup_vtable vt;
-    } old;
-    memset(&old, 0xff, sizeof old);
-    old.vt.struct_size = offsetof(dr3_backup_vtable, next_values) + sizeof(old.vt.next_values);
-    old.vt.name = "old";
-    old.vt.next_values = zero_backup;
-    assert_int_equal(dr3_learner_set_backup(l, &old.vt, NULL), DR3_OK);
+        size_t struct_size;
+        const char *name;
+        int (*next_values)(void *, const dr3_backup_input *, float *);
+        void (*destroy)(void *);
+        unsigned requires_;
+    } v01 = {40, "old", zero_backup, NULL, 0};
+    TU_ASSERT_FAILS(
+        dr3_learner_set_backup(l, (const dr3_backup_vtable *)(const void *)&v01, NULL),
+        DR3_ERR_VERSION);
+    assert_non_null(strstr(dr3_last_error(), "rebuild"));
+    dr3_backup_vtable plain = DR3_BACKUP_VTABLE_INIT;
+    plain.name = "plain";
+    plain.next_values = zero_backup;
+    assert_int_equal(dr3_learner_set_backup(l, &plain, NULL), DR3_OK);
     assert_int_equal(dr3_learner_step(l, &b, NULL), DR3_OK);
     /* a destroy callback runs when the plugin is replaced and when the learner is freed */
     destroyed = 0;
-    dr3_backup_vtable with_destroy = {sizeof with_destroy, "d", zero_backup, count_destroy, 0};
+    dr3_backup_vtable with_destroy = DR3_BACKUP_VTABLE_INIT;
+    with_destroy.name = "d";
+    with_destroy.next_values = zero_backup;
+    with_destroy.destroy = count_destroy;
     assert_int_equal(dr3_learner_set_backup(l, &with_destroy, NULL), DR3_OK);
     assert_int_equal(dr3_learner_set_backup(l, &with_destroy, NULL), DR3_OK);
     assert_int_equal(destroyed, 1);
     /* invalid vtables are refused and the current backup stays */
-    dr3_backup_vtable none = {sizeof none, "x", NULL, NULL, 0};
+    dr3_backup_vtable none = DR3_BACKUP_VTABLE_INIT;
     TU_ASSERT_FAILS(dr3_learner_set_backup(l, &none, NULL), DR3_ERR_INVALID_ARG);
     TU_ASSERT_FAILS(dr3_learner_set_backup(l, NULL, NULL), DR3_ERR_INVALID_ARG);
     assert_int_equal(destroyed, 1);
     dr3_learner_free(l);
     assert_int_equal(destroyed, 2);
-    /* too many regularizers */
+    /* no fixed limit on regularizers (0.1 stopped at 8): 20 plugins, each loss reported */
     l = smooth_learner(NULL, 0);
-    dr3_regularizer_vtable vt = {sizeof vt, "r", dr3_no_next, NULL};
-    for (int i = 0; i < DR3_MAX_REGULARIZERS; i++)
+    dr3_regularizer_vtable vt = DR3_REGULARIZER_VTABLE_INIT;
+    vt.name = "r";
+    vt.apply = dr3_no_next;
+    for (int i = 0; i < 20; i++)
         assert_int_equal(dr3_learner_add_regularizer(l, &vt, NULL), DR3_OK);
-    TU_ASSERT_FAILS(dr3_learner_add_regularizer(l, &vt, NULL), DR3_ERR_RANGE);
+    assert_int_equal(dr3_learner_num_regularizers(l), 20);
+    float rl = -1;
+    TU_ASSERT_FAILS(dr3_learner_reg_loss(&rl, l, 0), DR3_ERR_STATE); /* no step yet */
+    dr3_step_metrics sm = DR3_STEP_METRICS_INIT;
+    assert_int_equal(dr3_learner_step(l, &b, &sm), DR3_OK);
+    double sum = 0;
+    for (size_t i = 0; i < 20; i++) {
+        assert_int_equal(dr3_learner_reg_loss(&rl, l, i), DR3_OK);
+        sum += rl;
+    }
+    TU_ASSERT_CLOSE(sm.loss, sm.td_loss + sum, 1e-5, 1e-6);
+    TU_ASSERT_FAILS(dr3_learner_reg_loss(&rl, l, 20), DR3_ERR_RANGE);
     dr3_learner_free(l);
 }
 
@@ -480,21 +512,19 @@ static void test_determinism_and_metrics(void **state) {
     assert_true(ma.step == 20);
     assert_int_equal(ma.num_regularizers, 1);
     /* metrics against a direct recomputation from the features of this batch */
-    TU_ASSERT_CLOSE(ma.loss, ma.td_loss + ma.reg_loss[0], 1e-5, 1e-7);
-    TU_ASSERT_CLOSE(ma.reg_loss[0], 0.1 * ma.feature_dot, 1e-4, 1e-7);
+    float reg0 = 0;
+    assert_int_equal(dr3_learner_reg_loss(&reg0, a, 0), DR3_OK);
+    TU_ASSERT_CLOSE(ma.loss, ma.td_loss + reg0, 1e-5, 1e-7);
+    TU_ASSERT_CLOSE(reg0, 0.1 * ma.feature_dot, 1e-4, 1e-7);
     assert_true(ma.feature_cos >= -1.0001f && ma.feature_cos <= 1.0001f);
     assert_true(ma.grad_norm > 0);
     assert_true(ma.srank == -1.0f);
-    /* an older, shorter metrics struct gets only its prefix */
-    struct {
-        dr3_step_metrics m;
-    } small;
-    memset(&small, 0x7f, sizeof small);
-    small.m.struct_size = offsetof(dr3_step_metrics, td_loss);
-    assert_int_equal(dr3_learner_evaluate(a, &b, &small.m), DR3_OK);
-    assert_true(small.m.step == 20);
-    const unsigned char *tail = (const unsigned char *)&small.m.td_loss;
-    assert_int_equal(tail[0], 0x7f);
+    /* a metrics struct of an unknown version is refused before anything happens */
+    dr3_step_metrics bad = DR3_STEP_METRICS_INIT;
+    bad.version = DR3_STEP_METRICS_VERSION + 1;
+    TU_ASSERT_FAILS(dr3_learner_evaluate(a, &b, &bad), DR3_ERR_VERSION);
+    TU_ASSERT_FAILS(dr3_learner_step(a, &b, &bad), DR3_ERR_VERSION);
+    assert_int_equal(dr3_learner_step_count(a), 20);
     dr3_learner_free(a);
     dr3_learner_free(c);
 }
@@ -544,10 +574,15 @@ static void test_create_errors(void **state) {
     o.num_hidden = 1;
     TU_ASSERT_FAILS(dr3_learner_create(&l, &o), DR3_ERR_INVALID_ARG); /* hidden NULL */
     o.num_hidden = 0;
-    o.num_regularizers = DR3_MAX_REGULARIZERS + 1;
-    dr3_regularizer_options regs[DR3_MAX_REGULARIZERS + 1];
-    o.regularizers = regs;
-    TU_ASSERT_FAILS(dr3_learner_create(&l, &o), DR3_ERR_RANGE);
+    o.num_regularizers = 2;
+    o.regularizers = NULL;
+    TU_ASSERT_FAILS(dr3_learner_create(&l, &o), DR3_ERR_INVALID_ARG);
+    dr3_regularizer_options r_ok = DR3_REGULARIZER_OPTIONS_INIT, r_bad = r_ok;
+    r_bad.version = 0; /* the second entry was never initialised */
+    const dr3_regularizer_options *pair[2] = {&r_ok, &r_bad};
+    o.regularizers = pair;
+    TU_ASSERT_FAILS(dr3_learner_create(&l, &o), DR3_ERR_VERSION);
+    assert_null(l);
     o.num_regularizers = 0;
     dr3_backup_options bo = DR3_BACKUP_OPTIONS_INIT;
     bo.kind = DR3_BACKUP_EXPECTED; /* without a policy */
@@ -555,8 +590,8 @@ static void test_create_errors(void **state) {
     TU_ASSERT_FAILS(dr3_learner_create(&l, &o), DR3_ERR_INVALID_ARG);
     TU_ASSERT_FAILS(dr3_learner_create(NULL, &o), DR3_ERR_INVALID_ARG);
     TU_ASSERT_FAILS(dr3_learner_create(&l, NULL), DR3_ERR_INVALID_ARG);
-    o.struct_size = 3;
-    TU_ASSERT_FAILS(dr3_learner_create(&l, &o), DR3_ERR_INVALID_ARG);
+    o.version = 3;
+    TU_ASSERT_FAILS(dr3_learner_create(&l, &o), DR3_ERR_VERSION);
     dr3_learner_free(NULL);
 }
 

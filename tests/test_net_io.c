@@ -44,7 +44,7 @@ static void test_round_trip(void **state) {
     dr3_net *c = NULL;
     dr3_net_options rt = DR3_NET_OPTIONS_INIT;
     rt.max_batch = 3;
-    assert_int_equal(dr3_net_load_new(&c, path, &rt), DR3_OK);
+    assert_int_equal(dr3_net_open(&c, path, &rt), DR3_OK);
     assert_true(dr3_net_same_shape(a, c));
     assert_int_equal(dr3_net_max_batch(c), 3);
     float x[6] = {0.1f, 0.2f, 0.3f, -1, 0, 1}, qa[4], qc[4];
@@ -81,7 +81,7 @@ static void test_load_pytorch_file(void **state) {
     /* without libdr3's metadata the architecture cannot be rebuilt */
     dr3_net *m = NULL;
     TU_ASSERT_FAILS(
-        dr3_net_load_new(&m, DR3_TEST_DATA_DIR "/safetensors/torch_mlp.safetensors", NULL),
+        dr3_net_open(&m, DR3_TEST_DATA_DIR "/safetensors/torch_mlp.safetensors", NULL),
         DR3_ERR_FORMAT);
     assert_null(m);
     dr3_net_free(n);

@@ -227,7 +227,7 @@ static void test_open_numpy_fixture_flat(void **state) {
     assert_int_equal(dr3_replay_is_read_only(r), 1);
     assert_int_equal(dr3_replay_size(r), 7);
     dr3_replay_options o = DR3_REPLAY_OPTIONS_INIT;
-    assert_int_equal(dr3_replay_options_get(r, &o), DR3_OK);
+    assert_int_equal(dr3_replay_get_options(&o, r), DR3_OK);
     assert_int_equal(o.obs_dim, 4);
     assert_int_equal(o.obs_dtype, DR3_DTYPE_F32);
     assert_int_equal(o.action_kind, DR3_ACTION_DISCRETE);

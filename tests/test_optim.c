@@ -620,8 +620,10 @@ static void test_bad_options(void **state) {
     dr3_optim_options o = opts_of(DR3_OPTIM_ADAM);
     TU_ASSERT_FAILS(dr3_optim_create(NULL, P, &o), DR3_ERR_INVALID_ARG);
     expect_create_fails(P, NULL, DR3_ERR_INVALID_ARG);
-    o.struct_size = 4;
-    expect_create_fails(P, &o, DR3_ERR_INVALID_ARG);
+    o.version = 0;
+    expect_create_fails(P, &o, DR3_ERR_VERSION);
+    o.version = DR3_OPTIM_OPTIONS_VERSION + 1;
+    expect_create_fails(P, &o, DR3_ERR_VERSION);
     o = opts_of(DR3_OPTIM_ADAM);
     expect_create_fails(0, &o, DR3_ERR_INVALID_ARG);
     expect_create_fails(SIZE_MAX / 2, &o, DR3_ERR_OVERFLOW);
@@ -693,10 +695,17 @@ static void test_bad_options(void **state) {
     o.alpha = 0.0f;
     assert_int_equal(dr3_optim_create(&opt, P, &o), DR3_OK);
     dr3_optim_free(opt);
-    /* an older, shorter options struct: the missing fields take their defaults */
-    o = opts_of(DR3_OPTIM_SGD);
+    /* options set up by the _init() function (for bindings) equal the macro's defaults */
+    dr3_optim_options via_fn;
+    memset(&via_fn, 0x55, sizeof via_fn);
+    assert_int_equal(dr3_optim_options_init(&via_fn, DR3_OPTIM_OPTIONS_VERSION), DR3_OK);
+    const dr3_optim_options via_macro = DR3_OPTIM_OPTIONS_INIT;
+    assert_true(via_fn.kind == via_macro.kind && via_fn.lr == via_macro.lr &&
+                via_fn.momentum == via_macro.momentum && via_fn.eps == via_macro.eps);
+    o = via_fn;
+    o.kind = DR3_OPTIM_SGD;
     o.lr = 0.5f;
-    o.struct_size = offsetof(dr3_optim_options, lr) + sizeof(float);
+    o.momentum = 0;
     assert_int_equal(dr3_optim_create(&opt, 1, &o), DR3_OK);
     float x = 1.0f, gx = 1.0f;
     assert_int_equal(dr3_optim_step(opt, &x, &gx, 1, NULL), DR3_OK);

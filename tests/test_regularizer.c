@@ -31,7 +31,7 @@ static void setup(fixture *f) {
         f->discounts[i] = 0.99f * f->nonterminal[i];
         f->actions[i] = i % RA;
     }
-    f->view = (dr3_reg_view){sizeof(dr3_reg_view),
+    f->view = (dr3_reg_view){DR3_REG_VIEW_VERSION,
                              RN,
                              RD,
                              RA,
@@ -50,7 +50,7 @@ static void setup(fixture *f) {
                              f->nonterminal,
                              f->params,
                              0};
-    f->grads = (dr3_reg_grads){sizeof(dr3_reg_grads),
+    f->grads = (dr3_reg_grads){DR3_REG_GRADS_VERSION,
                                f->g_phi,
                                RD,
                                f->g_nxt,
@@ -172,12 +172,19 @@ static void test_options_and_errors(void **state) {
     assert_string_equal(dr3_regularizer_kind_name(DR3_REG_FEATURE_L2), "feature_l2");
     assert_null(dr3_regularizer_kind_name((dr3_regularizer_kind)4));
 
-    /* vtables: an old (shorter) plugin struct loads; a missing apply does not */
-    dr3_regularizer_vtable vt = *dr3i_regularizer_builtin_vtable(), out;
-    vt.destroy = (void (*)(void *))1;
-    vt.struct_size = offsetof(dr3_regularizer_vtable, apply) + sizeof(vt.apply);
+    /* vtables: read through their version; bad versions and a missing apply are refused;
+     * built-ins are named after their kind */
+    dr3_regularizer_options cql = DR3_REGULARIZER_OPTIONS_INIT;
+    cql.kind = DR3_REG_CQL;
+    dr3_regularizer_vtable vt = dr3i_regularizer_builtin_vtable(&cql), out;
+    assert_string_equal(vt.name, "cql");
     assert_int_equal(dr3i_regularizer_vtable_load(&out, &vt, "t"), DR3_OK);
     assert_null(out.destroy);
+    vt.version = 0;
+    TU_ASSERT_FAILS(dr3i_regularizer_vtable_load(&out, &vt, "t"), DR3_ERR_VERSION);
+    vt.version = 32; /* a 0.1 plugin's struct_size */
+    TU_ASSERT_FAILS(dr3i_regularizer_vtable_load(&out, &vt, "t"), DR3_ERR_VERSION);
+    vt.version = DR3_REGULARIZER_VTABLE_VERSION;
     vt.apply = NULL;
     TU_ASSERT_FAILS(dr3i_regularizer_vtable_load(&out, &vt, "t"), DR3_ERR_INVALID_ARG);
     TU_ASSERT_FAILS(dr3i_regularizer_vtable_load(&out, NULL, "t"), DR3_ERR_INVALID_ARG);

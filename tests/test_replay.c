@@ -502,8 +502,8 @@ static void test_batch_validation(void **state) {
     TU_ASSERT_FAILS(dr3_replay_sample(r, NULL, 1, &b), DR3_ERR_INVALID_ARG);
     TU_ASSERT_FAILS(dr3_replay_sample(r, &rng, 1, NULL), DR3_ERR_INVALID_ARG);
     dr3_replay_batch tiny = b;
-    tiny.struct_size = 2;
-    TU_ASSERT_FAILS(dr3_replay_sample(r, &rng, 1, &tiny), DR3_ERR_INVALID_ARG);
+    tiny.version = 0;
+    TU_ASSERT_FAILS(dr3_replay_sample(r, &rng, 1, &tiny), DR3_ERR_VERSION);
     TU_ASSERT_FAILS(dr3_replay_get(r, NULL, 1, &b), DR3_ERR_INVALID_ARG);
     size_t bad = 1000;
     TU_ASSERT_FAILS(dr3_replay_get(r, &bad, 1, &b), DR3_ERR_RANGE);
@@ -522,7 +522,7 @@ static void test_batch_validation(void **state) {
     TU_ASSERT_CLOSE(out[9 + 0], 0.0f, 0, 0);
     free(out);
     dr3_replay_options got = DR3_REPLAY_OPTIONS_INIT;
-    assert_int_equal(dr3_replay_options_get(r, &got), DR3_OK);
+    assert_int_equal(dr3_replay_get_options(&got, r), DR3_OK);
     assert_int_equal(got.obs_dim, 3);
     assert_int_equal(got.frame_stack, 2);
     assert_int_equal(got.capacity, 16);

@@ -32,7 +32,8 @@ static void run_job(job *j) {
     dr3_regularizer_options reg[2] = {DR3_REGULARIZER_OPTIONS_INIT,
                                       DR3_REGULARIZER_OPTIONS_INIT};
     reg[1].kind = DR3_REG_CQL;
-    o.regularizers = reg;
+    const dr3_regularizer_options *reg_ptrs[2] = {&reg[0], &reg[1]};
+    o.regularizers = reg_ptrs;
     o.num_regularizers = 2;
     /* a replay buffer per learner, filled from the job's own generator */
     dr3_replay_options ro = DR3_REPLAY_OPTIONS_INIT;

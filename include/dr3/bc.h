@@ -25,9 +25,13 @@ extern "C" {
 /** Opaque behaviour-cloning handle. */
 typedef struct dr3_bc dr3_bc;
 
+/** Version of ::dr3_bc_options in this header (1: as released in 1.0). */
+#define DR3_BC_OPTIONS_VERSION 1
+
 /** Configuration of a behaviour-cloning policy. */
 typedef struct dr3_bc_options {
-    size_t struct_size;             /**< sizeof(dr3_bc_options); set by the _INIT macro. */
+    unsigned version;               /**< ::DR3_BC_OPTIONS_VERSION; set by the _INIT macro or
+                                       dr3_bc_options_init(). */
     size_t obs_dim;                 /**< Observation size (> 0). */
     size_t num_actions;             /**< Number of actions (> 0). */
     size_t num_hidden;              /**< Hidden layers. */
@@ -42,7 +46,13 @@ typedef struct dr3_bc_options {
 
 /** Initializer for ::dr3_bc_options. */
 #define DR3_BC_OPTIONS_INIT                                                                    \
-    { sizeof(dr3_bc_options), 0, 0, 0, NULL, DR3_ACT_RELU, 0, NULL, 1, 0, NULL }
+    { DR3_BC_OPTIONS_VERSION, 0, 0, 0, NULL, DR3_ACT_RELU, 0, NULL, 1, 0, NULL }
+
+/** @brief Fills @p s with the defaults of ::DR3_BC_OPTIONS_INIT for struct version @p version
+ *  (pass ::DR3_BC_OPTIONS_VERSION), for language bindings that cannot use C macros.
+ *  Errors: ::DR3_ERR_INVALID_ARG (NULL), ::DR3_ERR_VERSION (0 or newer than the
+ *  library). Thread-safe. */
+DR3_API dr3_status dr3_bc_options_init(dr3_bc_options *s, unsigned version);
 
 /** @brief Creates a behaviour-cloning policy. Errors: ::DR3_ERR_INVALID_ARG,
  *  ::DR3_ERR_OVERFLOW, ::DR3_ERR_NOMEM; *out is NULL on error. */

@@ -3,16 +3,18 @@
  * @brief Status codes, error reporting, export macro and allocator hooks shared by every
  *        libdr3 module.
  *
- * Conventions used across the whole API (see docs/conventions.md):
+ * Conventions used across the whole API (docs/conventions.md, docs/api-stability.md):
  * - Every function that can fail returns a ::dr3_status; ::DR3_OK is 0 and every failure is
  *   negative. On failure nothing the caller owns is modified, and dr3_last_error() holds a
  *   message naming the argument or field at fault.
  * - Constructors are `dr3_X_create(dr3_X **out, ...)`; the object returned through `out` is
  *   owned by the caller and released with `dr3_X_free()`, which accepts NULL.
  * - Pointers returned by getters are borrowed and live as long as the object they came from.
- * - Structs passed to the library start with `size_t struct_size` and are set up with their
- *   `_INIT` macro; the library reads only the first `struct_size` bytes, so a program built
- *   against an older header keeps working against a newer library.
+ * - Every public struct begins with `unsigned version`, set by its `_INIT` macro or its
+ *   `_init()` function to the `_VERSION` macro of the header the program was built with.
+ *   The library reads only the fields that version has and gives every newer field its
+ *   default, so a program built against an older header keeps working against a newer
+ *   library (docs/api-stability.md).
  * - Threading: one object may be used by one thread at a time; distinct objects may be used
  *   from distinct threads concurrently (docs/threading.md lists the exceptions).
  */
@@ -75,6 +77,14 @@ typedef enum dr3_status {
  */
 DR3_API const char *dr3_status_str(dr3_status status);
 
+/** @brief The status's identifier without prefix ("ok", "invalid_arg", "nomem", ...,
+ *  "internal"; the enum's names in lower case), or NULL for an unknown value. Thread-safe. */
+DR3_API const char *dr3_status_name(dr3_status status);
+
+/** @brief Parses a name given by dr3_status_name() into @p out. Returns
+ *  ::DR3_ERR_INVALID_ARG for NULL or an unknown name (@p out unchanged). */
+DR3_API dr3_status dr3_status_parse(dr3_status *out, const char *name);
+
 /**
  * @brief The detailed message of the last failing libdr3 call on the calling thread.
  *
@@ -88,6 +98,9 @@ DR3_API const char *dr3_last_error(void);
 /** @brief Clears the calling thread's last error message. Thread-safe. */
 DR3_API void dr3_clear_error(void);
 
+/** Version of ::dr3_allocator in this header (1: alloc, free, opaque). */
+#define DR3_ALLOCATOR_VERSION 1
+
 /**
  * @brief Memory hooks a handle uses for all of its allocations.
  *
@@ -99,7 +112,7 @@ DR3_API void dr3_clear_error(void);
  * The hooks may be called from any thread that uses the handle.
  */
 typedef struct dr3_allocator {
-    size_t struct_size; /**< sizeof(dr3_allocator); set by ::DR3_ALLOCATOR_INIT. */
+    unsigned version; /**< ::DR3_ALLOCATOR_VERSION; set by ::DR3_ALLOCATOR_INIT. */
     void *(*alloc)(void *opaque, size_t size, size_t alignment); /**< Allocate. */
     void (*free)(void *opaque, void *ptr);                       /**< Release. */
     void *opaque;                                                /**< User data. */
@@ -107,7 +120,15 @@ typedef struct dr3_allocator {
 
 /** Initializer for ::dr3_allocator: all hooks NULL (use the C library). */
 #define DR3_ALLOCATOR_INIT                                                                     \
-    { sizeof(dr3_allocator), NULL, NULL, NULL }
+    { DR3_ALLOCATOR_VERSION, NULL, NULL, NULL }
+
+/**
+ * @brief Fills @p allocator with the defaults of ::DR3_ALLOCATOR_INIT for struct version
+ *        @p version (pass ::DR3_ALLOCATOR_VERSION), for languages without C macros.
+ * Errors: ::DR3_ERR_INVALID_ARG (NULL), ::DR3_ERR_VERSION (version 0 or newer than the
+ * library). Thread-safe.
+ */
+DR3_API dr3_status dr3_allocator_init(dr3_allocator *allocator, unsigned version);
 
 #ifdef __cplusplus
 }

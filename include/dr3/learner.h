@@ -36,21 +36,23 @@
 extern "C" {
 #endif
 
-/** Maximum number of regularizers one learner holds (fixed: sizes ::dr3_step_metrics). */
-#define DR3_MAX_REGULARIZERS 8
-
 /** Opaque learner handle. */
 typedef struct dr3_learner dr3_learner;
 
+/** Version of ::dr3_learner_options in this header (1: as released in 1.0). */
+#define DR3_LEARNER_OPTIONS_VERSION 1
+
 /** Configuration of a learner; copied at creation. */
 typedef struct dr3_learner_options {
-    size_t struct_size;          /**< sizeof(dr3_learner_options); set by the _INIT macro. */
+    unsigned version;            /**< ::DR3_LEARNER_OPTIONS_VERSION; set by the _INIT macro or
+                                    dr3_learner_options_init(). */
     size_t obs_dim;              /**< Observation size (> 0). */
     size_t num_actions;          /**< Number of discrete actions (> 0). */
     size_t num_hidden;           /**< Hidden layers (0: Q linear in the observation). */
     const size_t *hidden;        /**< Their widths (num_hidden entries; copied). */
     dr3_activation activation;   /**< Hidden activation (default ReLU). */
-    float activation_param;      /**< ELU alpha / leaky-ReLU slope. */
+    float activation_param;      /**< ELU α / leaky-ReLU slope; 0 means the default (1 /
+                                      0.01, as PyTorch's). */
     size_t batch_size;           /**< Maximum rows per step (> 0). */
     float gamma;                 /**< Discount used when a batch gives no discounts. */
     dr3_td_kind td_kind;         /**< TD loss (default Huber). */
@@ -59,8 +61,10 @@ typedef struct dr3_learner_options {
     float polyak_tau; /**< > 0: target ← (1−τ) target + τ online after each step. */
     const dr3_optim_options *optim;   /**< Optimizer (NULL: Adam, lr 3e-4, PyTorch defaults). */
     const dr3_backup_options *backup; /**< Built-in backup (NULL: Q-learning max). */
-    const dr3_regularizer_options *regularizers; /**< Built-in regularizers (copied). */
-    size_t num_regularizers;        /**< Entries in regularizers (<= DR3_MAX_REGULARIZERS). */
+    /** Built-in regularizers: num_regularizers pointers to options (each read through its
+     *  own version and copied; an array of pointers, so each struct's size may differ). */
+    const dr3_regularizer_options *const *regularizers;
+    size_t num_regularizers;        /**< Entries in regularizers (any number). */
     size_t srank_every;             /**< Compute srank of φ(s) every k steps (0: never). */
     int threads;                    /**< BLIS threads for this learner (default 1). */
     uint64_t seed;                  /**< Seeds initial weights and the learner's generator. */
@@ -71,9 +75,18 @@ typedef struct dr3_learner_options {
  *  hidden layers and batch_size). */
 #define DR3_LEARNER_OPTIONS_INIT                                                               \
     {                                                                                          \
-        sizeof(dr3_learner_options), 0, 0, 0, NULL, DR3_ACT_RELU, 0.01f, 0, 0.99f,             \
+        DR3_LEARNER_OPTIONS_VERSION, 0, 0, 0, NULL, DR3_ACT_RELU, 0.0f, 0, 0.99f,              \
             DR3_TD_HUBER, 1.0f, 1000, 0.0f, NULL, NULL, NULL, 0, 0, 1, 0, NULL                 \
     }
+
+/** @brief Fills @p s with the defaults of ::DR3_LEARNER_OPTIONS_INIT for struct version @p
+ * version (pass ::DR3_LEARNER_OPTIONS_VERSION), for language bindings that cannot use C macros.
+ *  Errors: ::DR3_ERR_INVALID_ARG (NULL), ::DR3_ERR_VERSION (0 or newer than the
+ *  library). Thread-safe. */
+DR3_API dr3_status dr3_learner_options_init(dr3_learner_options *s, unsigned version);
+
+/** Version of ::dr3_batch in this header (1: as released in 1.0). */
+#define DR3_BATCH_VERSION 1
 
 /**
  * @brief One batch of transitions, in the caller's memory (nothing is copied or kept).
@@ -83,10 +96,10 @@ typedef struct dr3_learner_options {
  * terminal masking, is 1 − terminals[i] when given, else (discount_i > 0).
  */
 typedef struct dr3_batch {
-    size_t struct_size;          /**< sizeof(dr3_batch). */
-    size_t n;                    /**< Rows, 1..batch_size. */
-    const float *obs;            /**< s, n × obs_dim. */
-    size_t ld_obs;               /**< Row stride of obs (>= obs_dim). */
+    unsigned version; /**< ::DR3_BATCH_VERSION; set by the _INIT macro or dr3_batch_init(). */
+    size_t n;         /**< Rows, 1..batch_size. */
+    const float *obs; /**< s, n × obs_dim. */
+    size_t ld_obs;    /**< Row stride of obs (>= obs_dim). */
     const int32_t *actions;      /**< a, n actions in [0, num_actions). */
     const float *rewards;        /**< r (the k-step discounted reward sum for k-step data). */
     const float *next_obs;       /**< s', n × obs_dim. */
@@ -99,29 +112,45 @@ typedef struct dr3_batch {
 
 /** Initializer for ::dr3_batch. */
 #define DR3_BATCH_INIT                                                                         \
-    { sizeof(dr3_batch), 0, NULL, 0, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL }
+    { DR3_BATCH_VERSION, 0, NULL, 0, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL }
+
+/** @brief Fills @p s with the defaults of ::DR3_BATCH_INIT for struct version @p version
+ *  (pass ::DR3_BATCH_VERSION), for language bindings that cannot use C macros.
+ *  Errors: ::DR3_ERR_INVALID_ARG (NULL), ::DR3_ERR_VERSION (0 or newer than the
+ *  library). Thread-safe. */
+DR3_API dr3_status dr3_batch_init(dr3_batch *s, unsigned version);
+
+/** Version of ::dr3_step_metrics in this header (1: as released in 1.0). */
+#define DR3_STEP_METRICS_VERSION 1
 
 /** What one step (or an evaluation) measured. */
 typedef struct dr3_step_metrics {
-    size_t struct_size;      /**< sizeof(dr3_step_metrics); set by the _INIT macro. */
+    unsigned version;        /**< ::DR3_STEP_METRICS_VERSION; set by the _INIT macro or
+                                dr3_step_metrics_init(). */
     uint64_t step;           /**< Steps completed, including this one. */
     float loss;              /**< Total loss: TD + all regularizers. */
     float td_loss;           /**< TD loss. */
-    size_t num_regularizers; /**< Entries used in reg_loss. */
-    float reg_loss[DR3_MAX_REGULARIZERS]; /**< Each regularizer's loss, in order added. */
-    float mean_q;                         /**< Mean Q(s_i, a_i). */
-    float mean_target;                    /**< Mean TD target y_i. */
-    float feature_dot;                    /**< Mean φ(s_i)·φ(s'_i) (online features). */
-    float feature_cos;   /**< Mean cosine of φ(s_i) and φ(s'_i) (0 for zero vectors). */
-    float feature_norm;  /**< Mean ‖φ(s_i)‖. */
-    float dead_fraction; /**< Fraction of feature units that are 0 on every row. */
-    float grad_norm;     /**< Global gradient norm before clipping (0 in evaluation). */
-    float srank;         /**< srank_0.01 of φ(s) this step, or −1 if not computed. */
+    size_t num_regularizers; /**< Regularizers in the step; each one's loss through
+                                  dr3_learner_reg_loss(). */
+    float mean_q;            /**< Mean Q(s_i, a_i). */
+    float mean_target;       /**< Mean TD target y_i. */
+    float feature_dot;       /**< Mean φ(s_i)·φ(s'_i) (online features). */
+    float feature_cos;       /**< Mean cosine of φ(s_i) and φ(s'_i) (0 for zero vectors). */
+    float feature_norm;      /**< Mean ‖φ(s_i)‖. */
+    float dead_fraction;     /**< Fraction of feature units that are 0 on every row. */
+    float grad_norm;         /**< Global gradient norm before clipping (0 in evaluation). */
+    float srank;             /**< srank_0.01 of φ(s) this step, or −1 if not computed. */
 } dr3_step_metrics;
 
 /** Initializer for ::dr3_step_metrics. */
 #define DR3_STEP_METRICS_INIT                                                                  \
-    { sizeof(dr3_step_metrics), 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0}, 0, 0, 0, 0, 0, 0, 0, -1 }
+    { DR3_STEP_METRICS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1 }
+
+/** @brief Fills @p s with the defaults of ::DR3_STEP_METRICS_INIT for struct version @p version
+ *  (pass ::DR3_STEP_METRICS_VERSION), for language bindings that cannot use C macros.
+ *  Errors: ::DR3_ERR_INVALID_ARG (NULL), ::DR3_ERR_VERSION (0 or newer than the
+ *  library). Thread-safe. */
+DR3_API dr3_status dr3_step_metrics_init(dr3_step_metrics *s, unsigned version);
 
 /**
  * @brief Creates a learner: online network (initialised from opts->seed as PyTorch's
@@ -137,29 +166,10 @@ DR3_API dr3_status dr3_learner_create(dr3_learner **out, const dr3_learner_optio
 DR3_API void dr3_learner_free(dr3_learner *learner);
 
 /**
- * @brief Replaces the backup operator with a user plugin (dr3/sys/backup.h). The vtable is
- *        copied; @p payload is borrowed until the learner is freed or the backup replaced,
- *        when the previous plugin's destroy callback (if any) is called.
- * Errors: ::DR3_ERR_INVALID_ARG (NULL learner or vtable, no next_values callback,
- * struct_size too small, unknown requirement bits).
- */
-DR3_API dr3_status dr3_learner_set_backup(dr3_learner *learner, const dr3_backup_vtable *vtable,
-                                          void *payload);
-
-/**
- * @brief Appends a user regularizer (dr3/sys/regularizer.h) after the built-in ones.
- *        The vtable is copied; @p payload is borrowed until the learner is freed.
- * Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_RANGE (already DR3_MAX_REGULARIZERS).
- */
-DR3_API dr3_status dr3_learner_add_regularizer(dr3_learner *learner,
-                                               const dr3_regularizer_vtable *vtable,
-                                               void *payload);
-
-/**
  * @brief One gradient step on @p batch (see the file comment for what happens).
  * @param learner the learner.
  * @param batch   the transitions (1 <= n <= batch_size rows; nothing is kept).
- * @param metrics if non-NULL, filled (up to its struct_size) with what the step measured.
+ * @param metrics if non-NULL, filled (the fields of its version) with what the step measured.
  * Errors: ::DR3_ERR_INVALID_ARG / ::DR3_ERR_RANGE (bad batch: NULLs, n = 0 or > batch_size,
  * actions out of range, SARSA without next actions), ::DR3_ERR_NONFINITE (non-finite
  * input, loss or gradient), ::DR3_ERR_CALLBACK (a plugin failed). On any error the learner
@@ -210,6 +220,18 @@ DR3_API dr3_status dr3_learner_act(dr3_learner *learner, size_t n, const float *
                                    size_t ld_obs, float epsilon, dr3_rng *rng,
                                    int32_t *actions);
 
+/**
+ * @brief The loss of regularizer @p index (in the order they were added: the options'
+ *        built-ins first, then plugins) in the last dr3_learner_step() or
+ *        dr3_learner_evaluate() that succeeded, into @p out.
+ * Errors: ::DR3_ERR_INVALID_ARG (NULL), ::DR3_ERR_RANGE (index >= the number of
+ * regularizers), ::DR3_ERR_STATE (no step or evaluation yet).
+ */
+DR3_API dr3_status dr3_learner_reg_loss(float *out, const dr3_learner *learner, size_t index);
+
+/** @brief Number of regularizers the learner applies (built-ins and plugins). */
+DR3_API size_t dr3_learner_num_regularizers(const dr3_learner *learner);
+
 /** @brief Optimizer steps taken so far. */
 DR3_API uint64_t dr3_learner_step_count(const dr3_learner *learner);
 
@@ -237,13 +259,19 @@ DR3_API dr3_status dr3_learner_save(const dr3_learner *learner, const char *path
  */
 DR3_API dr3_status dr3_learner_load(dr3_learner *learner, const char *path);
 
+/** Version of ::dr3_checkpoint_info in this header (1: as released in 1.0). */
+#define DR3_CHECKPOINT_INFO_VERSION 1
+
 /** What a checkpoint file holds, read without a learner (to create a matching one). */
 typedef struct dr3_checkpoint_info {
-    size_t struct_size;        /**< sizeof(dr3_checkpoint_info); set by the _INIT macro. */
+    unsigned version;          /**< ::DR3_CHECKPOINT_INFO_VERSION; set by the _INIT macro or
+                                  dr3_checkpoint_info_init(). */
     size_t obs_dim;            /**< Observation size. */
     size_t num_actions;        /**< Number of actions. */
-    size_t num_hidden;         /**< Hidden layers (at most 16 are reported). */
-    size_t hidden[16];         /**< Their widths. */
+    size_t num_hidden;         /**< Hidden layers in the file (all of them). */
+    size_t *hidden;            /**< Input: where to write their widths, or NULL. */
+    size_t hidden_capacity;    /**< Input: entries @p hidden has room for; the first
+                                    min(num_hidden, hidden_capacity) widths are written. */
     dr3_activation activation; /**< Hidden activation. */
     float activation_param;    /**< Its parameter. */
     uint64_t steps;            /**< Optimizer steps taken when saved. */
@@ -251,16 +279,23 @@ typedef struct dr3_checkpoint_info {
 
 /** Initializer for ::dr3_checkpoint_info. */
 #define DR3_CHECKPOINT_INFO_INIT                                                               \
-    { sizeof(dr3_checkpoint_info), 0, 0, 0, {0}, DR3_ACT_RELU, 0.0f, 0 }
+    { DR3_CHECKPOINT_INFO_VERSION, 0, 0, 0, NULL, 0, DR3_ACT_RELU, 0.0f, 0 }
+
+/** @brief Fills @p s with the defaults of ::DR3_CHECKPOINT_INFO_INIT for struct version @p
+ * version (pass ::DR3_CHECKPOINT_INFO_VERSION), for language bindings that cannot use C macros.
+ *  Errors: ::DR3_ERR_INVALID_ARG (NULL), ::DR3_ERR_VERSION (0 or newer than the
+ *  library). Thread-safe. */
+DR3_API dr3_status dr3_checkpoint_info_init(dr3_checkpoint_info *s, unsigned version);
 
 /**
  * @brief Reads and verifies (format, version, checksum) a checkpoint written by
  *        dr3_learner_save() and reports its architecture, so that a program can create a
  *        learner to dr3_learner_load() it into.
+ * Set info->hidden / hidden_capacity to receive the hidden widths.
  * Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_IO, ::DR3_ERR_FORMAT, ::DR3_ERR_VERSION,
- * ::DR3_ERR_CHECKSUM, ::DR3_ERR_RANGE (more than 16 hidden layers). Thread-safe.
+ * ::DR3_ERR_CHECKSUM. Thread-safe.
  */
-DR3_API dr3_status dr3_learner_checkpoint_info(const char *path, dr3_checkpoint_info *info);
+DR3_API dr3_status dr3_learner_checkpoint_info(dr3_checkpoint_info *info, const char *path);
 
 #ifdef __cplusplus
 }

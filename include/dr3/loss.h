@@ -80,6 +80,14 @@ typedef enum dr3_td_kind {
     DR3_TD_HUBER = 1
 } dr3_td_kind;
 
+/** @brief A static name for a ::dr3_td_kind value ("mse", "huber"), or NULL for an
+ *  unknown value. Thread-safe. */
+DR3_API const char *dr3_td_kind_name(dr3_td_kind value);
+
+/** @brief Parses a name given by dr3_td_kind_name() into @p out. Returns
+ *  ::DR3_ERR_INVALID_ARG for NULL or an unknown name (@p out unchanged). */
+DR3_API dr3_status dr3_td_kind_parse(dr3_td_kind *out, const char *name);
+
 /**
  * @brief TD regression loss of predictions q (= Q(s_i, a_i)) against targets y.
  *

@@ -46,15 +46,35 @@ typedef enum dr3_activation {
     DR3_ACT_LEAKY_RELU = 4 /**< x if x > 0 else s·x; s = activation_param (default 0.01). */
 } dr3_activation;
 
+/** @brief A static name for a ::dr3_activation value ("identity", "relu", "tanh", "elu",
+ * "leaky_relu"), or NULL for an unknown value. Thread-safe. */
+DR3_API const char *dr3_activation_name(dr3_activation value);
+
+/** @brief Parses a name given by dr3_activation_name() into @p out. Returns
+ *  ::DR3_ERR_INVALID_ARG for NULL or an unknown name (@p out unchanged). */
+DR3_API dr3_status dr3_activation_parse(dr3_activation *out, const char *name);
+
 /** Output heads. Values are fixed. */
 typedef enum dr3_head_kind {
     DR3_HEAD_DISCRETE_Q = 0, /**< Q(s, ·) for action_dim discrete actions. */
     DR3_HEAD_CRITIC = 1      /**< Q(s, a) for a continuous action of action_dim floats. */
 } dr3_head_kind;
 
+/** @brief A static name for a ::dr3_head_kind value ("discrete_q", "critic"), or NULL for an
+ *  unknown value. Thread-safe. */
+DR3_API const char *dr3_head_kind_name(dr3_head_kind value);
+
+/** @brief Parses a name given by dr3_head_kind_name() into @p out. Returns
+ *  ::DR3_ERR_INVALID_ARG for NULL or an unknown name (@p out unchanged). */
+DR3_API dr3_status dr3_head_kind_parse(dr3_head_kind *out, const char *name);
+
+/** Version of ::dr3_net_options in this header (1: as released in 1.0). */
+#define DR3_NET_OPTIONS_VERSION 1
+
 /** Configuration of a network; copied at creation. */
 typedef struct dr3_net_options {
-    size_t struct_size;        /**< sizeof(dr3_net_options); set by the _INIT macro. */
+    unsigned version;          /**< ::DR3_NET_OPTIONS_VERSION; set by the _INIT macro or
+                                  dr3_net_options_init(). */
     size_t obs_dim;            /**< Observation size (> 0). */
     size_t action_dim;         /**< Actions (discrete head) or action size (critic) (> 0). */
     size_t num_hidden;         /**< Number of hidden layers (0: linear). */
@@ -71,9 +91,15 @@ typedef struct dr3_net_options {
 /** Initializer for ::dr3_net_options. */
 #define DR3_NET_OPTIONS_INIT                                                                   \
     {                                                                                          \
-        sizeof(dr3_net_options), 0, 0, 0, NULL, DR3_ACT_RELU, 0.0f, DR3_HEAD_DISCRETE_Q, 0, 0, \
+        DR3_NET_OPTIONS_VERSION, 0, 0, 0, NULL, DR3_ACT_RELU, 0.0f, DR3_HEAD_DISCRETE_Q, 0, 0, \
             1, NULL                                                                            \
     }
+
+/** @brief Fills @p s with the defaults of ::DR3_NET_OPTIONS_INIT for struct version @p version
+ *  (pass ::DR3_NET_OPTIONS_VERSION), for language bindings that cannot use C macros.
+ *  Errors: ::DR3_ERR_INVALID_ARG (NULL), ::DR3_ERR_VERSION (0 or newer than the
+ *  library). Thread-safe. */
+DR3_API dr3_status dr3_net_options_init(dr3_net_options *s, unsigned version);
 
 /** Flags for dr3_net_backward(). */
 enum {
@@ -120,8 +146,8 @@ DR3_API size_t dr3_net_max_batch(const dr3_net *net);
 /** @brief Number of linear layers (hidden layers + 1). */
 DR3_API size_t dr3_net_num_layers(const dr3_net *net);
 /** @brief Copies the options the network was created with (hidden points into the
- *  network; allocator NULL) into @p out, up to out->struct_size bytes. */
-DR3_API dr3_status dr3_net_get_options(const dr3_net *net, dr3_net_options *out);
+ *  network; allocator NULL) into @p out (the fields of its version). */
+DR3_API dr3_status dr3_net_get_options(dr3_net_options *out, const dr3_net *net);
 /** @brief Sets the BLIS thread count (>= 1) for the following calls. */
 DR3_API dr3_status dr3_net_set_threads(dr3_net *net, int threads);
 
@@ -209,8 +235,8 @@ DR3_API dr3_status dr3_net_load(dr3_net *net, const char *path);
  *        max_batch 1 and one thread. Errors as dr3_net_load() and dr3_net_create();
  *        *out is NULL on error.
  */
-DR3_API dr3_status dr3_net_load_new(dr3_net **out, const char *path,
-                                    const dr3_net_options *runtime_opts);
+DR3_API dr3_status dr3_net_open(dr3_net **out, const char *path,
+                                const dr3_net_options *runtime_opts);
 
 /**
  * @brief dr3_net_save() plus the optimizer's state, so a custom training loop can stop and

@@ -32,9 +32,21 @@ typedef enum dr3_optim_kind {
     DR3_OPTIM_RMSPROP = 3 /**< torch.optim.RMSprop (alpha, centered, momentum). */
 } dr3_optim_kind;
 
+/** @brief A static name for a ::dr3_optim_kind value ("adam", "adamw", "sgd", "rmsprop"), or
+ * NULL for an unknown value. Thread-safe. */
+DR3_API const char *dr3_optim_kind_name(dr3_optim_kind value);
+
+/** @brief Parses a name given by dr3_optim_kind_name() into @p out. Returns
+ *  ::DR3_ERR_INVALID_ARG for NULL or an unknown name (@p out unchanged). */
+DR3_API dr3_status dr3_optim_kind_parse(dr3_optim_kind *out, const char *name);
+
+/** Version of ::dr3_optim_options in this header (1: as released in 1.0). */
+#define DR3_OPTIM_OPTIONS_VERSION 1
+
 /** Configuration; unused fields are ignored by the other kinds. */
 typedef struct dr3_optim_options {
-    size_t struct_size;  /**< sizeof(dr3_optim_options); set by the _INIT macro. */
+    unsigned version;    /**< ::DR3_OPTIM_OPTIONS_VERSION; set by the _INIT macro or
+                            dr3_optim_options_init(). */
     dr3_optim_kind kind; /**< Default Adam. */
     float lr;            /**< Learning rate (>= 0, as torch.optim; default 1e-3). */
     float beta1;         /**< Adam/AdamW first-moment decay (default 0.9). */
@@ -53,9 +65,15 @@ typedef struct dr3_optim_options {
 /** Initializer for ::dr3_optim_options: PyTorch's Adam defaults. */
 #define DR3_OPTIM_OPTIONS_INIT                                                                 \
     {                                                                                          \
-        sizeof(dr3_optim_options), DR3_OPTIM_ADAM, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 0.0f,     \
+        DR3_OPTIM_OPTIONS_VERSION, DR3_OPTIM_ADAM, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 0.0f,     \
             0.0f, 0, 0.99f, 0, 0.0f, NULL                                                      \
     }
+
+/** @brief Fills @p s with the defaults of ::DR3_OPTIM_OPTIONS_INIT for struct version @p
+ * version (pass ::DR3_OPTIM_OPTIONS_VERSION), for language bindings that cannot use C macros.
+ *  Errors: ::DR3_ERR_INVALID_ARG (NULL), ::DR3_ERR_VERSION (0 or newer than the
+ *  library). Thread-safe. */
+DR3_API dr3_status dr3_optim_options_init(dr3_optim_options *s, unsigned version);
 
 /**
  * @brief Creates an optimizer for @p param_count parameters (state zeroed, step 0).

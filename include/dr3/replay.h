@@ -50,17 +50,44 @@ typedef enum dr3_dtype {
     DR3_DTYPE_U8 = 1   /**< 8-bit unsigned (pixels); sampled as floats or raw bytes. */
 } dr3_dtype;
 
+/** @brief A static name for a ::dr3_dtype value ("f32", "u8"), or NULL for an
+ *  unknown value. Thread-safe. */
+DR3_API const char *dr3_dtype_name(dr3_dtype value);
+
+/** @brief Parses a name given by dr3_dtype_name() into @p out. Returns
+ *  ::DR3_ERR_INVALID_ARG for NULL or an unknown name (@p out unchanged). */
+DR3_API dr3_status dr3_dtype_parse(dr3_dtype *out, const char *name);
+
 /** What an action is. Values are fixed. */
 typedef enum dr3_action_kind {
     DR3_ACTION_DISCRETE = 0,  /**< One int32 index in [0, num_actions). */
     DR3_ACTION_CONTINUOUS = 1 /**< A vector of action_dim finite floats. */
 } dr3_action_kind;
 
+/** @brief A static name for a ::dr3_action_kind value ("discrete", "continuous"), or NULL for
+ * an unknown value. Thread-safe. */
+DR3_API const char *dr3_action_kind_name(dr3_action_kind value);
+
+/** @brief Parses a name given by dr3_action_kind_name() into @p out. Returns
+ *  ::DR3_ERR_INVALID_ARG for NULL or an unknown name (@p out unchanged). */
+DR3_API dr3_status dr3_action_kind_parse(dr3_action_kind *out, const char *name);
+
 /** How uint8 observations become floats in a batch. Values are fixed. */
 typedef enum dr3_u8_scale {
     DR3_U8_SCALE_UNIT = 0, /**< x / 255, in [0, 1] (the default). */
     DR3_U8_SCALE_RAW = 1   /**< x as is, in [0, 255]. */
 } dr3_u8_scale;
+
+/** @brief A static name for a ::dr3_u8_scale value ("unit", "raw"), or NULL for an
+ *  unknown value. Thread-safe. */
+DR3_API const char *dr3_u8_scale_name(dr3_u8_scale value);
+
+/** @brief Parses a name given by dr3_u8_scale_name() into @p out. Returns
+ *  ::DR3_ERR_INVALID_ARG for NULL or an unknown name (@p out unchanged). */
+DR3_API dr3_status dr3_u8_scale_parse(dr3_u8_scale *out, const char *name);
+
+/** Version of ::dr3_replay_options in this header (1: as released in 1.0). */
+#define DR3_REPLAY_OPTIONS_VERSION 1
 
 /**
  * @brief Options of a replay buffer (dr3_replay_create()) or of an opened dataset.
@@ -73,7 +100,8 @@ typedef enum dr3_u8_scale {
  * always apply.
  */
 typedef struct dr3_replay_options {
-    size_t struct_size;          /**< sizeof(dr3_replay_options); set by the _INIT macro. */
+    unsigned version;            /**< ::DR3_REPLAY_OPTIONS_VERSION; set by the _INIT macro or
+                                    dr3_replay_options_init(). */
     size_t capacity;             /**< Rows kept (steps plus one final row per episode), >= 2,
                                       < 2^32 - 1. The oldest rows are overwritten. */
     size_t obs_dim;              /**< Elements of one observation (flattened), >= 1. */
@@ -92,9 +120,18 @@ typedef struct dr3_replay_options {
  *  num_actions/action_dim must be set before dr3_replay_create(). */
 #define DR3_REPLAY_OPTIONS_INIT                                                                \
     {                                                                                          \
-        sizeof(dr3_replay_options), 0, 0, DR3_DTYPE_F32, DR3_ACTION_DISCRETE, 0, 0, 1, 1,      \
+        DR3_REPLAY_OPTIONS_VERSION, 0, 0, DR3_DTYPE_F32, DR3_ACTION_DISCRETE, 0, 0, 1, 1,      \
             0.99f, DR3_U8_SCALE_UNIT, DR3_ALLOCATOR_INIT                                       \
     }
+
+/** @brief Fills @p s with the defaults of ::DR3_REPLAY_OPTIONS_INIT for struct version @p
+ * version (pass ::DR3_REPLAY_OPTIONS_VERSION), for language bindings that cannot use C macros.
+ *  Errors: ::DR3_ERR_INVALID_ARG (NULL), ::DR3_ERR_VERSION (0 or newer than the
+ *  library). Thread-safe. */
+DR3_API dr3_status dr3_replay_options_init(dr3_replay_options *s, unsigned version);
+
+/** Version of ::dr3_replay_batch in this header (1: as released in 1.0). */
+#define DR3_REPLAY_BATCH_VERSION 1
 
 /**
  * @brief Where a batch goes: caller-owned arrays for n transitions. Every output pointer may
@@ -104,7 +141,8 @@ typedef struct dr3_replay_options {
  * frames oldest first: [s_{t-K+1} | ... | s_t], each obs_dim elements.
  */
 typedef struct dr3_replay_batch {
-    size_t struct_size;       /**< sizeof(dr3_replay_batch); set by the _INIT macro. */
+    unsigned version;         /**< ::DR3_REPLAY_BATCH_VERSION; set by the _INIT macro or
+                                 dr3_replay_batch_init(). */
     int need_next_action;     /**< Input: if nonzero, draw (and accept in dr3_replay_get())
                                    only transitions whose a' exists or whose discount is 0. */
     float *obs;               /**< n × state_dim floats, s_t (uint8 converted by u8_scale). */
@@ -132,9 +170,15 @@ typedef struct dr3_replay_batch {
 /** Initializer for ::dr3_replay_batch: nothing requested. */
 #define DR3_REPLAY_BATCH_INIT                                                                  \
     {                                                                                          \
-        sizeof(dr3_replay_batch), 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, NULL, NULL, 0,  \
+        DR3_REPLAY_BATCH_VERSION, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, NULL, NULL, 0,  \
             NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL                                        \
     }
+
+/** @brief Fills @p s with the defaults of ::DR3_REPLAY_BATCH_INIT for struct version @p version
+ *  (pass ::DR3_REPLAY_BATCH_VERSION), for language bindings that cannot use C macros.
+ *  Errors: ::DR3_ERR_INVALID_ARG (NULL), ::DR3_ERR_VERSION (0 or newer than the
+ *  library). Thread-safe. */
+DR3_API dr3_status dr3_replay_batch_init(dr3_replay_batch *s, unsigned version);
 
 /**
  * @brief Creates an empty ring buffer with room for opts->capacity rows.
@@ -236,9 +280,9 @@ DR3_API dr3_status dr3_replay_valid_indices(const dr3_replay *r, int need_next_a
 
 /**
  * @brief Copies the handle's options (shapes from the file for datasets) into @p out,
- * up to out->struct_size bytes. Errors: ::DR3_ERR_INVALID_ARG.
+ * the fields of its version. Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_VERSION.
  */
-DR3_API dr3_status dr3_replay_options_get(const dr3_replay *r, dr3_replay_options *out);
+DR3_API dr3_status dr3_replay_get_options(dr3_replay_options *out, const dr3_replay *r);
 
 /* ---- datasets ------------------------------------------------------------------------- */
 
@@ -283,7 +327,7 @@ DR3_API dr3_status dr3_replay_save_npy(const dr3_replay *r, const char *dir);
  * for the usual Atari setting. Requires zlib (::DR3_ERR_UNSUPPORTED otherwise).
  * Errors as dr3_replay_open_npy(), plus ::DR3_ERR_FORMAT for a corrupt gzip stream.
  */
-DR3_API dr3_status dr3_replay_load_dqn(dr3_replay **out, const char *dir, unsigned suffix,
+DR3_API dr3_status dr3_replay_open_dqn(dr3_replay **out, const char *dir, unsigned suffix,
                                        const dr3_replay_options *opts);
 
 /**
@@ -292,7 +336,7 @@ DR3_API dr3_status dr3_replay_load_dqn(dr3_replay **out, const char *dir, unsign
  * next_actions) into memory as a read-only handle. Requires libhdf5
  * (::DR3_ERR_UNSUPPORTED with a message otherwise). Errors as dr3_replay_open_npy().
  */
-DR3_API dr3_status dr3_replay_load_d4rl(dr3_replay **out, const char *path,
+DR3_API dr3_status dr3_replay_open_d4rl(dr3_replay **out, const char *path,
                                         const dr3_replay_options *opts);
 
 /**
@@ -302,7 +346,7 @@ DR3_API dr3_status dr3_replay_load_d4rl(dr3_replay **out, const char *path,
  * the other. Requires libhdf5 (::DR3_ERR_UNSUPPORTED otherwise).
  * Errors as dr3_replay_open_npy().
  */
-DR3_API dr3_status dr3_replay_load_minari(dr3_replay **out, const char *path,
+DR3_API dr3_status dr3_replay_open_minari(dr3_replay **out, const char *path,
                                           const dr3_replay_options *opts);
 
 #ifdef __cplusplus

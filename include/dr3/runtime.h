@@ -68,13 +68,25 @@ typedef enum dr3_blis_arch_source {
     DR3_BLIS_ARCH_FROM_HOST_INIT = 4 /**< BLIS was initialised before libdr3 could choose. */
 } dr3_blis_arch_source;
 
+/** @brief A static name for a ::dr3_blis_arch_source value ("blis", "libdr3", "user",
+ * "host_env", "host_init"), or NULL for an unknown value. Thread-safe. */
+DR3_API const char *dr3_blis_arch_source_name(dr3_blis_arch_source value);
+
+/** @brief Parses a name given by dr3_blis_arch_source_name() into @p out. Returns
+ *  ::DR3_ERR_INVALID_ARG for NULL or an unknown name (@p out unchanged). */
+DR3_API dr3_status dr3_blis_arch_source_parse(dr3_blis_arch_source *out, const char *name);
+
+/** Version of ::dr3_runtime_info in this header (1: as released in 1.0). */
+#define DR3_RUNTIME_INFO_VERSION 1
+
 /**
  * @brief What libdr3 runs with: versions, BLIS configuration, threads, optional features.
  * Filled by dr3_runtime_info_get(); strings are static and owned by the library.
  */
 typedef struct dr3_runtime_info {
-    size_t struct_size;         /**< sizeof(dr3_runtime_info); set by the _INIT macro. */
-    const char *version;        /**< libdr3 version string. */
+    unsigned version;           /**< ::DR3_RUNTIME_INFO_VERSION; set by the _INIT macro or
+                                   dr3_runtime_info_init(). */
+    const char *libdr3_version; /**< libdr3 version string. */
     const char *blis_version;   /**< BLIS version string, e.g. "0.9.0". */
     const char *blis_arch;      /**< Active BLIS configuration, e.g. "skx". */
     const char *blis_arch_auto; /**< What BLIS alone would pick on this CPU (libdr3's
@@ -97,14 +109,20 @@ typedef struct dr3_runtime_info {
  *  field appended later is appended here too). */
 #define DR3_RUNTIME_INFO_INIT                                                                  \
     {                                                                                          \
-        sizeof(dr3_runtime_info), NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, 0,  \
+        DR3_RUNTIME_INFO_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, 0,  \
             0, 0                                                                               \
     }
 
+/** @brief Fills @p s with the defaults of ::DR3_RUNTIME_INFO_INIT for struct version @p version
+ *  (pass ::DR3_RUNTIME_INFO_VERSION), for language bindings that cannot use C macros.
+ *  Errors: ::DR3_ERR_INVALID_ARG (NULL), ::DR3_ERR_VERSION (0 or newer than the
+ *  library). Thread-safe. */
+DR3_API dr3_status dr3_runtime_info_init(dr3_runtime_info *s, unsigned version);
+
 /**
- * @brief Fills @p info (up to info->struct_size bytes), initialising the runtime first.
- * Errors: ::DR3_ERR_INVALID_ARG if @p info is NULL or its struct_size is too small to hold
- * the first field. Thread-safe.
+ * @brief Fills @p info (the fields of its version), initialising the runtime first.
+ * Errors: ::DR3_ERR_INVALID_ARG if @p info is NULL, ::DR3_ERR_VERSION if its version is 0 or
+ * newer than the library's. Thread-safe.
  */
 DR3_API dr3_status dr3_runtime_info_get(dr3_runtime_info *info);
 

@@ -6,46 +6,26 @@
 
 #include <string.h>
 
-static const char *const kind_names[] = {"sarsa", "expected", "sampled",
-                                         "max",   "double",   "softmax"};
-enum { NUM_KINDS = sizeof kind_names / sizeof kind_names[0] };
+#define kind_names(k) dr3_backup_kind_name(k)
 
-const char *dr3_backup_kind_name(dr3_backup_kind kind) {
-    return (int)kind >= 0 && (int)kind < NUM_KINDS ? kind_names[kind] : NULL;
-}
-
-dr3_status dr3_backup_kind_parse(const char *name, dr3_backup_kind *out) {
-    if (name == NULL || out == NULL)
-        return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_backup_kind_parse: %s is NULL",
-                         name == NULL ? "name" : "out");
-    for (int k = 0; k < NUM_KINDS; k++)
-        if (strcmp(name, kind_names[k]) == 0) {
-            *out = (dr3_backup_kind)k;
-            return DR3_OK;
-        }
-    return dr3i_fail(DR3_ERR_INVALID_ARG,
-                     "dr3_backup_kind_parse: unknown backup '%s' (expected sarsa, expected, "
-                     "sampled, max, double or softmax)",
-                     name);
-}
+DR3I_DEFINE_STRUCT(dr3_backup_options, dr3_backup_options, DR3_BACKUP_OPTIONS_INIT,
+                   DR3_BACKUP_OPTIONS_VERSION, sizeof(dr3_backup_options))
+DR3I_DEFINE_STRUCT(dr3_backup_input, dr3_backup_input, DR3_BACKUP_INPUT_INIT,
+                   DR3_BACKUP_INPUT_VERSION, sizeof(dr3_backup_input))
+DR3I_DEFINE_STRUCT(dr3_backup_vtable, dr3_backup_vtable, DR3_BACKUP_VTABLE_INIT,
+                   DR3_BACKUP_VTABLE_VERSION, sizeof(dr3_backup_vtable))
 
 dr3_status dr3i_backup_options_load(dr3_backup_options *out, const dr3_backup_options *user,
                                     const char *who) {
-    dr3_backup_options o = DR3_BACKUP_OPTIONS_INIT;
-    if (user != NULL) {
-        if (user->struct_size < offsetof(dr3_backup_options, kind) + sizeof(user->kind))
-            return dr3i_fail(DR3_ERR_INVALID_ARG,
-                             "%s: backup options struct_size %zu is too "
-                             "small (use DR3_BACKUP_OPTIONS_INIT)",
-                             who, user->struct_size);
-        memcpy(&o, user, user->struct_size < sizeof o ? user->struct_size : sizeof o);
-        o.struct_size = sizeof o;
-    }
+    dr3_backup_options o;
+    dr3_status st =
+        dr3i_struct_in(&o, user, &dr3i_desc_dr3_backup_options, true, who, "backup options");
+    if (st != DR3_OK) return st;
     if (dr3_backup_kind_name(o.kind) == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: unknown backup kind %d", who, (int)o.kind);
     if ((o.kind == DR3_BACKUP_EXPECTED || o.kind == DR3_BACKUP_SAMPLED) && o.policy == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: the '%s' backup needs a policy callback",
-                         who, kind_names[o.kind]);
+                         who, kind_names(o.kind));
     if (o.kind == DR3_BACKUP_SOFTMAX && !(isfinite(o.temperature) && o.temperature > 0))
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: softmax temperature must be finite and > 0",
                          who);
@@ -57,9 +37,6 @@ dr3_status dr3i_backup_options_load(dr3_backup_options *out, const dr3_backup_op
 static dr3_status check_input(const dr3_backup_options *o, const dr3_backup_input *in,
                               const char *who) {
     if (in == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: input is NULL", who);
-    if (in->struct_size < offsetof(dr3_backup_input, scratch_len) + sizeof(size_t))
-        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: input struct_size %zu is too small", who,
-                         in->struct_size);
     size_t n = in->n, na = in->num_actions, span;
     if (n == 0) return DR3_OK;
     if (na == 0) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: num_actions is 0", who);
@@ -92,7 +69,7 @@ static dr3_status check_input(const dr3_backup_options *o, const dr3_backup_inpu
     case DR3_BACKUP_SAMPLED:
         if (in->next_obs == NULL || in->ld_next_obs < in->obs_dim)
             return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: the '%s' backup needs next_obs", who,
-                             kind_names[o->kind]);
+                             kind_names(o->kind));
         if (o->kind == DR3_BACKUP_SAMPLED && in->rng == NULL)
             return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: the sampled backup needs an rng", who);
         if (in->scratch == NULL || !dr3i_mul(n, na, &span) || in->scratch_len < span)
@@ -203,43 +180,38 @@ dr3_status dr3_backup_values(const dr3_backup_options *opts, const dr3_backup_in
     dr3_backup_options o;
     dr3_status st = dr3i_backup_options_load(&o, opts, who);
     if (st != DR3_OK) return st;
-    if (in != NULL && in->n > 0 && values == NULL)
+    dr3_backup_input x;
+    st = dr3i_struct_in(&x, in, &dr3i_desc_dr3_backup_input, false, who, "input");
+    if (st != DR3_OK) return st;
+    if (x.n > 0 && values == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: values is NULL", who);
-    return compute(&o, in, values, who);
+    return compute(&o, &x, values, who);
 }
 
 static int builtin_next_values(void *payload, const dr3_backup_input *in, float *values) {
     /* The learner validated the options at creation; errors here carry their message in
      * dr3_last_error() and surface to the learner as a callback failure. */
-    return compute((const dr3_backup_options *)payload, in, values, "dr3_learner_step") ==
-                   DR3_OK
-               ? 0
-               : 1;
+    const dr3_backup_options *o = (const dr3_backup_options *)payload;
+    return compute(o, in, values, dr3_backup_kind_name(o->kind)) == DR3_OK ? 0 : 1;
 }
 
-const dr3_backup_vtable *dr3i_backup_builtin_vtable(void) {
-    static const dr3_backup_vtable vt = {sizeof(dr3_backup_vtable), "builtin",
-                                         builtin_next_values, NULL, 0};
-    return &vt;
+dr3_backup_vtable dr3i_backup_builtin_vtable(const dr3_backup_options *o) {
+    dr3_backup_vtable vt = DR3_BACKUP_VTABLE_INIT;
+    vt.name = dr3_backup_kind_name(o->kind);
+    vt.next_values = builtin_next_values;
+    vt.needs = o->kind == DR3_BACKUP_SARSA ? DR3_BACKUP_NEEDS_NEXT_ACTIONS : 0u;
+    return vt;
 }
 
 dr3_status dr3i_backup_vtable_load(dr3_backup_vtable *out, const dr3_backup_vtable *user,
                                    const char *who) {
-    if (user == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: backup vtable is NULL", who);
-    size_t need = offsetof(dr3_backup_vtable, next_values) + sizeof(user->next_values);
-    if (user->struct_size < need)
-        return dr3i_fail(DR3_ERR_INVALID_ARG,
-                         "%s: backup vtable struct_size %zu is smaller than its required part "
-                         "(%zu)",
-                         who, user->struct_size, need);
-    memset(out, 0, sizeof *out);
-    memcpy(out, user, user->struct_size < sizeof *out ? user->struct_size : sizeof *out);
-    out->struct_size = sizeof *out;
+    dr3_status st =
+        dr3i_struct_in(out, user, &dr3i_desc_dr3_backup_vtable, false, who, "backup vtable");
+    if (st != DR3_OK) return st;
     if (out->next_values == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: backup vtable has no next_values callback",
                          who);
-    if (out->requires &
-        ~(unsigned)(DR3_BACKUP_NEEDS_NEXT_ACTIONS | DR3_BACKUP_NEEDS_ONLINE_NEXT))
+    if (out->needs & ~(unsigned)(DR3_BACKUP_NEEDS_NEXT_ACTIONS | DR3_BACKUP_NEEDS_ONLINE_NEXT))
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: backup vtable has unknown requirement bits",
                          who);
     return DR3_OK;

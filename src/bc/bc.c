@@ -16,15 +16,16 @@ struct dr3_bc {
     int32_t *act_buf;
 };
 
+DR3I_DEFINE_STRUCT(dr3_bc_options, dr3_bc_options, DR3_BC_OPTIONS_INIT, DR3_BC_OPTIONS_VERSION,
+                   sizeof(dr3_bc_options))
+
 dr3_status dr3_bc_create(dr3_bc **out, const dr3_bc_options *opts) {
     static const char who[] = "dr3_bc_create";
     if (out == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: out is NULL", who);
     *out = NULL;
-    if (opts == NULL ||
-        opts->struct_size < offsetof(dr3_bc_options, batch_size) + sizeof(size_t))
-        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: options are NULL or too small", who);
-    dr3_bc_options o = DR3_BC_OPTIONS_INIT;
-    memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
+    dr3_bc_options o;
+    dr3_status vst = dr3i_struct_in(&o, opts, &dr3i_desc_dr3_bc_options, false, who, "options");
+    if (vst != DR3_OK) return vst;
     if (o.obs_dim == 0 || o.num_actions == 0 || o.batch_size == 0)
         return dr3i_fail(DR3_ERR_INVALID_ARG,
                          "%s: obs_dim, num_actions, batch_size must be > 0", who);

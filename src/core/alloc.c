@@ -17,15 +17,13 @@ static void default_free(void *opaque, void *p) {
     free(p);
 }
 
+DR3I_DEFINE_STRUCT(dr3_allocator, dr3_allocator, DR3_ALLOCATOR_INIT, DR3_ALLOCATOR_VERSION,
+                   sizeof(dr3_allocator))
+
 dr3_status dr3i_alloc_init(dr3i_alloc *out, const dr3_allocator *user, const char *who) {
-    dr3_allocator a = DR3_ALLOCATOR_INIT;
-    if (user != NULL) {
-        if (user->struct_size < sizeof(size_t))
-            return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: allocator struct_size %zu is too small",
-                             who, user->struct_size);
-        size_t n = user->struct_size < sizeof a ? user->struct_size : sizeof a;
-        memcpy(&a, user, n);
-    }
+    dr3_allocator a;
+    dr3_status st = dr3i_struct_in(&a, user, &dr3i_desc_dr3_allocator, true, who, "allocator");
+    if (st != DR3_OK) return st;
     if ((a.alloc == NULL) != (a.free == NULL))
         return dr3i_fail(DR3_ERR_INVALID_ARG,
                          "%s: allocator must set both alloc and free, or neither", who);

@@ -26,6 +26,53 @@
  * check reads: return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: x is NULL", __func__); */
 dr3_status dr3i_fail(dr3_status status, const char *fmt, ...) DR3I_PRINTF(2, 3);
 
+/* The error serial now; pass it to dr3i_fail_after() after calling a plugin. */
+unsigned long dr3i_error_mark(void);
+/* Reports a failed plugin call: "context: <the plugin's message>" when the plugin set one
+ * (dr3_error_set) since @p mark, else "context (no message from the plugin)". */
+dr3_status dr3i_fail_after(dr3_status status, unsigned long mark, const char *fmt, ...)
+    DR3I_PRINTF(3, 4);
+
+/* ---- versioned public structs (the one place that reads a caller's struct) ----------
+ * Every public struct begins with `unsigned version`. A descriptor names, per struct, the
+ * bytes each version owns (ends[v-1]: offsetof the first field added in version v+1, or
+ * sizeof for the newest) and the newest _INIT value. */
+typedef struct dr3i_struct_desc {
+    const char *type;     /* "dr3_learner_options" */
+    const char *init;     /* "DR3_LEARNER_OPTIONS_INIT" */
+    size_t size;          /* sizeof the newest layout */
+    unsigned newest;      /* the header's _VERSION */
+    const size_t *ends;   /* newest entries */
+    const void *defaults; /* the newest _INIT value */
+} dr3i_struct_desc;
+
+/* Copies the caller's struct @p user into @p out (size d->size): the fields of the caller's
+ * version, the defaults for newer ones; out's version becomes the newest. NULL @p user gives
+ * the defaults when @p null_ok, else an error. Errors name @p who and @p what. */
+dr3_status dr3i_struct_in(void *out, const void *user, const dr3i_struct_desc *d, bool null_ok,
+                          const char *who, const char *what);
+/* Writes the newest-layout @p full into the caller's @p user up to its version's end; the
+ * caller's version field is kept. */
+dr3_status dr3i_struct_out(void *user, const void *full, const dr3i_struct_desc *d,
+                           const char *who, const char *what);
+/* The public _init(): fills @p user with the defaults up to @p version's end. */
+dr3_status dr3i_struct_init(void *user, unsigned version, const dr3i_struct_desc *d,
+                            const char *who);
+
+/* Defines TYPE's descriptor `dr3i_desc_<name>` and its public `<name>_init()`; the
+ * trailing arguments are the ends of versions 1..newest. */
+#define DR3I_DEFINE_STRUCT(name, TYPE, INIT_MACRO, VERSION_MACRO, ...)                         \
+    static const TYPE dr3i_defaults_##name = INIT_MACRO;                                       \
+    static const size_t dr3i_ends_##name[] = {__VA_ARGS__};                                    \
+    _Static_assert(sizeof dr3i_ends_##name / sizeof(size_t) == (VERSION_MACRO),                \
+                   #TYPE ": one end per version");                                             \
+    const dr3i_struct_desc dr3i_desc_##name = {                                                \
+        #TYPE,           #INIT_MACRO,      sizeof(TYPE),                                       \
+        (VERSION_MACRO), dr3i_ends_##name, &dr3i_defaults_##name};                             \
+    dr3_status name##_init(TYPE *s, unsigned version) {                                        \
+        return dr3i_struct_init(s, version, &dr3i_desc_##name, #name "_init");                 \
+    }
+
 /* A handle's allocator: a copy of the user's hooks, or the C library when they are NULL. */
 typedef struct dr3i_alloc {
     void *(*alloc)(void *opaque, size_t size, size_t alignment);
@@ -33,8 +80,8 @@ typedef struct dr3i_alloc {
     void *opaque;
 } dr3i_alloc;
 
-/* Copies the first struct_size bytes of user (may be NULL) into out. Fails if the hooks
- * are half set (alloc without free or the reverse). */
+/* Reads the user's hooks (may be NULL: the C library). Fails if the hooks are half set
+ * (alloc without free or the reverse) or the struct's version is bad. */
 dr3_status dr3i_alloc_init(dr3i_alloc *out, const dr3_allocator *user, const char *who);
 /* 64-byte aligned, zero-filled block of size bytes (size 0 gives a valid 64-byte block);
  * NULL on failure (the caller reports DR3_ERR_NOMEM). */

@@ -31,4 +31,24 @@ void dr3k_blis_init(void);
 /* BLIS arch ids this build knows, by name; -1 when unknown. */
 int dr3k_blis_arch_id(const char *name);
 
+/* ---- kernel choice (blis_arch.c) ---------------------------------------------------- */
+
+/* What cpuid says about this CPU (all false on other architectures). */
+typedef struct dr3k_cpu_facts {
+    char vendor[13];
+    char brand[49];
+    int family, model;
+    bool avx, avx2_fma, avx512;
+} dr3k_cpu_facts;
+
+void dr3k_cpu_identify(dr3k_cpu_facts *f);
+/* What BLIS 0.9's own detection picks here (a prediction from its documented rules). */
+const char *dr3k_blis_would_pick(const dr3k_cpu_facts *f);
+/* libdr3's choice for this CPU. */
+const char *dr3k_blis_best_for(const dr3k_cpu_facts *f);
+/* True when the CPU can execute the named configuration's kernels. */
+bool dr3k_blis_arch_runs_here(const char *name, const dr3k_cpu_facts *f);
+/* True for the configuration names libdr3 accepts. */
+bool dr3k_blis_arch_known(const char *name);
+
 #endif

@@ -135,25 +135,28 @@ static dr3_status read_verified(const char *path, unsigned char **buf_out, size_
     return DR3_OK;
 }
 
-dr3_status dr3_learner_checkpoint_info(const char *path, dr3_checkpoint_info *info) {
+DR3I_DEFINE_STRUCT(dr3_checkpoint_info, dr3_checkpoint_info, DR3_CHECKPOINT_INFO_INIT,
+                   DR3_CHECKPOINT_INFO_VERSION, sizeof(dr3_checkpoint_info))
+
+dr3_status dr3_learner_checkpoint_info(dr3_checkpoint_info *info, const char *path) {
     static const char who[] = "dr3_learner_checkpoint_info";
-    if (path == NULL || info == NULL || info->struct_size < sizeof(size_t))
-        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: NULL argument or bad struct_size", who);
+    if (path == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: path is NULL", who);
+    dr3_checkpoint_info full;
+    dr3_status st =
+        dr3i_struct_in(&full, info, &dr3i_desc_dr3_checkpoint_info, false, who, "info");
+    if (st != DR3_OK) return st;
+    if (full.hidden == NULL && full.hidden_capacity > 0)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: info->hidden is NULL with capacity %zu", who,
+                         full.hidden_capacity);
     unsigned char *buf;
     size_t len;
     ckpt_header h;
-    dr3_status st = read_verified(path, &buf, &len, &h, who);
+    st = read_verified(path, &buf, &len, &h, who);
     if (st != DR3_OK) return st;
-    if (h.num_hidden > 16) {
-        free(buf);
-        return dr3i_fail(DR3_ERR_RANGE, "%s: %llu hidden layers (at most 16 reported)", who,
-                         (unsigned long long)h.num_hidden);
-    }
-    dr3_checkpoint_info full = DR3_CHECKPOINT_INFO_INIT;
     full.obs_dim = (size_t)h.obs_dim;
     full.num_actions = (size_t)h.num_actions;
     full.num_hidden = (size_t)h.num_hidden;
-    for (size_t i = 0; i < full.num_hidden; i++) {
+    for (size_t i = 0; i < full.num_hidden && i < full.hidden_capacity; i++) {
         uint64_t w;
         memcpy(&w, buf + sizeof MAGIC + sizeof h + 8 * i, 8);
         full.hidden[i] = (size_t)w;
@@ -162,11 +165,7 @@ dr3_status dr3_learner_checkpoint_info(const char *path, dr3_checkpoint_info *in
     full.activation_param = h.activation_param;
     full.steps = h.steps;
     free(buf);
-    size_t keep = info->struct_size < sizeof full ? info->struct_size : sizeof full;
-    size_t caller = info->struct_size;
-    memcpy(info, &full, keep);
-    info->struct_size = caller;
-    return DR3_OK;
+    return dr3i_struct_out(info, &full, &dr3i_desc_dr3_checkpoint_info, who, "info");
 }
 
 dr3_status dr3_learner_load(dr3_learner *l, const char *path) {

@@ -12,18 +12,14 @@
 
 /* ---- creation ---------------------------------------------------------------------- */
 
+DR3I_DEFINE_STRUCT(dr3_learner_options, dr3_learner_options, DR3_LEARNER_OPTIONS_INIT,
+                   DR3_LEARNER_OPTIONS_VERSION, sizeof(dr3_learner_options))
+
 static dr3_status load_options(dr3_learner_options *o, const dr3_learner_options *user) {
     static const char who[] = "dr3_learner_create";
-    dr3_learner_options def = DR3_LEARNER_OPTIONS_INIT;
-    if (user == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: options are NULL", who);
-    if (user->struct_size < offsetof(dr3_learner_options, batch_size) + sizeof(size_t))
-        return dr3i_fail(DR3_ERR_INVALID_ARG,
-                         "%s: options struct_size %zu is too small (use "
-                         "DR3_LEARNER_OPTIONS_INIT)",
-                         who, user->struct_size);
-    *o = def;
-    memcpy(o, user, user->struct_size < sizeof *o ? user->struct_size : sizeof *o);
-    o->struct_size = sizeof *o;
+    dr3_status st =
+        dr3i_struct_in(o, user, &dr3i_desc_dr3_learner_options, false, who, "options");
+    if (st != DR3_OK) return st;
     if (o->obs_dim == 0 || o->num_actions == 0 || o->batch_size == 0)
         return dr3i_fail(DR3_ERR_INVALID_ARG,
                          "%s: obs_dim, num_actions and batch_size must be > 0", who);
@@ -44,9 +40,6 @@ static dr3_status load_options(dr3_learner_options *o, const dr3_learner_options
     if (o->polyak_tau == 0 && o->target_update_period == 0)
         return dr3i_fail(DR3_ERR_INVALID_ARG,
                          "%s: set target_update_period > 0 or polyak_tau > 0", who);
-    if (o->num_regularizers > DR3_MAX_REGULARIZERS)
-        return dr3i_fail(DR3_ERR_RANGE, "%s: %zu regularizers (at most %d)", who,
-                         o->num_regularizers, DR3_MAX_REGULARIZERS);
     if (o->num_regularizers > 0 && o->regularizers == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: regularizers is NULL", who);
     if (o->threads < 1) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: threads must be >= 1", who);
@@ -69,6 +62,39 @@ static void *alloc_block(dr3_learner *l, size_t n, size_t m, size_t elem, dr3_st
 
 static float *alloc_floats(dr3_learner *l, size_t n, size_t m, dr3_status *st) {
     return alloc_block(l, n, m, sizeof(float), st);
+}
+
+/* Grows the regularizer table and its loss arrays to hold @p count entries (outside steps:
+ * creation and dr3_learner_add_regularizer). All-or-nothing. */
+static dr3_status reserve_regularizers(dr3_learner *l, size_t count, const char *who) {
+    if (count <= l->reg_cap) return DR3_OK;
+    size_t cap = l->reg_cap ? l->reg_cap : 4;
+    while (cap < count) cap *= 2;
+    dr3_status st = DR3_OK;
+    dr3i_learner_reg *reg = alloc_block(l, cap, 1, sizeof *reg, &st);
+    float *loss = alloc_floats(l, cap, 1, &st);
+    float *last = alloc_floats(l, cap, 1, &st);
+    if (st != DR3_OK) {
+        dr3i_free(&l->alloc, reg);
+        dr3i_free(&l->alloc, loss);
+        dr3i_free(&l->alloc, last);
+        return dr3i_fail(st, "%s: out of memory for %zu regularizers", who, count);
+    }
+    if (l->num_reg > 0) {
+        memcpy(reg, l->reg, l->num_reg * sizeof *reg);
+        memcpy(last, l->last_reg_loss, l->num_reg * sizeof *last);
+        /* built-ins point their payload at their own options: re-point into the new table */
+        for (size_t i = 0; i < l->num_reg; i++)
+            if (reg[i].is_builtin) reg[i].payload = &reg[i].builtin;
+    }
+    dr3i_free(&l->alloc, l->reg);
+    dr3i_free(&l->alloc, l->reg_loss);
+    dr3i_free(&l->alloc, l->last_reg_loss);
+    l->reg = reg;
+    l->reg_loss = loss;
+    l->last_reg_loss = last;
+    l->reg_cap = cap;
+    return DR3_OK;
 }
 
 dr3_status dr3_learner_create(dr3_learner **out, const dr3_learner_options *opts) {
@@ -108,8 +134,7 @@ dr3_status dr3_learner_create(dr3_learner **out, const dr3_learner_options *opts
     no.max_batch = 2 * B;
     no.seed = o.seed;
     no.threads = o.threads;
-    no.allocator =
-        opts->struct_size > offsetof(dr3_learner_options, allocator) ? opts->allocator : NULL;
+    no.allocator = o.allocator;
     if (2 * B < B) st = dr3i_fail(DR3_ERR_OVERFLOW, "%s: batch_size too large", who);
     if (st == DR3_OK) st = dr3_net_create(&l->online, &no);
     if (st == DR3_OK) {
@@ -122,27 +147,24 @@ dr3_status dr3_learner_create(dr3_learner **out, const dr3_learner_options *opts
         l->feature_dim = dr3_net_feature_dim(l->online);
         dr3_optim_options oo = DR3_OPTIM_OPTIONS_INIT;
         oo.lr = 3e-4f;
-        const dr3_optim_options *user_oo =
-            opts->struct_size > offsetof(dr3_learner_options, optim) ? opts->optim : NULL;
-        st = dr3_optim_create(&l->optim, l->param_count, user_oo ? user_oo : &oo);
+        st = dr3_optim_create(&l->optim, l->param_count, o.optim ? o.optim : &oo);
     }
 
     /* backup and regularizers */
-    const dr3_backup_options *user_bo =
-        opts->struct_size > offsetof(dr3_learner_options, backup) ? opts->backup : NULL;
-    if (st == DR3_OK) st = dr3i_backup_options_load(&l->backup_opts, user_bo, who);
+    if (st == DR3_OK) st = dr3i_backup_options_load(&l->backup_opts, o.backup, who);
     if (st == DR3_OK) {
-        l->backup_vt = *dr3i_backup_builtin_vtable();
+        l->backup_vt = dr3i_backup_builtin_vtable(&l->backup_opts);
         l->backup_payload = &l->backup_opts;
-        if (l->backup_opts.kind == DR3_BACKUP_SARSA)
-        l->backup_vt.requires = DR3_BACKUP_NEEDS_NEXT_ACTIONS;
     }
+    if (st == DR3_OK) st = reserve_regularizers(l, o.num_regularizers, who);
     for (size_t i = 0; st == DR3_OK && i < o.num_regularizers; i++) {
-        st = dr3i_regularizer_options_load(&l->reg[i].builtin, &opts->regularizers[i], who);
-        l->reg[i].vt = *dr3i_regularizer_builtin_vtable();
-        l->reg[i].payload = &l->reg[i].builtin;
-        l->reg[i].is_builtin = 1;
-        l->reg[i].touches_params = l->reg[i].builtin.kind == DR3_REG_L2;
+        dr3i_learner_reg *r = &l->reg[i];
+        st = dr3i_regularizer_options_load(&r->builtin, o.regularizers[i], who);
+        if (st != DR3_OK) break;
+        r->vt = dr3i_regularizer_builtin_vtable(&r->builtin);
+        r->payload = &r->builtin;
+        r->is_builtin = 1;
+        r->touches_params = r->builtin.kind == DR3_REG_L2;
         l->num_reg = i + 1;
     }
 
@@ -161,7 +183,6 @@ dr3_status dr3_learner_create(dr3_learner **out, const dr3_learner_options *opts
     l->grad_feat = alloc_floats(l, 2 * B, D, &st);
     l->scratch = alloc_floats(l, B, A, &st);
     l->param_grad = alloc_floats(l, l->param_count, 1, &st);
-    l->reg_loss = alloc_floats(l, DR3_MAX_REGULARIZERS, 1, &st);
     /* replay batch buffers (dr3_learner_step_replay) */
     l->rb_obs = alloc_floats(l, B, S, &st);
     l->rb_next_obs = alloc_floats(l, B, S, &st);
@@ -194,12 +215,12 @@ void dr3_learner_free(dr3_learner *l) {
     dr3_net_free(l->online);
     dr3_net_free(l->target);
     dr3_optim_free(l->optim);
-    void *bufs[] = {l->hidden,          l->stacked,      l->q_all,        l->q_target,
-                    l->values,          l->targets,      l->q_taken,      l->g_taken,
-                    l->discounts,       l->nonterminal,  l->grad_out,     l->grad_feat,
-                    l->scratch,         l->param_grad,   l->reg_loss,     l->rb_obs,
-                    l->rb_next_obs,     l->rb_rewards,   l->rb_discounts, l->rb_actions,
-                    l->rb_next_actions, l->rb_terminals, l->srank_work};
+    void *bufs[] = {
+        l->hidden,          l->stacked,      l->q_all,      l->q_target,     l->values,
+        l->targets,         l->q_taken,      l->g_taken,    l->discounts,    l->nonterminal,
+        l->grad_out,        l->grad_feat,    l->scratch,    l->param_grad,   l->reg_loss,
+        l->rb_obs,          l->rb_next_obs,  l->rb_rewards, l->rb_discounts, l->rb_actions,
+        l->rb_next_actions, l->rb_terminals, l->srank_work, l->reg,          l->last_reg_loss};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dr3i_free(&l->alloc, bufs[i]);
     dr3i_alloc a = l->alloc;
     dr3i_free(&a, l);
@@ -221,13 +242,11 @@ dr3_status dr3_learner_add_regularizer(dr3_learner *l, const dr3_regularizer_vta
                                        void *payload) {
     static const char who[] = "dr3_learner_add_regularizer";
     if (l == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: learner is NULL", who);
-    if (l->num_reg >= DR3_MAX_REGULARIZERS)
-        return dr3i_fail(DR3_ERR_RANGE, "%s: the learner already has %d regularizers", who,
-                         DR3_MAX_REGULARIZERS);
     dr3i_learner_reg r;
     memset(&r, 0, sizeof r);
     dr3_status st = dr3i_regularizer_vtable_load(&r.vt, vt, who);
     if (st != DR3_OK) return st;
+    if ((st = reserve_regularizers(l, l->num_reg + 1, who)) != DR3_OK) return st;
     r.payload = payload;
     r.touches_params = 1; /* a user term may add parameter gradients */
     l->reg[l->num_reg++] = r;

@@ -3,6 +3,8 @@
 #define DR3_SRC_LEARNER_INTERNAL_H
 
 #include <dr3/learner.h>
+#include <dr3/sys/backup.h>
+#include <dr3/sys/regularizer.h>
 
 #include "../core/internal.h"
 
@@ -28,8 +30,8 @@ struct dr3_learner {
     void *backup_payload;
     dr3_backup_options backup_opts;
 
-    dr3i_learner_reg reg[DR3_MAX_REGULARIZERS];
-    size_t num_reg;
+    dr3i_learner_reg *reg; /* num_reg entries (capacity reg_cap), grown outside steps */
+    size_t num_reg, reg_cap;
 
     /* workspace, B = batch_size rows, A actions, D features, S observation floats */
     float *stacked;  /* 2B × S: [s; s'] */
@@ -38,9 +40,11 @@ struct dr3_learner {
     float *values, *targets, *q_taken, *g_taken, *discounts, *nonterminal; /* B */
     float *grad_out;                                                       /* 2B × A */
     float *grad_feat;                                                      /* 2B × D */
-    float *scratch;    /* B × A, for backups */
-    float *param_grad; /* P: direct parameter gradients of regularizers */
-    float *reg_loss;   /* DR3_MAX_REGULARIZERS */
+    float *scratch;       /* B × A, for backups */
+    float *param_grad;    /* P: direct parameter gradients of regularizers */
+    float *reg_loss;      /* reg_cap: this step's regularizer losses (workspace) */
+    float *last_reg_loss; /* reg_cap: those of the last successful step / evaluation */
+    int have_last;        /* a step or evaluation has succeeded */
     double *srank_work;
     size_t srank_work_len;
     /* replay sampling buffers */

@@ -1,310 +1,417 @@
-/* dr3_learner_step and friends: the training step, evaluation, acting. */
+/* dr3_learner_step and friends: the training step, evaluation, acting.
+ *
+ * The step is a pipeline of named stages over one context (CleanRL's dqn.py update, in C):
+ *
+ *   batch → forward → backup → td_loss → regularizers → backward → optimize → target → measure
+ *
+ * Every stage before `optimize` writes only workspace (and a copy of the generator), so a
+ * failure there leaves the learner exactly as it was. `optimize` is all-or-nothing itself
+ * (dr3_optim_step checks the gradients and the update before writing), and the stages after
+ * it cannot fail: everything they depend on was validated at creation. */
 #include "learner_internal.h"
+
+#include "../net/net_internal.h"
 
 #include <string.h>
 
-/* ---- the batch ------------------------------------------------------------------------ */
+/* What one step carries from stage to stage. */
+typedef struct step_ctx {
+    dr3_learner *l;
+    const char *who; /* the public function, for messages */
+    dr3_batch b;     /* the caller's batch, read through its version (never the original) */
+    size_t n;
+    dr3_rng rng; /* the learner's generator, committed only on success */
+    const float *phi, *phi_next, *q, *q_next; /* online φ(s), φ(s'), Q(s,·), Q(s',·) */
+    float td_loss;
+    double total_loss;
+    float grad_norm;
+} step_ctx;
 
-/* Checks the batch and copies s and s' into the stacked input, filling discounts and the
- * non-terminal mask. Writes only workspace. */
-static dr3_status load_batch(dr3_learner *l, const dr3_batch *b, const char *who) {
+/* ---- 1. batch -------------------------------------------------------------------------- */
+
+DR3I_DEFINE_STRUCT(dr3_batch, dr3_batch, DR3_BATCH_INIT, DR3_BATCH_VERSION, sizeof(dr3_batch))
+DR3I_DEFINE_STRUCT(dr3_step_metrics, dr3_step_metrics, DR3_STEP_METRICS_INIT,
+                   DR3_STEP_METRICS_VERSION, sizeof(dr3_step_metrics))
+
+/* Reads and checks the caller's batch, copies s and s' into the stacked input, and fills
+ * discounts and the non-terminal mask. Writes only workspace. */
+static dr3_status stage_batch(step_ctx *c, const dr3_batch *user) {
+    dr3_learner *l = c->l;
     const dr3_learner_options *o = &l->opts;
-    if (b == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: batch is NULL", who);
-    if (b->struct_size < offsetof(dr3_batch, ld_next_obs) + sizeof(size_t))
-        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: batch struct_size %zu is too small", who,
-                         b->struct_size);
-    dr3_batch x = DR3_BATCH_INIT;
-    memcpy(&x, b, b->struct_size < sizeof x ? b->struct_size : sizeof x);
-    const size_t n = x.n, S = o->obs_dim;
+    const char *who = c->who;
+    dr3_status st = dr3i_struct_in(&c->b, user, &dr3i_desc_dr3_batch, false, who, "batch");
+    if (st != DR3_OK) return st;
+    const dr3_batch *x = &c->b;
+    const size_t n = x->n, S = o->obs_dim;
     if (n == 0 || n > o->batch_size)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: batch n = %zu must be in 1..%zu", who, n,
                          o->batch_size);
-    if (x.obs == NULL || x.actions == NULL || x.rewards == NULL || x.next_obs == NULL)
+    if (x->obs == NULL || x->actions == NULL || x->rewards == NULL || x->next_obs == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: batch %s is NULL", who,
-                         x.obs == NULL       ? "obs"
-                         : x.actions == NULL ? "actions"
-                         : x.rewards == NULL ? "rewards"
-                                             : "next_obs");
-    if (x.ld_obs < S || x.ld_next_obs < S)
+                         x->obs == NULL       ? "obs"
+                         : x->actions == NULL ? "actions"
+                         : x->rewards == NULL ? "rewards"
+                                              : "next_obs");
+    if (x->ld_obs < S || x->ld_next_obs < S)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: batch row stride (%zu, %zu) < obs_dim %zu",
-                         who, x.ld_obs, x.ld_next_obs, S);
-    if ((l->backup_vt.requires & DR3_BACKUP_NEEDS_NEXT_ACTIONS) && x.next_actions == NULL)
+                         who, x->ld_obs, x->ld_next_obs, S);
+    size_t span, bytes;
+    if (!dr3i_span(n, S, x->ld_obs, &span) || !dr3i_mul(span, sizeof(float), &bytes) ||
+        !dr3i_span(n, S, x->ld_next_obs, &span) || !dr3i_mul(span, sizeof(float), &bytes))
+        return dr3i_fail(DR3_ERR_OVERFLOW,
+                         "%s: batch rows of stride (%zu, %zu) overflow the address space", who,
+                         x->ld_obs, x->ld_next_obs);
+    if ((l->backup_vt.needs & DR3_BACKUP_NEEDS_NEXT_ACTIONS) && x->next_actions == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG,
-                         "%s: the backup needs the dataset's next actions (batch next_actions "
-                         "is NULL)",
-                         who);
+                         "%s: the backup '%s' needs the dataset's next actions (batch "
+                         "next_actions is NULL)",
+                         who, l->backup_vt.name ? l->backup_vt.name : "(unnamed)");
     for (size_t i = 0; i < n; i++) {
-        if (x.actions[i] < 0 || (size_t)x.actions[i] >= o->num_actions)
+        if (x->actions[i] < 0 || (size_t)x->actions[i] >= o->num_actions)
             return dr3i_fail(DR3_ERR_RANGE, "%s: actions[%zu] = %d is outside [0, %zu)", who, i,
-                             (int)x.actions[i], o->num_actions);
-        if (x.next_actions != NULL &&
-            (x.next_actions[i] < 0 || (size_t)x.next_actions[i] >= o->num_actions))
+                             (int)x->actions[i], o->num_actions);
+        if (x->next_actions != NULL &&
+            (x->next_actions[i] < 0 || (size_t)x->next_actions[i] >= o->num_actions))
             return dr3i_fail(DR3_ERR_RANGE, "%s: next_actions[%zu] = %d is outside [0, %zu)",
-                             who, i, (int)x.next_actions[i], o->num_actions);
-        if (!isfinite(x.rewards[i]))
+                             who, i, (int)x->next_actions[i], o->num_actions);
+        if (!isfinite(x->rewards[i]))
             return dr3i_fail(DR3_ERR_NONFINITE, "%s: rewards[%zu] is not finite", who, i);
-        float d = x.discounts ? x.discounts[i]
-                              : o->gamma * (x.terminals && x.terminals[i] ? 0.0f : 1.0f);
+        float d = x->discounts ? x->discounts[i]
+                               : o->gamma * (x->terminals && x->terminals[i] ? 0.0f : 1.0f);
         if (!(d >= 0 && d <= 1))
             return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: discounts[%zu] = %g is outside [0, 1]",
                              who, i, (double)d);
-        if (x.weights != NULL && !(isfinite(x.weights[i]) && x.weights[i] >= 0))
+        if (x->weights != NULL && !(isfinite(x->weights[i]) && x->weights[i] >= 0))
             return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: weights[%zu] must be finite and >= 0",
                              who, i);
         l->discounts[i] = d;
         l->nonterminal[i] =
-            x.terminals ? (x.terminals[i] ? 0.0f : 1.0f) : (d > 0 ? 1.0f : 0.0f);
+            x->terminals ? (x->terminals[i] ? 0.0f : 1.0f) : (d > 0 ? 1.0f : 0.0f);
     }
-    if (!dr3i_matrix_finite(x.obs, n, S, x.ld_obs))
+    if (!dr3i_matrix_finite(x->obs, n, S, x->ld_obs))
         return dr3i_fail(DR3_ERR_NONFINITE, "%s: obs contains NaN or Inf", who);
-    if (!dr3i_matrix_finite(x.next_obs, n, S, x.ld_next_obs))
+    if (!dr3i_matrix_finite(x->next_obs, n, S, x->ld_next_obs))
         return dr3i_fail(DR3_ERR_NONFINITE, "%s: next_obs contains NaN or Inf", who);
     for (size_t i = 0; i < n; i++) {
-        memcpy(l->stacked + i * S, x.obs + i * x.ld_obs, S * sizeof(float));
-        memcpy(l->stacked + (n + i) * S, x.next_obs + i * x.ld_next_obs, S * sizeof(float));
+        memcpy(l->stacked + i * S, x->obs + i * x->ld_obs, S * sizeof(float));
+        memcpy(l->stacked + (n + i) * S, x->next_obs + i * x->ld_next_obs, S * sizeof(float));
     }
+    c->n = n;
     return DR3_OK;
 }
 
-/* ---- forward, backup, losses ------------------------------------------------------------ */
+/* ---- 2. forward -------------------------------------------------------------------------- */
 
-/* Everything up to and including the gradients w.r.t. the network outputs and features.
- * Touches only workspace and the networks' forward caches; the learner's generator is used
- * through *rng (a copy the caller commits on success). */
-static dr3_status forward_and_losses(dr3_learner *l, const dr3_batch *b, dr3_rng *rng,
-                                     dr3_step_metrics *m, const float **phi_out,
-                                     const char *who) {
-    const size_t n = b->n, A = l->opts.num_actions, D = l->feature_dim;
-    const size_t S = l->opts.obs_dim;
+/* One online pass over the stacked [s; s'] (2n rows, one GEMM per layer) and one target
+ * pass over s'. */
+static dr3_status stage_forward(step_ctx *c) {
+    dr3_learner *l = c->l;
+    const size_t n = c->n, A = l->opts.num_actions, D = l->feature_dim, S = l->opts.obs_dim;
     const float *phi = NULL;
-    dr3_status st;
-
-    /* 1. one online pass over [s; s'], one target pass over s' */
-    st = dr3_net_forward(l->online, 2 * n, l->stacked, S, NULL, 0, l->q_all, A, &phi);
+    dr3_status st =
+        dr3_net_forward(l->online, 2 * n, l->stacked, S, NULL, 0, l->q_all, A, &phi);
     if (st != DR3_OK) return st;
     st = dr3_net_forward(l->target, n, l->stacked + n * S, S, NULL, 0, l->q_target, A, NULL);
     if (st != DR3_OK) return st;
-    const float *q = l->q_all, *q_next = l->q_all + n * A;
-    const float *phi_s = phi, *phi_next = phi + n * D;
+    c->phi = phi;
+    c->phi_next = phi + n * D;
+    c->q = l->q_all;
+    c->q_next = l->q_all + n * A;
+    return DR3_OK;
+}
 
-    /* 2. backup: V(s') and the TD targets */
-    dr3_backup_input in;
-    memset(&in, 0, sizeof in);
-    in.struct_size = sizeof in;
+/* ---- 3. backup ----------------------------------------------------------------------------
+ */
+
+/* V(s') from the backup operator, then the TD targets y = r + discount · V(s'). */
+static dr3_status stage_backup(step_ctx *c) {
+    dr3_learner *l = c->l;
+    const size_t n = c->n, A = l->opts.num_actions, S = l->opts.obs_dim;
+    dr3_backup_input in = DR3_BACKUP_INPUT_INIT;
     in.n = n;
     in.num_actions = A;
     in.obs_dim = S;
     in.next_obs = l->stacked + n * S;
     in.ld_next_obs = S;
-    in.q_next_online = q_next;
+    in.q_next_online = c->q_next;
     in.ld_q_next_online = A;
     in.q_next_target = l->q_target;
     in.ld_q_next_target = A;
-    in.next_actions = b->next_actions;
-    in.rng = rng;
+    in.next_actions = c->b.next_actions;
+    in.rng = &c->rng;
     in.scratch = l->scratch;
     in.scratch_len = n * A;
-    dr3_clear_error();
+    unsigned long mark = dr3i_error_mark();
     if (l->backup_vt.next_values(l->backup_payload, &in, l->values) != 0)
-        return dr3i_fail(DR3_ERR_CALLBACK, "%s: backup '%s' failed%s%s", who,
-                         l->backup_vt.name ? l->backup_vt.name : "(unnamed)",
-                         dr3_last_error()[0] ? ": " : "", dr3_last_error());
+        return dr3i_fail_after(DR3_ERR_CALLBACK, mark, "%s: backup '%s' failed", c->who,
+                               l->backup_vt.name ? l->backup_vt.name : "(unnamed)");
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(l->values[i]))
             return dr3i_fail(DR3_ERR_NONFINITE, "%s: the backup gave a non-finite V(s'_%zu)",
-                             who, i);
-        l->targets[i] = b->rewards[i] + l->discounts[i] * l->values[i];
-        l->q_taken[i] = q[i * A + (size_t)b->actions[i]];
+                             c->who, i);
+        l->targets[i] = c->b.rewards[i] + l->discounts[i] * l->values[i];
+        l->q_taken[i] = c->q[i * A + (size_t)c->b.actions[i]];
     }
+    return DR3_OK;
+}
 
-    /* 3. TD loss; its gradient enters at Q(s_i, a_i) */
+/* ---- 4. TD loss ------------------------------------------------------------------------- */
+
+/* The TD loss on Q(s_i, a_i) − y_i; its gradient enters the output gradient at a_i. Clears
+ * the output and feature gradients the later stages add into. */
+static dr3_status stage_td_loss(step_ctx *c) {
+    dr3_learner *l = c->l;
+    const size_t n = c->n, A = l->opts.num_actions, D = l->feature_dim;
     memset(l->g_taken, 0, n * sizeof(float));
-    float td;
-    const float *weights = b->struct_size > offsetof(dr3_batch, weights) ? b->weights : NULL;
-    st = dr3_td_loss(n, l->q_taken, l->targets, weights, l->opts.td_kind, l->opts.huber_delta,
-                     &td, l->g_taken);
+    dr3_status st = dr3_td_loss(n, l->q_taken, l->targets, c->b.weights, l->opts.td_kind,
+                                l->opts.huber_delta, &c->td_loss, l->g_taken);
     if (st != DR3_OK) return st;
     memset(l->grad_out, 0, 2 * n * A * sizeof(float));
     memset(l->grad_feat, 0, 2 * n * D * sizeof(float));
-    for (size_t i = 0; i < n; i++) l->grad_out[i * A + (size_t)b->actions[i]] = l->g_taken[i];
+    for (size_t i = 0; i < n; i++) l->grad_out[i * A + (size_t)c->b.actions[i]] = l->g_taken[i];
+    c->total_loss = c->td_loss;
+    return DR3_OK;
+}
 
-    /* 4. regularizers see the step and add their gradients */
-    bool params_touched = false;
-    for (size_t r = 0; r < l->num_reg; r++) params_touched |= l->reg[r].touches_params != 0;
-    if (params_touched) memset(l->param_grad, 0, l->param_count * sizeof(float));
-    dr3_reg_view view = {sizeof(dr3_reg_view),
-                         n,
-                         D,
-                         A,
-                         l->param_count,
-                         phi_s,
-                         D,
-                         phi_next,
-                         D,
-                         q,
-                         A,
-                         q_next,
-                         A,
-                         b->actions,
-                         b->next_actions,
-                         l->discounts,
-                         l->nonterminal,
-                         dr3_net_params(l->online),
-                         l->steps};
-    dr3_reg_grads grads = {sizeof(dr3_reg_grads),
-                           l->grad_feat,
-                           D,
-                           l->grad_feat + n * D,
-                           D,
-                           l->grad_out,
-                           A,
-                           l->grad_out + n * A,
-                           A,
-                           l->param_grad};
-    double total = td;
+/* ---- 5. regularizers ------------------------------------------------------------------- */
+
+static bool any_param_terms(const dr3_learner *l) {
+    for (size_t r = 0; r < l->num_reg; r++)
+        if (l->reg[r].touches_params) return true;
+    return false;
+}
+
+/* Every regularizer sees a read-only view of the step and adds its gradients. */
+static dr3_status stage_regularizers(step_ctx *c) {
+    dr3_learner *l = c->l;
+    const size_t n = c->n, A = l->opts.num_actions, D = l->feature_dim;
+    if (any_param_terms(l)) memset(l->param_grad, 0, l->param_count * sizeof(float));
+    dr3_reg_view view = DR3_REG_VIEW_INIT;
+    view.n = n;
+    view.feature_dim = D;
+    view.num_actions = A;
+    view.param_count = l->param_count;
+    view.phi = c->phi;
+    view.ld_phi = D;
+    view.phi_next = c->phi_next;
+    view.ld_phi_next = D;
+    view.q = c->q;
+    view.ld_q = A;
+    view.q_next = c->q_next;
+    view.ld_q_next = A;
+    view.actions = c->b.actions;
+    view.next_actions = c->b.next_actions;
+    view.discounts = l->discounts;
+    view.nonterminal = l->nonterminal;
+    view.params = dr3_net_params(l->online);
+    view.step = l->steps;
+    dr3_reg_grads grads = DR3_REG_GRADS_INIT;
+    grads.phi = l->grad_feat;
+    grads.ld_phi = D;
+    grads.phi_next = l->grad_feat + n * D;
+    grads.ld_phi_next = D;
+    grads.q = l->grad_out;
+    grads.ld_q = A;
+    grads.q_next = l->grad_out + n * A;
+    grads.ld_q_next = A;
+    grads.params = l->param_grad;
     for (size_t r = 0; r < l->num_reg; r++) {
+        const char *name = l->reg[r].vt.name ? l->reg[r].vt.name : "(unnamed)";
         float loss = 0;
-        dr3_clear_error();
+        unsigned long mark = dr3i_error_mark();
         if (l->reg[r].vt.apply(l->reg[r].payload, &view, &grads, &loss) != 0)
-            return dr3i_fail(DR3_ERR_CALLBACK, "%s: regularizer %zu ('%s') failed%s%s", who, r,
-                             l->reg[r].vt.name ? l->reg[r].vt.name : "unnamed",
-                             dr3_last_error()[0] ? ": " : "", dr3_last_error());
+            return dr3i_fail_after(DR3_ERR_CALLBACK, mark, "%s: regularizer %zu ('%s') failed",
+                                   c->who, r, name);
         if (!isfinite(loss))
-            return dr3i_fail(DR3_ERR_NONFINITE, "%s: regularizer %zu gave a non-finite loss",
-                             who, r);
+            return dr3i_fail(DR3_ERR_NONFINITE,
+                             "%s: regularizer %zu ('%s') gave a non-finite loss", c->who, r,
+                             name);
         l->reg_loss[r] = loss;
-        total += loss;
+        c->total_loss += loss;
     }
-    if (!isfinite(total))
-        return dr3i_fail(DR3_ERR_NONFINITE, "%s: the loss is not finite", who);
+    if (!isfinite(c->total_loss))
+        return dr3i_fail(DR3_ERR_NONFINITE, "%s: the loss is not finite", c->who);
+    return DR3_OK;
+}
 
-    /* metrics that need only the forward pass (into the caller's full-size local copy) */
-    {
-        dr3_step_metrics full = DR3_STEP_METRICS_INIT;
-        full.loss = (float)total;
-        full.td_loss = td;
-        full.num_regularizers = l->num_reg;
-        for (size_t r = 0; r < l->num_reg; r++) full.reg_loss[r] = l->reg_loss[r];
-        double sq = 0, st_ = 0, dot = 0, cosv = 0, nrm = 0;
-        for (size_t i = 0; i < n; i++) {
-            sq += l->q_taken[i];
-            st_ += l->targets[i];
-            double d = 0, a2 = 0, b2 = 0;
-            for (size_t j = 0; j < D; j++) {
-                double x = phi_s[i * D + j], y = phi_next[i * D + j];
-                d += x * y;
-                a2 += x * x;
-                b2 += y * y;
-            }
-            dot += d;
-            nrm += sqrt(a2);
-            if (a2 > 0 && b2 > 0) cosv += d / sqrt(a2 * b2);
-        }
-        size_t dead = 0;
+/* ---- 6. backward ------------------------------------------------------------------------- */
+
+/* One backward pass over the 2n rows (DR3's gradient reaches the network through both φ(s)
+ * and φ(s')), plus the regularizers' direct parameter gradients. */
+static dr3_status stage_backward(step_ctx *c) {
+    dr3_learner *l = c->l;
+    dr3_status st = dr3_net_backward(l->online, 2 * c->n, l->grad_out, l->opts.num_actions,
+                                     l->grad_feat, l->feature_dim, NULL, 0, 0);
+    if (st != DR3_OK) return st;
+    if (any_param_terms(l)) {
+        float *g = dr3_net_grads(l->online);
+        for (size_t k = 0; k < l->param_count; k++) g[k] += l->param_grad[k];
+    }
+    return DR3_OK;
+}
+
+/* ---- 7. optimize ----------------------------------------------------------------------- */
+
+/* Guard, clip and update: dr3_optim_step refuses non-finite gradients and updates with the
+ * parameters and its state untouched. The last stage that may fail. */
+static dr3_status stage_optimize(step_ctx *c) {
+    dr3_learner *l = c->l;
+    return dr3_optim_step(l->optim, dr3_net_params(l->online), dr3_net_grads(l->online),
+                          l->param_count, &c->grad_norm);
+}
+
+/* ---- 8. target ------------------------------------------------------------------------- */
+
+/* The target update cannot fail: both networks were created with the same shape and τ was
+ * validated at creation, so the trusted forms are used. */
+static void stage_target(step_ctx *c) {
+    dr3_learner *l = c->l;
+    l->steps++;
+    if (l->opts.polyak_tau > 0)
+        dr3i_net_polyak_trusted(l->target, l->online, l->opts.polyak_tau);
+    else if (l->steps % l->opts.target_update_period == 0)
+        dr3i_net_copy_params_trusted(l->target, l->online);
+}
+
+/* ---- 9. measure ------------------------------------------------------------------------- */
+
+/* What the step measured, from the forward pass of this step (φ and Q before the update;
+ * the online network's feature buffer is left intact by backward). Outside the gradient
+ * path: nothing here feeds the update. */
+static void stage_measure(const step_ctx *c, dr3_step_metrics *full) {
+    const dr3_learner *l = c->l;
+    const size_t n = c->n, D = l->feature_dim;
+    *full = (dr3_step_metrics)DR3_STEP_METRICS_INIT;
+    full->loss = (float)c->total_loss;
+    full->td_loss = c->td_loss;
+    full->num_regularizers = l->num_reg;
+    double sq = 0, sy = 0, dot = 0, cosv = 0, nrm = 0;
+    for (size_t i = 0; i < n; i++) {
+        sq += l->q_taken[i];
+        sy += l->targets[i];
+        double d = 0, a2 = 0, b2 = 0;
         for (size_t j = 0; j < D; j++) {
-            bool alive = false;
-            for (size_t i = 0; i < 2 * n && !alive; i++) alive = phi[i * D + j] != 0.0f;
-            dead += !alive;
+            double x = c->phi[i * D + j], y = c->phi_next[i * D + j];
+            d += x * y;
+            a2 += x * x;
+            b2 += y * y;
         }
-        full.mean_q = (float)(sq / n);
-        full.mean_target = (float)(st_ / n);
-        full.feature_dot = (float)(dot / n);
-        full.feature_cos = (float)(cosv / n);
-        full.feature_norm = (float)(nrm / n);
-        full.dead_fraction = D ? (float)dead / (float)D : 0.0f;
-        *m = full;
+        dot += d;
+        nrm += sqrt(a2);
+        if (a2 > 0 && b2 > 0) cosv += d / sqrt(a2 * b2);
     }
-    if (phi_out) *phi_out = phi;
-    return DR3_OK;
+    size_t dead = 0;
+    for (size_t j = 0; j < D; j++) {
+        bool alive = false;
+        for (size_t i = 0; i < 2 * n && !alive; i++) alive = c->phi[i * D + j] != 0.0f;
+        dead += !alive;
+    }
+    full->mean_q = (float)(sq / (double)n);
+    full->mean_target = (float)(sy / (double)n);
+    full->feature_dot = (float)(dot / (double)n);
+    full->feature_cos = (float)(cosv / (double)n);
+    full->feature_norm = (float)(nrm / (double)n);
+    full->dead_fraction = D ? (float)dead / (float)D : 0.0f;
+    full->grad_norm = c->grad_norm;
+    full->step = l->steps;
 }
 
-static dr3_status check_metrics_arg(const dr3_step_metrics *m, const char *who) {
-    if (m != NULL && m->struct_size < sizeof(size_t) + sizeof(uint64_t))
-        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: metrics struct_size %zu is too small", who,
-                         m->struct_size);
-    return DR3_OK;
+/* srank_0.01 of φ(s) (the paper's diagnostic). */
+static dr3_status measure_srank(const step_ctx *c, dr3_step_metrics *full) {
+    const dr3_learner *l = c->l;
+    size_t rank = 0;
+    dr3_status st = dr3_srank(c->n, l->feature_dim, c->phi, l->feature_dim, 0.01, l->srank_work,
+                              l->srank_work_len, &rank, NULL);
+    if (st == DR3_OK) full->srank = (float)rank;
+    return st;
 }
 
-/* Copies the full metrics into the caller's struct, up to its struct_size. */
-static void give_metrics(dr3_step_metrics *out, const dr3_step_metrics *full) {
-    if (out == NULL) return;
-    size_t keep = out->struct_size < sizeof *full ? out->struct_size : sizeof *full;
-    size_t caller_size = out->struct_size;
-    memcpy(out, full, keep);
-    out->struct_size = caller_size;
+/* ---- the step ---------------------------------------------------------------------------- */
+
+/* Checks the arguments every entry point shares. */
+static dr3_status begin(step_ctx *c, dr3_learner *l, const dr3_batch *batch,
+                        const dr3_step_metrics *m, const char *who) {
+    memset(c, 0, sizeof *c);
+    c->who = who;
+    c->l = l;
+    if (l == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: learner is NULL", who);
+    c->rng = l->rng; /* committed only if the step succeeds */
+    if (m != NULL) { /* the caller's metrics must be writable before anything happens */
+        dr3_step_metrics probe;
+        dr3_status st =
+            dr3i_struct_in(&probe, m, &dr3i_desc_dr3_step_metrics, false, who, "metrics");
+        if (st != DR3_OK) return st;
+    }
+    return stage_batch(c, batch);
+}
+
+/* Stages 2-5: everything before the gradient, shared by step and evaluate. */
+static dr3_status losses(step_ctx *c) {
+    dr3_status st;
+    if ((st = stage_forward(c)) != DR3_OK) return st;
+    if ((st = stage_backup(c)) != DR3_OK) return st;
+    if ((st = stage_td_loss(c)) != DR3_OK) return st;
+    return stage_regularizers(c);
+}
+
+/* Commits what a successful step or evaluation reports. */
+static dr3_status finish(step_ctx *c, dr3_step_metrics *m, const dr3_step_metrics *full) {
+    dr3_learner *l = c->l;
+    memcpy(l->last_reg_loss, l->reg_loss, l->num_reg * sizeof(float));
+    l->have_last = 1;
+    if (m == NULL) return DR3_OK;
+    return dr3i_struct_out(m, full, &dr3i_desc_dr3_step_metrics, c->who, "metrics");
 }
 
 dr3_status dr3_learner_step(dr3_learner *l, const dr3_batch *batch, dr3_step_metrics *m) {
-    static const char who[] = "dr3_learner_step";
-    if (l == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: learner is NULL", who);
-    dr3_status st = check_metrics_arg(m, who);
-    if (st != DR3_OK) return st;
-    if ((st = load_batch(l, batch, who)) != DR3_OK) return st;
-    const size_t n = batch->n;
-    dr3_rng rng = l->rng; /* committed only if the step succeeds */
-    const float *phi = NULL;
+    step_ctx c;
     dr3_step_metrics full;
-    if ((st = forward_and_losses(l, batch, &rng, &full, &phi, who)) != DR3_OK) return st;
-
-    /* srank of φ(s) before the update, on the steps that asked for it */
-    if (l->opts.srank_every > 0 && (l->steps + 1) % l->opts.srank_every == 0) {
-        size_t rank = 0;
-        st = dr3_srank(n, l->feature_dim, phi, l->feature_dim, 0.01, l->srank_work,
-                       l->srank_work_len, &rank, NULL);
-        if (st != DR3_OK) return st;
-        full.srank = (float)rank;
+    dr3_status st = begin(&c, l, batch, m, "dr3_learner_step");
+    if (st != DR3_OK) return st;
+    if ((st = losses(&c)) != DR3_OK) return st;
+    bool want_srank = l->opts.srank_every > 0 && (l->steps + 1) % l->opts.srank_every == 0;
+    float srank = -1;
+    if (want_srank) { /* before backward and the update: φ(s) of this batch */
+        dr3_step_metrics tmp;
+        if ((st = measure_srank(&c, &tmp)) != DR3_OK) return st;
+        srank = tmp.srank;
     }
-
-    /* 5. one backward pass over the 2n rows, then direct parameter terms */
-    st = dr3_net_backward(l->online, 2 * n, l->grad_out, l->opts.num_actions, l->grad_feat,
-                          l->feature_dim, NULL, 0, 0);
-    if (st != DR3_OK) return st;
-    float *grads = dr3_net_grads(l->online);
-    bool params_touched = false;
-    for (size_t r = 0; r < l->num_reg; r++) params_touched |= l->reg[r].touches_params != 0;
-    if (params_touched)
-        for (size_t k = 0; k < l->param_count; k++) grads[k] += l->param_grad[k];
-
-    /* 6. guard, clip, update: the optimizer rejects non-finite gradients untouched */
-    float gnorm = 0;
-    st = dr3_optim_step(l->optim, dr3_net_params(l->online), grads, l->param_count, &gnorm);
-    if (st != DR3_OK) return st;
-
-    /* 7. target network */
-    l->steps++;
-    if (l->opts.polyak_tau > 0)
-        st = dr3_net_polyak(l->target, l->online, l->opts.polyak_tau);
-    else if (l->steps % l->opts.target_update_period == 0)
-        st = dr3_net_copy_params(l->target, l->online);
-    if (st != DR3_OK) return dr3i_fail(DR3_ERR_INTERNAL, "%s: target update failed", who);
-    l->rng = rng;
-    full.step = l->steps;
-    full.grad_norm = gnorm;
-    give_metrics(m, &full);
-    return DR3_OK;
+    if ((st = stage_backward(&c)) != DR3_OK) return st;
+    if ((st = stage_optimize(&c)) != DR3_OK) return st;
+    /* nothing below can fail: the step is committed */
+    stage_target(&c);
+    l->rng = c.rng;
+    stage_measure(&c, &full);
+    full.srank = srank;
+    return finish(&c, m, &full);
 }
 
 dr3_status dr3_learner_evaluate(dr3_learner *l, const dr3_batch *batch, dr3_step_metrics *m) {
-    static const char who[] = "dr3_learner_evaluate";
-    if (l == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: learner is NULL", who);
-    dr3_status st = check_metrics_arg(m, who);
-    if (st != DR3_OK) return st;
-    if ((st = load_batch(l, batch, who)) != DR3_OK) return st;
-    dr3_rng rng = l->rng; /* a copy: evaluation never advances the learner's generator */
-    const float *phi = NULL;
+    step_ctx c;
     dr3_step_metrics full;
-    if ((st = forward_and_losses(l, batch, &rng, &full, &phi, who)) != DR3_OK) return st;
-    if (l->srank_work != NULL) {
-        size_t rank = 0;
-        st = dr3_srank(batch->n, l->feature_dim, phi, l->feature_dim, 0.01, l->srank_work,
-                       l->srank_work_len, &rank, NULL);
-        if (st != DR3_OK) return st;
-        full.srank = (float)rank;
-    }
-    full.step = l->steps;
-    give_metrics(m, &full);
+    /* c.rng is a copy: evaluation never advances the learner's generator */
+    dr3_status st = begin(&c, l, batch, m, "dr3_learner_evaluate");
+    if (st != DR3_OK) return st;
+    if ((st = losses(&c)) != DR3_OK) return st;
+    stage_measure(&c, &full);
+    if (l->srank_work != NULL && (st = measure_srank(&c, &full)) != DR3_OK) return st;
+    return finish(&c, m, &full);
+}
+
+dr3_status dr3_learner_reg_loss(float *out, const dr3_learner *l, size_t index) {
+    static const char who[] = "dr3_learner_reg_loss";
+    if (out == NULL || l == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who, out ? "learner" : "out");
+    if (index >= l->num_reg)
+        return dr3i_fail(DR3_ERR_RANGE, "%s: index %zu >= %zu regularizers", who, index,
+                         l->num_reg);
+    if (!l->have_last)
+        return dr3i_fail(DR3_ERR_STATE, "%s: no step or evaluation has succeeded yet", who);
+    *out = l->last_reg_loss[index];
     return DR3_OK;
 }
+
+size_t dr3_learner_num_regularizers(const dr3_learner *l) { return l ? l->num_reg : 0; }
 
 /* ---- replay ----------------------------------------------------------------------------- */
 
@@ -318,7 +425,7 @@ dr3_status dr3_learner_step_replay(dr3_learner *l, const dr3_replay *replay,
     if (dr3_replay_state_dim(replay) != S)
         return dr3i_fail(DR3_ERR_SHAPE, "%s: replay states have %zu floats, the learner %zu",
                          who, dr3_replay_state_dim(replay), S);
-    bool need_next = (l->backup_vt.requires & DR3_BACKUP_NEEDS_NEXT_ACTIONS) != 0;
+    bool need_next = (l->backup_vt.needs & DR3_BACKUP_NEEDS_NEXT_ACTIONS) != 0;
     dr3_replay_batch rb = DR3_REPLAY_BATCH_INIT;
     rb.need_next_action = need_next;
     rb.obs = l->rb_obs;
@@ -379,8 +486,9 @@ dr3_status dr3_learner_q_values(dr3_learner *l, size_t n, const float *obs, size
     if (ld_obs < S || ld_q < A)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: ld_obs (%zu) < obs_dim or ld_q (%zu) < A",
                          who, ld_obs, ld_q);
-    size_t span;
-    if (!dr3i_span(n, S, ld_obs, &span) || !dr3i_span(n, A, ld_q, &span))
+    size_t span, bytes;
+    if (!dr3i_span(n, S, ld_obs, &span) || !dr3i_mul(span, sizeof(float), &bytes) ||
+        !dr3i_span(n, A, ld_q, &span) || !dr3i_mul(span, sizeof(float), &bytes))
         return dr3i_fail(DR3_ERR_OVERFLOW, "%s: sizes overflow", who);
     if (!dr3i_matrix_finite(obs, n, S, ld_obs))
         return dr3i_fail(DR3_ERR_NONFINITE, "%s: obs contains NaN or Inf", who);

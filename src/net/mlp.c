@@ -15,17 +15,13 @@ const char *dr3i_activation_name(dr3_activation a) {
     return (int)a >= 0 && (int)a < 5 ? act_names[a] : NULL;
 }
 
+DR3I_DEFINE_STRUCT(dr3_net_options, dr3_net_options, DR3_NET_OPTIONS_INIT,
+                   DR3_NET_OPTIONS_VERSION, sizeof(dr3_net_options))
+
 static dr3_status validate_options(dr3_net_options *o, const dr3_net_options *user,
                                    const char *who) {
-    dr3_net_options def = DR3_NET_OPTIONS_INIT;
-    if (user == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: options are NULL", who);
-    if (user->struct_size < offsetof(dr3_net_options, max_batch) + sizeof(size_t))
-        return dr3i_fail(DR3_ERR_INVALID_ARG,
-                         "%s: options struct_size %zu is too small (use DR3_NET_OPTIONS_INIT)",
-                         who, user->struct_size);
-    *o = def;
-    memcpy(o, user, user->struct_size < sizeof *o ? user->struct_size : sizeof *o);
-    o->struct_size = sizeof *o;
+    dr3_status st = dr3i_struct_in(o, user, &dr3i_desc_dr3_net_options, false, who, "options");
+    if (st != DR3_OK) return st;
     if (o->obs_dim == 0 || o->action_dim == 0 || o->max_batch == 0)
         return dr3i_fail(DR3_ERR_INVALID_ARG,
                          "%s: obs_dim, action_dim and max_batch must be > 0", who);
@@ -190,14 +186,10 @@ size_t dr3_net_feature_dim(const dr3_net *net) {
     return net->num_layers > 1 ? net->layers[net->num_layers - 2].out : net->in_width;
 }
 
-dr3_status dr3_net_get_options(const dr3_net *net, dr3_net_options *out) {
-    if (net == NULL || out == NULL || out->struct_size < sizeof(size_t))
-        return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_get_options: bad argument");
-    size_t keep = out->struct_size < sizeof net->opts ? out->struct_size : sizeof net->opts;
-    size_t caller = out->struct_size;
-    memcpy(out, &net->opts, keep);
-    out->struct_size = caller;
-    return DR3_OK;
+dr3_status dr3_net_get_options(dr3_net_options *out, const dr3_net *net) {
+    if (net == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_get_options: net is NULL");
+    return dr3i_struct_out(out, &net->opts, &dr3i_desc_dr3_net_options, "dr3_net_get_options",
+                           "out");
 }
 
 dr3_status dr3_net_set_threads(dr3_net *net, int threads) {
@@ -402,8 +394,18 @@ dr3_status dr3_net_copy_params(dr3_net *dst, const dr3_net *src) {
         return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_copy_params: NULL network");
     if (!dr3_net_same_shape(dst, src))
         return dr3i_fail(DR3_ERR_SHAPE, "dr3_net_copy_params: networks differ in shape");
-    if (dst != src) memcpy(dst->params, src->params, src->param_count * sizeof(float));
+    dr3i_net_copy_params_trusted(dst, src);
     return DR3_OK;
+}
+
+void dr3i_net_copy_params_trusted(dr3_net *dst, const dr3_net *src) {
+    if (dst != src) memcpy(dst->params, src->params, src->param_count * sizeof(float));
+}
+
+void dr3i_net_polyak_trusted(dr3_net *dst, const dr3_net *src, float tau) {
+    const float keep = 1.0f - tau;
+    for (size_t k = 0; k < dst->param_count; k++)
+        dst->params[k] = keep * dst->params[k] + tau * src->params[k];
 }
 
 dr3_status dr3_net_polyak(dr3_net *dst, const dr3_net *src, float tau) {
@@ -413,8 +415,6 @@ dr3_status dr3_net_polyak(dr3_net *dst, const dr3_net *src, float tau) {
         return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_polyak: tau must be in [0, 1]");
     if (!dr3_net_same_shape(dst, src))
         return dr3i_fail(DR3_ERR_SHAPE, "dr3_net_polyak: networks differ in shape");
-    const float keep = 1.0f - tau;
-    for (size_t k = 0; k < dst->param_count; k++)
-        dst->params[k] = keep * dst->params[k] + tau * src->params[k];
+    dr3i_net_polyak_trusted(dst, src, tau);
     return DR3_OK;
 }

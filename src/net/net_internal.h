@@ -28,5 +28,11 @@ struct dr3_net {
 };
 
 const char *dr3i_activation_name(dr3_activation a);
+/* dr3_net_copy_params / dr3_net_polyak without the checks, for callers that established
+ * them once (same shape, τ in [0, 1]): they cannot fail. */
+void dr3i_net_copy_params_trusted(dr3_net *dst, const dr3_net *src);
+void dr3i_net_polyak_trusted(dr3_net *dst, const dr3_net *src, float tau);
+/* The descriptor of dr3_net_options (mlp.c), for readers of runtime options. */
+extern const dr3i_struct_desc dr3i_desc_dr3_net_options;
 
 #endif

@@ -203,8 +203,8 @@ static int parse_size(const char *s, size_t *out) {
     return 1;
 }
 
-dr3_status dr3_net_load_new(dr3_net **out, const char *path, const dr3_net_options *rt) {
-    static const char who[] = "dr3_net_load_new";
+dr3_status dr3_net_open(dr3_net **out, const char *path, const dr3_net_options *rt) {
+    static const char who[] = "dr3_net_open";
     if (out == NULL || path == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who, out ? "path" : "out");
     *out = NULL;
@@ -212,21 +212,18 @@ dr3_status dr3_net_load_new(dr3_net **out, const char *path, const dr3_net_optio
     dr3i_st_file *f;
     dr3_status st = read_parse(path, &buf, &f, who);
     if (st != DR3_OK) return st;
-    dr3_net_options o = DR3_NET_OPTIONS_INIT;
-    if (rt != NULL &&
-        rt->struct_size >= offsetof(dr3_net_options, max_batch) + sizeof(size_t)) {
-        memcpy(&o, rt, rt->struct_size < sizeof o ? rt->struct_size : sizeof o);
-        o.struct_size = sizeof o;
-    } else {
-        o.max_batch = 1;
-    }
+    dr3_net_options o;
+    st = dr3i_struct_in(&o, rt, &dr3i_desc_dr3_net_options, true, who, "runtime options");
+    if (rt == NULL) o.max_batch = 1;
     size_t hidden[64], nh = 0;
     const char *fmt = dr3i_st_meta(f, "format"), *hs = dr3i_st_meta(f, "hidden");
     const char *act = dr3i_st_meta(f, "activation"), *head = dr3i_st_meta(f, "head");
     const char *param = dr3i_st_meta(f, "activation_param");
-    if (fmt == NULL || strcmp(fmt, "libdr3.net") != 0 || hs == NULL || act == NULL ||
-        head == NULL || !parse_size(dr3i_st_meta(f, "obs_dim"), &o.obs_dim) ||
-        !parse_size(dr3i_st_meta(f, "action_dim"), &o.action_dim))
+    if (st != DR3_OK) {
+        /* the caller's runtime options were refused: keep that message */
+    } else if (fmt == NULL || strcmp(fmt, "libdr3.net") != 0 || hs == NULL || act == NULL ||
+               head == NULL || !parse_size(dr3i_st_meta(f, "obs_dim"), &o.obs_dim) ||
+               !parse_size(dr3i_st_meta(f, "action_dim"), &o.action_dim))
         st = dr3i_fail(DR3_ERR_FORMAT,
                        "%s: '%s' has no libdr3 architecture metadata (create the network and "
                        "use dr3_net_load)",

@@ -46,17 +46,19 @@ static dr3_status check_options(const dr3_optim_options *o, const char *who) {
     return DR3_OK;
 }
 
+DR3I_DEFINE_STRUCT(dr3_optim_options, dr3_optim_options, DR3_OPTIM_OPTIONS_INIT,
+                   DR3_OPTIM_OPTIONS_VERSION, sizeof(dr3_optim_options))
+
 dr3_status dr3_optim_create(dr3_optim **out, size_t param_count,
                             const dr3_optim_options *opts) {
     static const char who[] = "dr3_optim_create";
     if (out == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: out is NULL", who);
     *out = NULL;
-    if (opts == NULL || opts->struct_size < offsetof(dr3_optim_options, lr) + sizeof(float))
-        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: options are NULL or too small", who);
-    dr3_optim_options o = DR3_OPTIM_OPTIONS_INIT;
-    memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
-    o.struct_size = sizeof o;
-    dr3_status st = check_options(&o, who);
+    dr3_optim_options o;
+    dr3_status st =
+        dr3i_struct_in(&o, opts, &dr3i_desc_dr3_optim_options, false, who, "options");
+    if (st != DR3_OK) return st;
+    st = check_options(&o, who);
     if (st != DR3_OK) return st;
     if (param_count == 0) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: param_count is 0", who);
     size_t bytes;

@@ -6,34 +6,34 @@
 
 #include <string.h>
 
-static const char *const kind_names[] = {"dr3", "cql", "l2", "feature_l2"};
-enum { NUM_KINDS = sizeof kind_names / sizeof kind_names[0] };
+#define kind_names(k) dr3_regularizer_kind_name(k)
 
-const char *dr3_regularizer_kind_name(dr3_regularizer_kind kind) {
-    return (int)kind >= 0 && (int)kind < NUM_KINDS ? kind_names[kind] : NULL;
-}
+DR3I_DEFINE_STRUCT(dr3_regularizer_options, dr3_regularizer_options,
+                   DR3_REGULARIZER_OPTIONS_INIT, DR3_REGULARIZER_OPTIONS_VERSION,
+                   sizeof(dr3_regularizer_options))
+DR3I_DEFINE_STRUCT(dr3_reg_view, dr3_reg_view, DR3_REG_VIEW_INIT, DR3_REG_VIEW_VERSION,
+                   sizeof(dr3_reg_view))
+DR3I_DEFINE_STRUCT(dr3_reg_grads, dr3_reg_grads, DR3_REG_GRADS_INIT, DR3_REG_GRADS_VERSION,
+                   sizeof(dr3_reg_grads))
+DR3I_DEFINE_STRUCT(dr3_regularizer_vtable, dr3_regularizer_vtable, DR3_REGULARIZER_VTABLE_INIT,
+                   DR3_REGULARIZER_VTABLE_VERSION, sizeof(dr3_regularizer_vtable))
 
 dr3_status dr3i_regularizer_options_load(dr3_regularizer_options *out,
                                          const dr3_regularizer_options *user, const char *who) {
-    dr3_regularizer_options o = DR3_REGULARIZER_OPTIONS_INIT;
-    if (user == NULL)
-        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: regularizer options are NULL", who);
-    if (user->struct_size < offsetof(dr3_regularizer_options, coef) + sizeof(float))
-        return dr3i_fail(DR3_ERR_INVALID_ARG,
-                         "%s: regularizer options struct_size %zu is too small", who,
-                         user->struct_size);
-    memcpy(&o, user, user->struct_size < sizeof o ? user->struct_size : sizeof o);
-    o.struct_size = sizeof o;
+    dr3_regularizer_options o;
+    dr3_status st = dr3i_struct_in(&o, user, &dr3i_desc_dr3_regularizer_options, false, who,
+                                   "regularizer options");
+    if (st != DR3_OK) return st;
     if (dr3_regularizer_kind_name(o.kind) == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: unknown regularizer kind %d", who,
                          (int)o.kind);
     if (!(isfinite(o.coef) && o.coef >= 0))
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s coefficient must be finite and >= 0", who,
-                         kind_names[o.kind]);
+                         kind_names(o.kind));
     unsigned allowed = o.kind == DR3_REG_DR3 ? (DR3_REG_ABS | DR3_REG_MASK_TERMINAL) : 0u;
     if (o.flags & ~allowed)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: flags 0x%x are not valid for %s", who,
-                         o.flags & ~allowed, kind_names[o.kind]);
+                         o.flags & ~allowed, kind_names(o.kind));
     *out = o;
     return DR3_OK;
 }
@@ -47,8 +47,6 @@ static dr3_status apply(const dr3_regularizer_options *o, const dr3_reg_view *v,
     dr3_status st;
     if (v == NULL || g == NULL || loss == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: view, grads and loss must not be NULL", who);
-    if (v->struct_size < sizeof(dr3_reg_view) || g->struct_size < sizeof(dr3_reg_grads))
-        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: view/grads struct_size too small", who);
     switch (o->kind) {
     case DR3_REG_DR3: {
         if ((st = need(v->phi && v->phi_next && (v->n == 0 || g->phi || g->phi_next), who,
@@ -105,36 +103,34 @@ dr3_status dr3_regularizer_apply(const dr3_regularizer_options *opts, const dr3_
     dr3_regularizer_options o;
     dr3_status st = dr3i_regularizer_options_load(&o, opts, who);
     if (st != DR3_OK) return st;
-    return apply(&o, view, grads, loss, who);
+    dr3_reg_view v;
+    dr3_reg_grads g;
+    if ((st = dr3i_struct_in(&v, view, &dr3i_desc_dr3_reg_view, false, who, "view")) !=
+            DR3_OK ||
+        (st = dr3i_struct_in(&g, grads, &dr3i_desc_dr3_reg_grads, false, who, "grads")) !=
+            DR3_OK)
+        return st;
+    return apply(&o, &v, &g, loss, who);
 }
 
 static int builtin_apply(void *payload, const dr3_reg_view *view, const dr3_reg_grads *grads,
                          float *loss) {
-    return apply((const dr3_regularizer_options *)payload, view, grads, loss,
-                 "dr3_learner_step") == DR3_OK
-               ? 0
-               : 1;
+    const dr3_regularizer_options *o = (const dr3_regularizer_options *)payload;
+    return apply(o, view, grads, loss, dr3_regularizer_kind_name(o->kind)) == DR3_OK ? 0 : 1;
 }
 
-const dr3_regularizer_vtable *dr3i_regularizer_builtin_vtable(void) {
-    static const dr3_regularizer_vtable vt = {sizeof(dr3_regularizer_vtable), "builtin",
-                                              builtin_apply, NULL};
-    return &vt;
+dr3_regularizer_vtable dr3i_regularizer_builtin_vtable(const dr3_regularizer_options *o) {
+    dr3_regularizer_vtable vt = DR3_REGULARIZER_VTABLE_INIT;
+    vt.name = dr3_regularizer_kind_name(o->kind);
+    vt.apply = builtin_apply;
+    return vt;
 }
 
 dr3_status dr3i_regularizer_vtable_load(dr3_regularizer_vtable *out,
                                         const dr3_regularizer_vtable *user, const char *who) {
-    if (user == NULL)
-        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: regularizer vtable is NULL", who);
-    size_t need_size = offsetof(dr3_regularizer_vtable, apply) + sizeof(user->apply);
-    if (user->struct_size < need_size)
-        return dr3i_fail(DR3_ERR_INVALID_ARG,
-                         "%s: regularizer vtable struct_size %zu is smaller than its required "
-                         "part (%zu)",
-                         who, user->struct_size, need_size);
-    memset(out, 0, sizeof *out);
-    memcpy(out, user, user->struct_size < sizeof *out ? user->struct_size : sizeof *out);
-    out->struct_size = sizeof *out;
+    dr3_status st = dr3i_struct_in(out, user, &dr3i_desc_dr3_regularizer_vtable, false, who,
+                                   "regularizer vtable");
+    if (st != DR3_OK) return st;
     if (out->apply == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: regularizer vtable has no apply callback",
                          who);

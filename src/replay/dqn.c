@@ -234,9 +234,9 @@ static dr3_status load(dr3_replay **out, const char *dir, unsigned suffix, dr3_r
     return dr3i_replay_build_sets(r, who);
 }
 
-dr3_status dr3_replay_load_dqn(dr3_replay **out, const char *dir, unsigned suffix,
+dr3_status dr3_replay_open_dqn(dr3_replay **out, const char *dir, unsigned suffix,
                                const dr3_replay_options *opts) {
-    static const char *who = "dr3_replay_load_dqn";
+    static const char *who = "dr3_replay_open_dqn";
     if (out == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: out is NULL", who);
     *out = NULL;
     if (dir == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: dir is NULL", who);

@@ -547,14 +547,14 @@ static dr3_status load(dr3_replay **out, const char *path, const dr3_replay_opti
     return DR3_OK;
 }
 
-dr3_status dr3_replay_load_d4rl(dr3_replay **out, const char *path,
+dr3_status dr3_replay_open_d4rl(dr3_replay **out, const char *path,
                                 const dr3_replay_options *opts) {
-    return load(out, path, opts, D4RL, "dr3_replay_load_d4rl");
+    return load(out, path, opts, D4RL, "dr3_replay_open_d4rl");
 }
 
-dr3_status dr3_replay_load_minari(dr3_replay **out, const char *path,
+dr3_status dr3_replay_open_minari(dr3_replay **out, const char *path,
                                   const dr3_replay_options *opts) {
-    return load(out, path, opts, MINARI, "dr3_replay_load_minari");
+    return load(out, path, opts, MINARI, "dr3_replay_open_minari");
 }
 
 #else /* !DR3_HAVE_HDF5 */
@@ -567,18 +567,18 @@ static dr3_status no_hdf5(dr3_replay **out, const char *who) {
                      who);
 }
 
-dr3_status dr3_replay_load_d4rl(dr3_replay **out, const char *path,
+dr3_status dr3_replay_open_d4rl(dr3_replay **out, const char *path,
                                 const dr3_replay_options *opts) {
     (void)path;
     (void)opts;
-    return no_hdf5(out, "dr3_replay_load_d4rl");
+    return no_hdf5(out, "dr3_replay_open_d4rl");
 }
 
-dr3_status dr3_replay_load_minari(dr3_replay **out, const char *path,
+dr3_status dr3_replay_open_minari(dr3_replay **out, const char *path,
                                   const dr3_replay_options *opts) {
     (void)path;
     (void)opts;
-    return no_hdf5(out, "dr3_replay_load_minari");
+    return no_hdf5(out, "dr3_replay_open_minari");
 }
 
 #endif

@@ -9,24 +9,19 @@
 
 /* ---- options and allocation ------------------------------------------------------------ */
 
+DR3I_DEFINE_STRUCT(dr3_replay_options, dr3_replay_options, DR3_REPLAY_OPTIONS_INIT,
+                   DR3_REPLAY_OPTIONS_VERSION, sizeof(dr3_replay_options))
+DR3I_DEFINE_STRUCT(dr3_replay_batch, dr3_replay_batch, DR3_REPLAY_BATCH_INIT,
+                   DR3_REPLAY_BATCH_VERSION, sizeof(dr3_replay_batch))
+
 dr3_status dr3i_replay_opts(dr3_replay_options *o, dr3i_alloc *alloc,
                             const dr3_replay_options *opts, const char *who) {
-    dr3_replay_options d = DR3_REPLAY_OPTIONS_INIT;
-    if (opts != NULL) {
-        if (opts->struct_size < sizeof(size_t))
-            return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: opts->struct_size %zu is too small", who,
-                             opts->struct_size);
-        /* Fields an older caller does not know keep their zero value, not the default:
-         * zero is what an old program meant (see common.h). */
-        memset(&d, 0, sizeof d);
-        size_t n = opts->struct_size < sizeof d ? opts->struct_size : sizeof d;
-        memcpy(&d, opts, n);
-        if (n < offsetof(dr3_replay_options, frame_stack) + sizeof(size_t)) d.frame_stack = 1;
-        if (n < offsetof(dr3_replay_options, n_step) + sizeof(size_t)) d.n_step = 1;
-        if (n < offsetof(dr3_replay_options, gamma) + sizeof(float)) d.gamma = 0.99f;
-    }
-    d.struct_size = sizeof d;
-    dr3_status st = dr3i_alloc_init(alloc, &d.allocator, who);
+    /* Fields newer than the caller's version take the DR3_REPLAY_OPTIONS_INIT defaults
+     * (including the embedded allocator's). */
+    dr3_replay_options d;
+    dr3_status st = dr3i_struct_in(&d, opts, &dr3i_desc_dr3_replay_options, true, who, "opts");
+    if (st != DR3_OK) return st;
+    st = dr3i_alloc_init(alloc, &d.allocator, who);
     if (st != DR3_OK) return st;
     if (d.obs_dtype != DR3_DTYPE_F32 && d.obs_dtype != DR3_DTYPE_U8)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: opts->obs_dtype %d is not a dr3_dtype", who,
@@ -497,12 +492,8 @@ dr3_status dr3_replay_add_episode(dr3_replay *r, size_t steps, const void *obs,
 
 static dr3_status read_batch(const dr3_replay *r, const dr3_replay_batch *in,
                              dr3_replay_batch *b, const char *who) {
-    if (in == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: out is NULL", who);
-    if (in->struct_size < sizeof(size_t) + sizeof(int))
-        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: out->struct_size %zu is too small", who,
-                         in->struct_size);
-    memset(b, 0, sizeof *b);
-    memcpy(b, in, in->struct_size < sizeof *b ? in->struct_size : sizeof *b);
+    dr3_status st = dr3i_struct_in(b, in, &dr3i_desc_dr3_replay_batch, false, who, "out");
+    if (st != DR3_OK) return st;
     const size_t sd = r->state_dim, ad = r->act_width;
     const int u8 = r->o.obs_dtype == DR3_DTYPE_U8;
     const int disc = r->o.action_kind == DR3_ACTION_DISCRETE;
@@ -698,17 +689,11 @@ dr3_status dr3_replay_valid_indices(const dr3_replay *r, int need_next_action, s
     return DR3_OK;
 }
 
-dr3_status dr3_replay_options_get(const dr3_replay *r, dr3_replay_options *out) {
-    static const char *who = "dr3_replay_options_get";
+dr3_status dr3_replay_get_options(dr3_replay_options *out, const dr3_replay *r) {
+    static const char *who = "dr3_replay_get_options";
     if (r == NULL || out == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who, r == NULL ? "r" : "out");
-    if (out->struct_size < sizeof(size_t))
-        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: out->struct_size %zu is too small", who,
-                         out->struct_size);
     dr3_replay_options o = r->o;
     o.capacity = r->cap;
-    size_t n = out->struct_size < sizeof o ? out->struct_size : sizeof o;
-    o.struct_size = out->struct_size;
-    memcpy(out, &o, n);
-    return DR3_OK;
+    return dr3i_struct_out(out, &o, &dr3i_desc_dr3_replay_options, who, "out");
 }

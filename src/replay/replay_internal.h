@@ -91,7 +91,7 @@ static inline int dr3i_next_in_ep(const dr3_replay *r, size_t q, size_t *q2) {
     return 1;
 }
 
-/* Validates *opts (first struct_size bytes copied over the defaults) into *o and *alloc.
+/* Validates *opts (the fields of its version over the defaults) into *o and *alloc.
  * need_shapes: capacity/obs_dim/actions must be set (dr3_replay_create), else dataset use. */
 dr3_status dr3i_replay_opts(dr3_replay_options *o, dr3i_alloc *alloc,
                             const dr3_replay_options *opts, const char *who);

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fwrite(data, 1, size, f);
     fclose(f);
     dr3_checkpoint_info info = DR3_CHECKPOINT_INFO_INIT;
-    (void)dr3_learner_checkpoint_info(path, &info);
+    (void)dr3_learner_checkpoint_info(&info, path);
     (void)dr3_learner_load(learner, path);
     unlink(path);
     return 0;

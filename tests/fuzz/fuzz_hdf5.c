@@ -1,5 +1,5 @@
 /* libFuzzer target: the D4RL and Minari HDF5 readers. Each input is written to a file and
- * opened with dr3_replay_load_d4rl() and dr3_replay_load_minari(); libdr3's own checks
+ * opened with dr3_replay_open_d4rl() and dr3_replay_open_minari(); libdr3's own checks
  * (dataset names, ranks, dtypes, lengths, overflow) must turn bad files into a status.
  * libhdf5 parses the container itself; crashes inside libhdf5 are reported separately. */
 #include <dr3/dr3.h>
@@ -20,9 +20,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fclose(f);
     dr3_replay_options o = DR3_REPLAY_OPTIONS_INIT;
     dr3_replay *r = NULL;
-    if (dr3_replay_load_d4rl(&r, path, &o) == DR3_OK) dr3_replay_free(r);
+    if (dr3_replay_open_d4rl(&r, path, &o) == DR3_OK) dr3_replay_free(r);
     r = NULL;
-    if (dr3_replay_load_minari(&r, path, &o) == DR3_OK) dr3_replay_free(r);
+    if (dr3_replay_open_minari(&r, path, &o) == DR3_OK) dr3_replay_free(r);
     unlink(path);
     return 0;
 }

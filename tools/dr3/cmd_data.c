@@ -91,11 +91,11 @@ static dr3_status open_dataset(const char *path, unsigned suffix, size_t frame_s
         char probe[4096];
         snprintf(probe, sizeof probe, "%s/observations.npy", path);
         if (access(probe, R_OK) == 0) return dr3_replay_open_npy(out, path, &o);
-        return dr3_replay_load_dqn(out, path, suffix, &o);
+        return dr3_replay_open_dqn(out, path, suffix, &o);
     }
-    dr3_status st = dr3_replay_load_d4rl(out, path, &o);
+    dr3_status st = dr3_replay_open_d4rl(out, path, &o);
     if (st == DR3_OK) return st;
-    return dr3_replay_load_minari(out, path, &o);
+    return dr3_replay_open_minari(out, path, &o);
 }
 
 typedef struct progress {
@@ -166,7 +166,7 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "dr3 train: --data is required (see dr3 train --help)\n");
         return CLI_USAGE;
     }
-    if (dr3_backup_kind_parse(backup, &kind) != DR3_OK) {
+    if (dr3_backup_kind_parse(&kind, backup) != DR3_OK) {
         fprintf(stderr, "dr3 train: unknown --backup '%s'\n", backup);
         return CLI_USAGE;
     }
@@ -185,7 +185,7 @@ int cmd_train(int argc, char **argv) {
                                  (size_t)n_step, &r);
     if (st != DR3_OK) return cli_fail("train", "opening the dataset", st);
     dr3_replay_options ro = DR3_REPLAY_OPTIONS_INIT;
-    dr3_replay_options_get(r, &ro);
+    dr3_replay_get_options(&ro, r);
     if (ro.action_kind != DR3_ACTION_DISCRETE) {
         fprintf(stderr, "dr3 train: '%s' has continuous actions; the learner is discrete\n",
                 data);
@@ -243,7 +243,8 @@ int cmd_train(int argc, char **argv) {
     o.polyak_tau = (float)tau;
     o.optim = &oo;
     o.backup = &bko;
-    o.regularizers = regs;
+    const dr3_regularizer_options *reg_ptrs[2] = {&regs[0], &regs[1]};
+    o.regularizers = reg_ptrs;
     o.num_regularizers = nreg;
     o.threads = (int)threads;
     o.seed = seed;
@@ -322,7 +323,12 @@ int cmd_eval(int argc, char **argv) {
         return CLI_USAGE;
     }
     dr3_checkpoint_info info = DR3_CHECKPOINT_INFO_INIT;
-    dr3_status st = dr3_learner_checkpoint_info(ckpt, &info);
+    size_t widths[64];
+    info.hidden = widths;
+    info.hidden_capacity = 64;
+    dr3_status st = dr3_learner_checkpoint_info(&info, ckpt);
+    if (st == DR3_OK && info.num_hidden > 64)
+        st = DR3_ERR_RANGE; /* deeper than any network the tool trains */
     if (st != DR3_OK) {
         dr3env_free(env);
         return cli_fail("eval", "reading the checkpoint", st);

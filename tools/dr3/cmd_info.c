@@ -10,11 +10,11 @@ int cmd_info(int argc, char **argv) {
     dr3_status st = dr3_runtime_info_get(&info);
     if (st != DR3_OK) return cli_fail("info", "reading runtime information", st);
     static const char *const source[] = {
-        "BLIS's own CPU detection", "libdr3 (BLIS would have used generic kernels)",
+        "BLIS's own CPU detection", "libdr3 (replacing BLIS's own choice)",
         "user choice (DR3_BLIS_ARCH or dr3_runtime_set_blis_arch)",
         "host environment (BLIS_ARCH_TYPE)", "BLIS was initialised before libdr3"};
     int src = info.blis_arch_source;
-    printf("libdr3        %s (headers %s)\n", info.version, DR3_VERSION_STRING);
+    printf("libdr3        %s (headers %s)\n", info.libdr3_version, DR3_VERSION_STRING);
     printf("BLIS          %s, %s\n", info.blis_version,
            info.blis_threading ? "multithreaded build" : "single-threaded build");
     printf("kernels       %s, chosen by %s\n", info.blis_arch,

@@ -164,7 +164,8 @@ static int run_one(job_ctx *ctx, size_t method, size_t seed) {
     o.polyak_tau = c->tau;
     o.optim = &oo;
     o.backup = &bo;
-    o.regularizers = &reg;
+    const dr3_regularizer_options *reg_ptr = &reg;
+    o.regularizers = &reg_ptr;
     o.num_regularizers = m->c0 > 0 ? 1 : 0;
     o.srank_every = 0; /* srank is computed below, on one evaluation chunk */
     o.seed = 31 * seed + 7;

@@ -8,45 +8,27 @@
  * implemented on this same interface. See examples/custom_backup.c for one written outside
  * the library.
  *
- * ABI rules (docs/api-stability.md): both structs begin with `struct_size` and only ever
- * grow at the end; the library reads `min(struct_size, sizeof)` bytes of a vtable and treats
- * missing or NULL optional callbacks as "use the default". Version history:
- * - 0.1: struct_size, name, next_values, destroy, requires.
+ * ABI rules (docs/api-stability.md): the vtable begins with `unsigned version`
+ * (::DR3_BACKUP_VTABLE_VERSION of the header the plugin was built with) and only ever grows
+ * at the end; the library reads the fields of the plugin's version and treats fields of
+ * later versions, and NULL optional callbacks, as "use the default". A plugin explains a
+ * failure with dr3_error_set() (dr3/sys/errors.h). Version history:
+ * - 1 (libdr3 1.0): version, name, next_values, destroy, needs.
+ *   (0.1's `size_t struct_size` and `unsigned requires` are gone; 0.1 plugins are refused
+ *   with ::DR3_ERR_VERSION and a message asking for a rebuild.)
  */
 #ifndef DR3_SYS_BACKUP_H
 #define DR3_SYS_BACKUP_H
 
+#include <dr3/backup.h>
 #include <dr3/common.h>
-#include <dr3/rng.h>
+#include <dr3/sys/errors.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/**
- * @brief Read-only view of a batch's next states, given to a backup operator.
- *
- * All matrices are row-major with the given row strides (in floats). Pointers are borrowed
- * for the duration of the call only.
- */
-typedef struct dr3_backup_input {
-    size_t struct_size;          /**< sizeof(dr3_backup_input) of the caller. */
-    size_t n;                    /**< Rows (transitions) in the batch. */
-    size_t num_actions;          /**< Number of discrete actions A. */
-    size_t obs_dim;              /**< Observation size. */
-    const float *next_obs;       /**< s'_i, n × obs_dim. */
-    size_t ld_next_obs;          /**< Row stride of next_obs. */
-    const float *q_next_online;  /**< Q_θ(s'_i, ·) of the online network, n × A. */
-    size_t ld_q_next_online;     /**< Row stride of q_next_online. */
-    const float *q_next_target;  /**< Q_θ̄(s'_i, ·) of the target network, n × A. */
-    size_t ld_q_next_target;     /**< Row stride of q_next_target. */
-    const int32_t *next_actions; /**< Dataset next actions a'_i, or NULL if unavailable. */
-    dr3_rng *rng;                /**< The learner's generator (for sampling operators). */
-    float *scratch;              /**< Workspace of scratch_len floats (n × A at least). */
-    size_t scratch_len;          /**< Length of scratch. */
-} dr3_backup_input;
-
-/** Requirement bits for dr3_backup_vtable::requires. */
+/** Requirement bits for dr3_backup_vtable::needs. */
 enum {
     /** The operator reads dr3_backup_input::next_actions (e.g. SARSA). */
     DR3_BACKUP_NEEDS_NEXT_ACTIONS = 1u << 0,
@@ -55,10 +37,13 @@ enum {
     DR3_BACKUP_NEEDS_ONLINE_NEXT = 1u << 1
 };
 
+/** Version of ::dr3_backup_vtable in this header (1: as released in 1.0). */
+#define DR3_BACKUP_VTABLE_VERSION 1
+
 /** @brief A backup operator: a table of callbacks plus the caller's payload. */
 typedef struct dr3_backup_vtable {
-    size_t struct_size; /**< sizeof(dr3_backup_vtable) as compiled by the plugin. */
-    const char *name;   /**< Short static name for metrics and messages (may be NULL). */
+    unsigned version; /**< ::DR3_BACKUP_VTABLE_VERSION; set by the _INIT macro. */
+    const char *name; /**< Short static name for metrics and messages (may be NULL). */
     /**
      * Required. Writes V(s'_i) into values[i] for i < in->n. Must not keep pointers from
      * @p in. Returns 0 on success; any other value aborts the learner step with
@@ -69,8 +54,32 @@ typedef struct dr3_backup_vtable {
     /** Optional: called once when the learner that holds this backup is freed. */
     void (*destroy)(void *payload);
     /** Bits of DR3_BACKUP_NEEDS_*; checked against each batch (0 if absent). */
-    unsigned requires;
+    unsigned needs;
 } dr3_backup_vtable;
+
+/** Initializer for ::dr3_backup_vtable: no callbacks, no requirements (set next_values). */
+#define DR3_BACKUP_VTABLE_INIT                                                                 \
+    { DR3_BACKUP_VTABLE_VERSION, NULL, NULL, NULL, 0u }
+
+/** @brief Fills @p s with ::DR3_BACKUP_VTABLE_INIT for struct version @p version (pass
+ *  ::DR3_BACKUP_VTABLE_VERSION), for language bindings. Errors: ::DR3_ERR_INVALID_ARG,
+ *  ::DR3_ERR_VERSION. Thread-safe. */
+DR3_API dr3_status dr3_backup_vtable_init(dr3_backup_vtable *s, unsigned version);
+
+/** Opaque learner handle (dr3/learner.h). */
+typedef struct dr3_learner dr3_learner;
+
+/**
+ * @brief Replaces a learner's backup operator with a user plugin. The vtable is read
+ *        (fields of its version) and copied; @p payload is borrowed until the learner is
+ *        freed or the backup replaced, when the previous plugin's destroy callback (if any)
+ *        is called.
+ * Errors: ::DR3_ERR_INVALID_ARG (NULL learner or vtable, no next_values callback, unknown
+ * requirement bits), ::DR3_ERR_VERSION (version 0, a 0.1 vtable, or a newer one); the
+ * learner is unchanged. Not thread-safe with other calls on the same learner.
+ */
+DR3_API dr3_status dr3_learner_set_backup(dr3_learner *learner, const dr3_backup_vtable *vtable,
+                                          void *payload);
 
 #ifdef __cplusplus
 }
