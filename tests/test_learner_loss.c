@@ -1,0 +1,328 @@
+/* The losses a learner step reports, against a reference computed here in double from the
+ * network parameters alone: our own forward pass over the flat PyTorch-layout parameter
+ * vector (dr3/net.h contract), the TD targets y = r + discount · max_a Q_target(s', a), the
+ * TD loss (MSE and Huber, weighted), and every regularizer — DR3 plain, |·| and with the
+ * terminal mask c0 · (1/n) Σ (1 − terminal_i) φ_i·φ'_i — and CQL. Nothing here compares the
+ * learner against itself: test_learner.c's finite differences check that the gradient matches
+ * the loss; this file checks that the loss is the right one. */
+#include "testutil.h"
+
+#include <dr3/learner.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { S = 3, H1 = 6, H2 = 5, NA = 3, BN = 8 };
+enum { NPARAM = H1 * S + H1 + H2 * H1 + H2 + NA * H2 + NA };
+
+static const double RTOL = 1e-5, ATOL = 2e-6;
+
+/* ---- the reference: a tanh MLP S → H1 → H2 → NA in double ------------------------------- */
+
+/* One linear layer y = W x + b with W [out × in] row-major followed by b [out], as
+ * torch.nn.Linear stores them; returns the parameters after this layer. */
+static const float *ref_linear(const float *p, size_t in, size_t out, const double *x,
+                               double *y) {
+    for (size_t o = 0; o < out; o++) {
+        double s = p[in * out + o];
+        for (size_t k = 0; k < in; k++) s += (double)p[o * in + k] * x[k];
+        y[o] = s;
+    }
+    return p + in * out + out;
+}
+
+/* Q(s, ·) and φ(s) (the last hidden layer after tanh) of one observation. */
+static void ref_forward(const float *params, const float *obs, double q[NA], double phi[H2]) {
+    double x[S], h1[H1];
+    for (size_t k = 0; k < S; k++) x[k] = obs[k];
+    const float *p = ref_linear(params, S, H1, x, h1);
+    for (size_t k = 0; k < H1; k++) h1[k] = tanh(h1[k]);
+    p = ref_linear(p, H1, H2, h1, phi);
+    for (size_t k = 0; k < H2; k++) phi[k] = tanh(phi[k]);
+    p = ref_linear(p, H2, NA, phi, q);
+    assert_true(p == params + NPARAM);
+}
+
+typedef struct batch_data {
+    float obs[BN][S], next_obs[BN][S], rewards[BN], weights[BN], discounts[BN];
+    int32_t actions[BN];
+    uint8_t terminals[BN];
+} batch_data;
+
+static void fill_batch(batch_data *d, uint64_t seed) {
+    dr3_rng rng;
+    dr3_rng_seed(&rng, seed);
+    memset(d, 0, sizeof *d);
+    for (int i = 0; i < BN; i++) {
+        for (int j = 0; j < S; j++) {
+            d->obs[i][j] = 3 * dr3_rng_uniform(&rng) - 1.5f;
+            d->next_obs[i][j] = 3 * dr3_rng_uniform(&rng) - 1.5f;
+        }
+        d->rewards[i] = 4 * dr3_rng_uniform(&rng) - 2;
+        d->weights[i] = 0.25f + 1.5f * dr3_rng_uniform(&rng);
+        d->actions[i] = (int32_t)dr3_rng_below(&rng, NA);
+    }
+    /* terminal rows 1, 5 and 6: asymmetric, so masking them and masking the others differ */
+    d->terminals[1] = d->terminals[5] = d->terminals[6] = 1;
+}
+
+/* Which regularizers the learner under test has (in this order). */
+typedef struct reg_spec {
+    dr3_regularizer_kind kind;
+    float coef;
+    unsigned flags;
+} reg_spec;
+
+typedef struct ref_result {
+    double td, reg[DR3_MAX_REGULARIZERS], total, mean_q, mean_target, feature_dot;
+    int huber_inside, huber_outside; /* rows on each side of the Huber threshold */
+} ref_result;
+
+/* How the reference derives each row's discount and non-terminal flag, following the
+ * dr3_batch documentation. */
+typedef struct ref_batch_rules {
+    double gamma;
+    const float *discounts;   /* NULL: gamma · (1 − terminal) */
+    const uint8_t *terminals; /* NULL: nothing is terminal */
+    const float *weights;     /* NULL: 1 */
+    int invert_mask;          /* 1: the wrong mask (terminal_i), to show the test has power */
+} ref_batch_rules;
+
+static void reference(const float *online, const float *target, const batch_data *d, size_t n,
+                      const ref_batch_rules *rules, dr3_td_kind kind, double delta,
+                      const reg_spec *regs, size_t nregs, ref_result *out) {
+    memset(out, 0, sizeof *out);
+    double td = 0, sq = 0, sy = 0, dotsum = 0;
+    double reg[DR3_MAX_REGULARIZERS] = {0};
+    for (size_t i = 0; i < n; i++) {
+        double q[NA], phi[H2], qn[NA], phin[H2], qt[NA], phit[H2];
+        ref_forward(online, d->obs[i], q, phi);
+        ref_forward(online, d->next_obs[i], qn, phin);
+        ref_forward(target, d->next_obs[i], qt, phit);
+        int term = rules->terminals ? rules->terminals[i] != 0 : 0;
+        double disc = rules->discounts ? rules->discounts[i] : rules->gamma * (term ? 0 : 1);
+        double nonterminal = rules->terminals ? (term ? 0.0 : 1.0) : (disc > 0 ? 1.0 : 0.0);
+        if (rules->invert_mask) nonterminal = 1.0 - nonterminal;
+        double v = qt[0];
+        for (int a = 1; a < NA; a++) v = qt[a] > v ? qt[a] : v;
+        double y = d->rewards[i] + disc * v;
+        double qa = q[d->actions[i]], x = qa - y, l;
+        if (kind == DR3_TD_MSE) {
+            l = x * x;
+        } else if (fabs(x) <= delta) {
+            l = 0.5 * x * x;
+            out->huber_inside++;
+        } else {
+            l = delta * (fabs(x) - 0.5 * delta);
+            out->huber_outside++;
+        }
+        td += (rules->weights ? rules->weights[i] : 1.0) * l;
+        sq += qa;
+        sy += y;
+        double dot = 0;
+        for (int k = 0; k < H2; k++) dot += phi[k] * phin[k];
+        dotsum += dot;
+        for (size_t r = 0; r < nregs; r++) {
+            if (regs[r].kind == DR3_REG_DR3) {
+                double m = (regs[r].flags & DR3_REG_MASK_TERMINAL) ? nonterminal : 1.0;
+                reg[r] += m * ((regs[r].flags & DR3_REG_ABS) ? fabs(dot) : dot);
+            } else if (regs[r].kind == DR3_REG_CQL) {
+                double mx = q[0];
+                for (int a = 1; a < NA; a++) mx = q[a] > mx ? q[a] : mx;
+                double e = 0;
+                for (int a = 0; a < NA; a++) e += exp(q[a] - mx);
+                reg[r] += mx + log(e) - qa;
+            } else {
+                fail_msg("reference: regularizer kind %d not modelled", (int)regs[r].kind);
+            }
+        }
+    }
+    out->td = td / (double)n;
+    out->total = out->td;
+    for (size_t r = 0; r < nregs; r++) {
+        out->reg[r] = regs[r].coef * reg[r] / (double)n;
+        out->total += out->reg[r];
+    }
+    out->mean_q = sq / (double)n;
+    out->mean_target = sy / (double)n;
+    out->feature_dot = dotsum / (double)n;
+}
+
+/* ---- the learner under test ------------------------------------------------------------- */
+
+static dr3_learner *make_learner(dr3_td_kind kind, float delta, float gamma,
+                                 const reg_spec *regs, size_t nregs, uint64_t seed) {
+    static const size_t hidden[2] = {H1, H2};
+    dr3_regularizer_options ro[DR3_MAX_REGULARIZERS];
+    for (size_t r = 0; r < nregs; r++) {
+        ro[r] = (dr3_regularizer_options)DR3_REGULARIZER_OPTIONS_INIT;
+        ro[r].kind = regs[r].kind;
+        ro[r].coef = regs[r].coef;
+        ro[r].flags = regs[r].flags;
+    }
+    dr3_optim_options oo = DR3_OPTIM_OPTIONS_INIT;
+    oo.lr = 0.02f; /* Adam: the parameters move, so later steps are checked at new points */
+    dr3_learner_options o = DR3_LEARNER_OPTIONS_INIT;
+    o.obs_dim = S;
+    o.num_actions = NA;
+    o.num_hidden = 2;
+    o.hidden = hidden;
+    o.activation = DR3_ACT_TANH;
+    o.batch_size = BN;
+    o.gamma = gamma;
+    o.td_kind = kind;
+    o.huber_delta = delta;
+    o.target_update_period = 2; /* the target moves too, and differs from the online net */
+    o.optim = &oo;
+    o.regularizers = ro;
+    o.num_regularizers = nregs;
+    o.seed = seed;
+    dr3_learner *l = NULL;
+    assert_int_equal(dr3_learner_create(&l, &o), DR3_OK);
+    /* a target different from the online network from the first step on */
+    assert_int_equal(dr3_net_reset_params(dr3_learner_target(l), seed + 1000), DR3_OK);
+    return l;
+}
+
+static void check_metrics(const dr3_step_metrics *m, const ref_result *ref, size_t nregs) {
+    assert_int_equal(m->num_regularizers, nregs);
+    TU_ASSERT_CLOSE(m->td_loss, ref->td, RTOL, ATOL);
+    for (size_t r = 0; r < nregs; r++) TU_ASSERT_CLOSE(m->reg_loss[r], ref->reg[r], RTOL, ATOL);
+    TU_ASSERT_CLOSE(m->loss, ref->total, RTOL, ATOL);
+    TU_ASSERT_CLOSE(m->mean_q, ref->mean_q, RTOL, ATOL);
+    TU_ASSERT_CLOSE(m->mean_target, ref->mean_target, RTOL, ATOL);
+    TU_ASSERT_CLOSE(m->feature_dot, ref->feature_dot, RTOL, ATOL);
+}
+
+/* Steps a learner on batch b several times; before each step, computes the reference from
+ * the parameters as they are then and compares what evaluate and step report. */
+static void run_case(dr3_learner *l, const dr3_batch *b, const batch_data *d,
+                     const ref_batch_rules *rules, dr3_td_kind kind, double delta,
+                     const reg_spec *regs, size_t nregs, int steps) {
+    dr3_net *on = dr3_learner_online(l), *tg = dr3_learner_target(l);
+    assert_int_equal(dr3_net_param_count(on), NPARAM);
+    float online[NPARAM], target[NPARAM];
+    int inside = 0, outside = 0;
+    for (int t = 0; t < steps; t++) {
+        memcpy(online, dr3_net_params(on), sizeof online);
+        memcpy(target, dr3_net_params(tg), sizeof target);
+        ref_result ref;
+        reference(online, target, d, b->n, rules, kind, delta, regs, nregs, &ref);
+        inside += ref.huber_inside;
+        outside += ref.huber_outside;
+
+        /* the test has power: the wrong (inverted) terminal mask gives other numbers */
+        for (size_t r = 0; r < nregs; r++)
+            if (regs[r].kind == DR3_REG_DR3 && (regs[r].flags & DR3_REG_MASK_TERMINAL)) {
+                ref_batch_rules wrong = *rules;
+                wrong.invert_mask = 1;
+                ref_result bad;
+                reference(online, target, d, b->n, &wrong, kind, delta, regs, nregs, &bad);
+                if (!(fabs(bad.reg[r] - ref.reg[r]) > 20 * (ATOL + RTOL * fabs(ref.reg[r]))))
+                    fail_msg("step %d, regularizer %zu: masked %.9g and inverted mask %.9g are "
+                             "too close for this batch to tell them apart",
+                             t, r, ref.reg[r], bad.reg[r]);
+            }
+
+        dr3_step_metrics m = DR3_STEP_METRICS_INIT;
+        assert_int_equal(dr3_learner_evaluate(l, b, &m), DR3_OK);
+        check_metrics(&m, &ref, nregs);
+        m = (dr3_step_metrics)DR3_STEP_METRICS_INIT;
+        assert_int_equal(dr3_learner_step(l, b, &m), DR3_OK);
+        check_metrics(&m, &ref, nregs); /* a step reports the losses before its update */
+    }
+    if (kind == DR3_TD_HUBER) assert_true(inside > 0 && outside > 0); /* both Huber branches */
+}
+
+static dr3_batch batch_of(batch_data *d) {
+    dr3_batch b = DR3_BATCH_INIT;
+    b.n = BN;
+    b.obs = &d->obs[0][0];
+    b.ld_obs = S;
+    b.next_obs = &d->next_obs[0][0];
+    b.ld_next_obs = S;
+    b.actions = d->actions;
+    b.rewards = d->rewards;
+    b.terminals = d->terminals;
+    return b;
+}
+
+/* ---- the cases -------------------------------------------------------------------------- */
+
+static const reg_spec ALL_REGS[4] = {{DR3_REG_DR3, 0.7f, DR3_REG_MASK_TERMINAL},
+                                     {DR3_REG_DR3, 0.2f, 0},
+                                     {DR3_REG_DR3, 0.3f, DR3_REG_ABS | DR3_REG_MASK_TERMINAL},
+                                     {DR3_REG_CQL, 0.5f, 0}};
+
+/* Terminals from the batch, discount γ(1 − terminal), Huber with per-row weights. */
+static void test_losses_huber_terminals(void **state) {
+    (void)state;
+    batch_data d;
+    fill_batch(&d, 21);
+    dr3_batch b = batch_of(&d);
+    b.weights = d.weights;
+    const double gamma = 0.9f, delta = 0.5f;
+    dr3_learner *l = make_learner(DR3_TD_HUBER, (float)delta, (float)gamma, ALL_REGS, 4, 7);
+    ref_batch_rules rules = {gamma, NULL, d.terminals, d.weights, 0};
+    run_case(l, &b, &d, &rules, DR3_TD_HUBER, delta, ALL_REGS, 4, 4);
+    dr3_learner_free(l);
+}
+
+/* Only the DR3 term with the terminal mask (the learner's non-terminal flags are all it
+ * reads), MSE, no weights. */
+static void test_dr3_terminal_mask_alone(void **state) {
+    (void)state;
+    batch_data d;
+    fill_batch(&d, 22);
+    dr3_batch b = batch_of(&d);
+    const double gamma = 0.99f;
+    dr3_learner *l = make_learner(DR3_TD_MSE, 1.0f, (float)gamma, ALL_REGS, 1, 8);
+    ref_batch_rules rules = {gamma, NULL, d.terminals, NULL, 0};
+    run_case(l, &b, &d, &rules, DR3_TD_MSE, 1.0, ALL_REGS, 1, 3);
+    dr3_learner_free(l);
+}
+
+/* k-step style discounts given explicitly and no terminals: discount_i is used as is and a
+ * row is non-terminal when its discount is > 0. */
+static void test_losses_mse_discounts(void **state) {
+    (void)state;
+    batch_data d;
+    fill_batch(&d, 23);
+    const float disc[BN] = {0.9f, 0.0f, 0.81f, 0.729f, 0.5f, 0.0f, 0.0f, 1.0f};
+    memcpy(d.discounts, disc, sizeof disc);
+    dr3_batch b = batch_of(&d);
+    b.terminals = NULL;
+    b.discounts = d.discounts;
+    dr3_learner *l = make_learner(DR3_TD_MSE, 1.0f, 0.3f, ALL_REGS, 4, 9);
+    ref_batch_rules rules = {0.3, d.discounts, NULL, NULL, 0};
+    run_case(l, &b, &d, &rules, DR3_TD_MSE, 1.0, ALL_REGS, 4, 3);
+    dr3_learner_free(l);
+}
+
+/* Discounts and terminals both given (the mask comes from the terminals), Huber δ = 1.5,
+ * weights, the regularizers in another order. */
+static void test_losses_huber_discounts_and_terminals(void **state) {
+    (void)state;
+    batch_data d;
+    fill_batch(&d, 24);
+    for (int i = 0; i < BN; i++) d.discounts[i] = d.terminals[i] ? 0.0f : 0.95f - 0.05f * i;
+    dr3_batch b = batch_of(&d);
+    b.discounts = d.discounts;
+    b.weights = d.weights;
+    const reg_spec regs[3] = {ALL_REGS[3], ALL_REGS[2], ALL_REGS[0]};
+    dr3_learner *l = make_learner(DR3_TD_HUBER, 1.5f, 0.5f, regs, 3, 10);
+    ref_batch_rules rules = {0.5, d.discounts, d.terminals, d.weights, 0};
+    run_case(l, &b, &d, &rules, DR3_TD_HUBER, 1.5, regs, 3, 3);
+    dr3_learner_free(l);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_losses_huber_terminals),
+        cmocka_unit_test(test_dr3_terminal_mask_alone),
+        cmocka_unit_test(test_losses_mse_discounts),
+        cmocka_unit_test(test_losses_huber_discounts_and_terminals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
