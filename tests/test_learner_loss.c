@@ -2,9 +2,10 @@
  * network parameters alone: our own forward pass over the flat PyTorch-layout parameter
  * vector (dr3/net.h contract), the TD targets y = r + discount · max_a Q_target(s', a), the
  * TD loss (MSE and Huber, weighted), and every regularizer — DR3 plain, |·| and with the
- * terminal mask c0 · (1/n) Σ (1 − terminal_i) φ_i·φ'_i — and CQL. Nothing here compares the
- * learner against itself: test_learner.c's finite differences check that the gradient matches
- * the loss; this file checks that the loss is the right one. */
+ * terminal mask c0 · (1/n) Σ (1 − terminal_i) φ_i·φ'_i — and CQL; the gradient the step
+ * used against central differences of that reference loss, and the feature metrics (mean
+ * φ·φ', cosine, norm, dead units) and Q-values. Nothing here compares the learner against
+ * itself. */
 #include "testutil.h"
 
 #include <dr3/learner.h>
@@ -18,28 +19,35 @@ enum { NPARAM = H1 * S + H1 + H2 * H1 + H2 + NA * H2 + NA };
 
 static const double RTOL = 1e-5, ATOL = 2e-6;
 
-/* ---- the reference: a tanh MLP S → H1 → H2 → NA in double ------------------------------- */
+/* ---- the reference: an MLP S → H1 → H2 → NA in double ----------------------------------- */
 
 /* One linear layer y = W x + b with W [out × in] row-major followed by b [out], as
  * torch.nn.Linear stores them; returns the parameters after this layer. */
-static const float *ref_linear(const float *p, size_t in, size_t out, const double *x,
-                               double *y) {
+static const double *ref_linear(const double *p, size_t in, size_t out, const double *x,
+                                double *y) {
     for (size_t o = 0; o < out; o++) {
         double s = p[in * out + o];
-        for (size_t k = 0; k < in; k++) s += (double)p[o * in + k] * x[k];
+        for (size_t k = 0; k < in; k++) s += p[o * in + k] * x[k];
         y[o] = s;
     }
     return p + in * out + out;
 }
 
-/* Q(s, ·) and φ(s) (the last hidden layer after tanh) of one observation. */
-static void ref_forward(const float *params, const float *obs, double q[NA], double phi[H2]) {
+static double ref_act(dr3_activation act, double x) {
+    if (act == DR3_ACT_TANH) return tanh(x);
+    assert_int_equal(act, DR3_ACT_RELU);
+    return x > 0 ? x : 0;
+}
+
+/* Q(s, ·) and φ(s) (the last hidden layer after its activation) of one observation. */
+static void ref_forward(dr3_activation act, const double *params, const float *obs,
+                        double q[NA], double phi[H2]) {
     double x[S], h1[H1];
     for (size_t k = 0; k < S; k++) x[k] = obs[k];
-    const float *p = ref_linear(params, S, H1, x, h1);
-    for (size_t k = 0; k < H1; k++) h1[k] = tanh(h1[k]);
+    const double *p = ref_linear(params, S, H1, x, h1);
+    for (size_t k = 0; k < H1; k++) h1[k] = ref_act(act, h1[k]);
     p = ref_linear(p, H1, H2, h1, phi);
-    for (size_t k = 0; k < H2; k++) phi[k] = tanh(phi[k]);
+    for (size_t k = 0; k < H2; k++) phi[k] = ref_act(act, phi[k]);
     p = ref_linear(p, H2, NA, phi, q);
     assert_true(p == params + NPARAM);
 }
@@ -74,8 +82,19 @@ typedef struct reg_spec {
     unsigned flags;
 } reg_spec;
 
+/* What the learner computes: its activation, TD loss and regularizers. */
+typedef struct ref_model {
+    dr3_activation act;
+    dr3_td_kind kind;
+    double delta;
+    const reg_spec *regs;
+    size_t nregs;
+} ref_model;
+
 typedef struct ref_result {
-    double td, reg[DR3_MAX_REGULARIZERS], total, mean_q, mean_target, feature_dot;
+    double td, reg[DR3_MAX_REGULARIZERS], total, mean_q, mean_target;
+    double feature_dot, feature_cos, feature_norm, dead_fraction;
+    double q[BN][NA];                /* Q(s_i, ·) of the online network */
     int huber_inside, huber_outside; /* rows on each side of the Huber threshold */
 } ref_result;
 
@@ -89,17 +108,19 @@ typedef struct ref_batch_rules {
     int invert_mask;          /* 1: the wrong mask (terminal_i), to show the test has power */
 } ref_batch_rules;
 
-static void reference(const float *online, const float *target, const batch_data *d, size_t n,
-                      const ref_batch_rules *rules, dr3_td_kind kind, double delta,
-                      const reg_spec *regs, size_t nregs, ref_result *out) {
+static void reference(const double *online, const double *target, const batch_data *d, size_t n,
+                      const ref_batch_rules *rules, const ref_model *md, ref_result *out) {
     memset(out, 0, sizeof *out);
-    double td = 0, sq = 0, sy = 0, dotsum = 0;
+    const reg_spec *regs = md->regs;
+    double td = 0, sq = 0, sy = 0, dotsum = 0, cossum = 0, normsum = 0;
     double reg[DR3_MAX_REGULARIZERS] = {0};
+    int alive[H2] = {0};
     for (size_t i = 0; i < n; i++) {
         double q[NA], phi[H2], qn[NA], phin[H2], qt[NA], phit[H2];
-        ref_forward(online, d->obs[i], q, phi);
-        ref_forward(online, d->next_obs[i], qn, phin);
-        ref_forward(target, d->next_obs[i], qt, phit);
+        ref_forward(md->act, online, d->obs[i], q, phi);
+        ref_forward(md->act, online, d->next_obs[i], qn, phin);
+        ref_forward(md->act, target, d->next_obs[i], qt, phit);
+        memcpy(out->q[i], q, sizeof q);
         int term = rules->terminals ? rules->terminals[i] != 0 : 0;
         double disc = rules->discounts ? rules->discounts[i] : rules->gamma * (term ? 0 : 1);
         double nonterminal = rules->terminals ? (term ? 0.0 : 1.0) : (disc > 0 ? 1.0 : 0.0);
@@ -108,22 +129,29 @@ static void reference(const float *online, const float *target, const batch_data
         for (int a = 1; a < NA; a++) v = qt[a] > v ? qt[a] : v;
         double y = d->rewards[i] + disc * v;
         double qa = q[d->actions[i]], x = qa - y, l;
-        if (kind == DR3_TD_MSE) {
+        if (md->kind == DR3_TD_MSE) {
             l = x * x;
-        } else if (fabs(x) <= delta) {
+        } else if (fabs(x) <= md->delta) {
             l = 0.5 * x * x;
             out->huber_inside++;
         } else {
-            l = delta * (fabs(x) - 0.5 * delta);
+            l = md->delta * (fabs(x) - 0.5 * md->delta);
             out->huber_outside++;
         }
         td += (rules->weights ? rules->weights[i] : 1.0) * l;
         sq += qa;
         sy += y;
-        double dot = 0;
-        for (int k = 0; k < H2; k++) dot += phi[k] * phin[k];
+        double dot = 0, n1 = 0, n2 = 0;
+        for (int k = 0; k < H2; k++) {
+            dot += phi[k] * phin[k];
+            n1 += phi[k] * phi[k];
+            n2 += phin[k] * phin[k];
+            alive[k] |= phi[k] != 0 || phin[k] != 0;
+        }
         dotsum += dot;
-        for (size_t r = 0; r < nregs; r++) {
+        normsum += sqrt(n1);
+        if (n1 > 0 && n2 > 0) cossum += dot / sqrt(n1 * n2);
+        for (size_t r = 0; r < md->nregs; r++) {
             if (regs[r].kind == DR3_REG_DR3) {
                 double m = (regs[r].flags & DR3_REG_MASK_TERMINAL) ? nonterminal : 1.0;
                 reg[r] += m * ((regs[r].flags & DR3_REG_ABS) ? fabs(dot) : dot);
@@ -140,26 +168,49 @@ static void reference(const float *online, const float *target, const batch_data
     }
     out->td = td / (double)n;
     out->total = out->td;
-    for (size_t r = 0; r < nregs; r++) {
+    for (size_t r = 0; r < md->nregs; r++) {
         out->reg[r] = regs[r].coef * reg[r] / (double)n;
         out->total += out->reg[r];
     }
     out->mean_q = sq / (double)n;
     out->mean_target = sy / (double)n;
     out->feature_dot = dotsum / (double)n;
+    out->feature_cos = cossum / (double)n;
+    out->feature_norm = normsum / (double)n;
+    int dead = 0;
+    for (int k = 0; k < H2; k++) dead += !alive[k];
+    out->dead_fraction = dead / (double)H2;
+}
+
+/* The gradient of the reference loss w.r.t. the online parameters by central differences in
+ * double (the target network and the batch fixed). */
+static void reference_gradient(const double *online, const double *target, const batch_data *d,
+                               size_t n, const ref_batch_rules *rules, const ref_model *md,
+                               double *grad) {
+    double p[NPARAM];
+    memcpy(p, online, sizeof p);
+    const double h = 1e-6;
+    for (size_t k = 0; k < NPARAM; k++) {
+        ref_result up, dn;
+        p[k] = online[k] + h;
+        reference(p, target, d, n, rules, md, &up);
+        p[k] = online[k] - h;
+        reference(p, target, d, n, rules, md, &dn);
+        p[k] = online[k];
+        grad[k] = (up.total - dn.total) / (2 * h);
+    }
 }
 
 /* ---- the learner under test ------------------------------------------------------------- */
 
-static dr3_learner *make_learner(dr3_td_kind kind, float delta, float gamma,
-                                 const reg_spec *regs, size_t nregs, uint64_t seed) {
+static dr3_learner *make_learner(const ref_model *md, float gamma, uint64_t seed) {
     static const size_t hidden[2] = {H1, H2};
     dr3_regularizer_options ro[DR3_MAX_REGULARIZERS];
-    for (size_t r = 0; r < nregs; r++) {
+    for (size_t r = 0; r < md->nregs; r++) {
         ro[r] = (dr3_regularizer_options)DR3_REGULARIZER_OPTIONS_INIT;
-        ro[r].kind = regs[r].kind;
-        ro[r].coef = regs[r].coef;
-        ro[r].flags = regs[r].flags;
+        ro[r].kind = md->regs[r].kind;
+        ro[r].coef = md->regs[r].coef;
+        ro[r].flags = md->regs[r].flags;
     }
     dr3_optim_options oo = DR3_OPTIM_OPTIONS_INIT;
     oo.lr = 0.02f; /* Adam: the parameters move, so later steps are checked at new points */
@@ -168,15 +219,15 @@ static dr3_learner *make_learner(dr3_td_kind kind, float delta, float gamma,
     o.num_actions = NA;
     o.num_hidden = 2;
     o.hidden = hidden;
-    o.activation = DR3_ACT_TANH;
+    o.activation = md->act;
     o.batch_size = BN;
     o.gamma = gamma;
-    o.td_kind = kind;
-    o.huber_delta = delta;
+    o.td_kind = md->kind;
+    o.huber_delta = (float)md->delta;
     o.target_update_period = 2; /* the target moves too, and differs from the online net */
     o.optim = &oo;
     o.regularizers = ro;
-    o.num_regularizers = nregs;
+    o.num_regularizers = md->nregs;
     o.seed = seed;
     dr3_learner *l = NULL;
     assert_int_equal(dr3_learner_create(&l, &o), DR3_OK);
@@ -193,46 +244,73 @@ static void check_metrics(const dr3_step_metrics *m, const ref_result *ref, size
     TU_ASSERT_CLOSE(m->mean_q, ref->mean_q, RTOL, ATOL);
     TU_ASSERT_CLOSE(m->mean_target, ref->mean_target, RTOL, ATOL);
     TU_ASSERT_CLOSE(m->feature_dot, ref->feature_dot, RTOL, ATOL);
+    TU_ASSERT_CLOSE(m->feature_cos, ref->feature_cos, RTOL, ATOL);
+    TU_ASSERT_CLOSE(m->feature_norm, ref->feature_norm, RTOL, ATOL);
+    TU_ASSERT_CLOSE(m->dead_fraction, ref->dead_fraction, 0, 1e-7);
+}
+
+static void to_double(const float *x, double *y, size_t n) {
+    for (size_t k = 0; k < n; k++) y[k] = x[k];
 }
 
 /* Steps a learner on batch b several times; before each step, computes the reference from
- * the parameters as they are then and compares what evaluate and step report. */
+ * the parameters as they are then and compares what q_values, evaluate and step report and
+ * the gradient the step used. */
 static void run_case(dr3_learner *l, const dr3_batch *b, const batch_data *d,
-                     const ref_batch_rules *rules, dr3_td_kind kind, double delta,
-                     const reg_spec *regs, size_t nregs, int steps) {
+                     const ref_batch_rules *rules, const ref_model *md, int steps) {
     dr3_net *on = dr3_learner_online(l), *tg = dr3_learner_target(l);
     assert_int_equal(dr3_net_param_count(on), NPARAM);
-    float online[NPARAM], target[NPARAM];
+    double online[NPARAM], target[NPARAM], fd[NPARAM];
     int inside = 0, outside = 0;
     for (int t = 0; t < steps; t++) {
-        memcpy(online, dr3_net_params(on), sizeof online);
-        memcpy(target, dr3_net_params(tg), sizeof target);
+        to_double(dr3_net_params(on), online, NPARAM);
+        to_double(dr3_net_params(tg), target, NPARAM);
         ref_result ref;
-        reference(online, target, d, b->n, rules, kind, delta, regs, nregs, &ref);
+        reference(online, target, d, b->n, rules, md, &ref);
         inside += ref.huber_inside;
         outside += ref.huber_outside;
 
         /* the test has power: the wrong (inverted) terminal mask gives other numbers */
-        for (size_t r = 0; r < nregs; r++)
-            if (regs[r].kind == DR3_REG_DR3 && (regs[r].flags & DR3_REG_MASK_TERMINAL)) {
+        for (size_t r = 0; r < md->nregs; r++)
+            if (md->regs[r].kind == DR3_REG_DR3 &&
+                (md->regs[r].flags & DR3_REG_MASK_TERMINAL)) {
                 ref_batch_rules wrong = *rules;
                 wrong.invert_mask = 1;
                 ref_result bad;
-                reference(online, target, d, b->n, &wrong, kind, delta, regs, nregs, &bad);
+                reference(online, target, d, b->n, &wrong, md, &bad);
                 if (!(fabs(bad.reg[r] - ref.reg[r]) > 20 * (ATOL + RTOL * fabs(ref.reg[r]))))
                     fail_msg("step %d, regularizer %zu: masked %.9g and inverted mask %.9g are "
                              "too close for this batch to tell them apart",
                              t, r, ref.reg[r], bad.reg[r]);
             }
 
+        float q[BN][NA];
+        assert_int_equal(dr3_learner_q_values(l, b->n, b->obs, b->ld_obs, &q[0][0], NA),
+                         DR3_OK);
+        for (size_t i = 0; i < b->n; i++)
+            for (int a = 0; a < NA; a++) TU_ASSERT_CLOSE(q[i][a], ref.q[i][a], RTOL, ATOL);
+
         dr3_step_metrics m = DR3_STEP_METRICS_INIT;
         assert_int_equal(dr3_learner_evaluate(l, b, &m), DR3_OK);
-        check_metrics(&m, &ref, nregs);
+        check_metrics(&m, &ref, md->nregs);
+        assert_true(m.grad_norm == 0.0f); /* evaluation takes no gradient */
+
+        reference_gradient(online, target, d, b->n, rules, md, fd);
         m = (dr3_step_metrics)DR3_STEP_METRICS_INIT;
         assert_int_equal(dr3_learner_step(l, b, &m), DR3_OK);
-        check_metrics(&m, &ref, nregs); /* a step reports the losses before its update */
+        check_metrics(&m, &ref, md->nregs); /* a step reports the losses before its update */
+        /* no clipping is configured: the network's gradient vector is the one the step used */
+        const float *g = dr3_net_grads(on);
+        double err = 0, nrm = 0;
+        for (size_t k = 0; k < NPARAM; k++) {
+            TU_ASSERT_CLOSE(g[k], fd[k], 1e-3, 1e-5);
+            err += (g[k] - fd[k]) * (g[k] - fd[k]);
+            nrm += fd[k] * fd[k];
+        }
+        assert_true(sqrt(err) <= 1e-4 * sqrt(nrm));
+        TU_ASSERT_CLOSE(m.grad_norm, sqrt(nrm), 1e-4, 1e-6);
     }
-    if (kind == DR3_TD_HUBER) assert_true(inside > 0 && outside > 0); /* both Huber branches */
+    if (md->kind == DR3_TD_HUBER) assert_true(inside > 0 && outside > 0); /* both branches */
 }
 
 static dr3_batch batch_of(batch_data *d) {
@@ -262,10 +340,11 @@ static void test_losses_huber_terminals(void **state) {
     fill_batch(&d, 21);
     dr3_batch b = batch_of(&d);
     b.weights = d.weights;
-    const double gamma = 0.9f, delta = 0.5f;
-    dr3_learner *l = make_learner(DR3_TD_HUBER, (float)delta, (float)gamma, ALL_REGS, 4, 7);
+    const float gamma = 0.9f;
+    const ref_model md = {DR3_ACT_TANH, DR3_TD_HUBER, 0.5, ALL_REGS, 4};
+    dr3_learner *l = make_learner(&md, gamma, 7);
     ref_batch_rules rules = {gamma, NULL, d.terminals, d.weights, 0};
-    run_case(l, &b, &d, &rules, DR3_TD_HUBER, delta, ALL_REGS, 4, 4);
+    run_case(l, &b, &d, &rules, &md, 4);
     dr3_learner_free(l);
 }
 
@@ -276,10 +355,11 @@ static void test_dr3_terminal_mask_alone(void **state) {
     batch_data d;
     fill_batch(&d, 22);
     dr3_batch b = batch_of(&d);
-    const double gamma = 0.99f;
-    dr3_learner *l = make_learner(DR3_TD_MSE, 1.0f, (float)gamma, ALL_REGS, 1, 8);
+    const float gamma = 0.99f;
+    const ref_model md = {DR3_ACT_TANH, DR3_TD_MSE, 1.0, ALL_REGS, 1};
+    dr3_learner *l = make_learner(&md, gamma, 8);
     ref_batch_rules rules = {gamma, NULL, d.terminals, NULL, 0};
-    run_case(l, &b, &d, &rules, DR3_TD_MSE, 1.0, ALL_REGS, 1, 3);
+    run_case(l, &b, &d, &rules, &md, 3);
     dr3_learner_free(l);
 }
 
@@ -294,9 +374,10 @@ static void test_losses_mse_discounts(void **state) {
     dr3_batch b = batch_of(&d);
     b.terminals = NULL;
     b.discounts = d.discounts;
-    dr3_learner *l = make_learner(DR3_TD_MSE, 1.0f, 0.3f, ALL_REGS, 4, 9);
-    ref_batch_rules rules = {0.3, d.discounts, NULL, NULL, 0};
-    run_case(l, &b, &d, &rules, DR3_TD_MSE, 1.0, ALL_REGS, 4, 3);
+    const ref_model md = {DR3_ACT_TANH, DR3_TD_MSE, 1.0, ALL_REGS, 4};
+    dr3_learner *l = make_learner(&md, 0.3f, 9);
+    ref_batch_rules rules = {0.3f, d.discounts, NULL, NULL, 0};
+    run_case(l, &b, &d, &rules, &md, 3);
     dr3_learner_free(l);
 }
 
@@ -311,9 +392,38 @@ static void test_losses_huber_discounts_and_terminals(void **state) {
     b.discounts = d.discounts;
     b.weights = d.weights;
     const reg_spec regs[3] = {ALL_REGS[3], ALL_REGS[2], ALL_REGS[0]};
-    dr3_learner *l = make_learner(DR3_TD_HUBER, 1.5f, 0.5f, regs, 3, 10);
-    ref_batch_rules rules = {0.5, d.discounts, d.terminals, d.weights, 0};
-    run_case(l, &b, &d, &rules, DR3_TD_HUBER, 1.5, regs, 3, 3);
+    const ref_model md = {DR3_ACT_TANH, DR3_TD_HUBER, 1.5, regs, 3};
+    dr3_learner *l = make_learner(&md, 0.5f, 10);
+    ref_batch_rules rules = {0.5f, d.discounts, d.terminals, d.weights, 0};
+    run_case(l, &b, &d, &rules, &md, 3);
+    dr3_learner_free(l);
+}
+
+/* ReLU features with two units of φ switched off on every row (their bias set to −50) and
+ * the other three on (bias 1): the dead fraction is 2/5; the other metrics, the losses and
+ * the gradient follow the reference as before. */
+static void test_relu_dead_units(void **state) {
+    (void)state;
+    batch_data d;
+    fill_batch(&d, 25);
+    dr3_batch b = batch_of(&d);
+    const ref_model md = {DR3_ACT_RELU, DR3_TD_HUBER, 1.0, ALL_REGS, 4};
+    dr3_learner *l = make_learner(&md, 0.9f, 11);
+    float *p = dr3_net_params(dr3_learner_online(l));
+    float *b2 = p + H1 * S + H1 + H2 * H1; /* second hidden layer's bias */
+    b2[1] = b2[3] = -50.0f;
+    b2[0] = b2[2] = b2[4] = 1.0f; /* and the others on */
+    ref_batch_rules rules = {0.9f, NULL, d.terminals, NULL, 0};
+    double online[NPARAM], target[NPARAM];
+    to_double(p, online, NPARAM);
+    to_double(dr3_net_params(dr3_learner_target(l)), target, NPARAM);
+    ref_result ref;
+    reference(online, target, &d, BN, &rules, &md, &ref);
+    TU_ASSERT_CLOSE(ref.dead_fraction, 0.4, 0, 1e-12); /* and no other unit is dead */
+    dr3_step_metrics m = DR3_STEP_METRICS_INIT;
+    assert_int_equal(dr3_learner_evaluate(l, &b, &m), DR3_OK);
+    TU_ASSERT_CLOSE(m.dead_fraction, 0.4, 0, 1e-7);
+    run_case(l, &b, &d, &rules, &md, 2);
     dr3_learner_free(l);
 }
 
@@ -323,6 +433,7 @@ int main(void) {
         cmocka_unit_test(test_dr3_terminal_mask_alone),
         cmocka_unit_test(test_losses_mse_discounts),
         cmocka_unit_test(test_losses_huber_discounts_and_terminals),
+        cmocka_unit_test(test_relu_dead_units),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
