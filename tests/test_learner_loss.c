@@ -399,30 +399,43 @@ static void test_losses_huber_discounts_and_terminals(void **state) {
     dr3_learner_free(l);
 }
 
-/* ReLU features with two units of φ switched off on every row (their bias set to −50) and
- * the other three on (bias 1): the dead fraction is 2/5; the other metrics, the losses and
- * the gradient follow the reference as before. */
+/* ReLU features where unit 1 of φ is off on every row (bias −50), unit 3 is on only for two
+ * next states (it reads a first-layer unit that fires only when the first coordinate of the
+ * observation exceeds 1, which only s'_2 and s'_6 do) and the others are on (bias 1): a unit
+ * counts as dead only when it is 0 on all 2n rows, so the dead fraction is 1/5; the other
+ * metrics, the losses and the gradient follow the reference as before. */
 static void test_relu_dead_units(void **state) {
     (void)state;
     batch_data d;
     fill_batch(&d, 25);
+    for (int i = 0; i < BN; i++) {
+        d.obs[i][0] *= 0.5f; /* <= 0.75 */
+        d.next_obs[i][0] *= 0.5f;
+    }
+    d.next_obs[2][0] = 1.4f;
+    d.next_obs[6][0] = 1.3f;
     dr3_batch b = batch_of(&d);
     const ref_model md = {DR3_ACT_RELU, DR3_TD_HUBER, 1.0, ALL_REGS, 4};
     dr3_learner *l = make_learner(&md, 0.9f, 11);
-    float *p = dr3_net_params(dr3_learner_online(l));
-    float *b2 = p + H1 * S + H1 + H2 * H1; /* second hidden layer's bias */
-    b2[1] = b2[3] = -50.0f;
-    b2[0] = b2[2] = b2[4] = 1.0f; /* and the others on */
+    float *w1 = dr3_net_params(dr3_learner_online(l)), *b1 = w1 + H1 * S;
+    float *w2 = b1 + H1, *b2 = w2 + H2 * H1;
+    w1[0] = 10; /* h1_0 = relu(10 x_0 − 10): > 0 only for x_0 > 1 */
+    w1[1] = w1[2] = 0;
+    b1[0] = -10;
+    for (int k = 0; k < H1; k++) w2[3 * H1 + k] = k == 0 ? 20.0f : 0.0f;
+    b2[3] = -1; /* φ_3 = relu(20 h1_0 − 1) */
+    b2[1] = -50;
+    b2[0] = b2[2] = b2[4] = 1;
     ref_batch_rules rules = {0.9f, NULL, d.terminals, NULL, 0};
     double online[NPARAM], target[NPARAM];
-    to_double(p, online, NPARAM);
+    to_double(w1, online, NPARAM);
     to_double(dr3_net_params(dr3_learner_target(l)), target, NPARAM);
     ref_result ref;
     reference(online, target, &d, BN, &rules, &md, &ref);
-    TU_ASSERT_CLOSE(ref.dead_fraction, 0.4, 0, 1e-12); /* and no other unit is dead */
+    TU_ASSERT_CLOSE(ref.dead_fraction, 0.2, 0, 1e-12); /* the construction worked */
     dr3_step_metrics m = DR3_STEP_METRICS_INIT;
     assert_int_equal(dr3_learner_evaluate(l, &b, &m), DR3_OK);
-    TU_ASSERT_CLOSE(m.dead_fraction, 0.4, 0, 1e-7);
+    TU_ASSERT_CLOSE(m.dead_fraction, 0.2, 0, 1e-7);
     run_case(l, &b, &d, &rules, &md, 2);
     dr3_learner_free(l);
 }
