@@ -440,6 +440,97 @@ static void test_relu_dead_units(void **state) {
     dr3_learner_free(l);
 }
 
+/* ---- the TD loss worked out by hand -------------------------------------------------------
+ */
+
+/* A linear Q-network (no hidden layer): Q(s) = W s + b on 2-dimensional observations with 2
+ * actions, parameters [W00 W01 W10 W11 b0 b1] set by hand for the online and target nets. */
+static dr3_learner *linear_learner(dr3_td_kind kind) {
+    static const float online[6] = {0.5f, -1, 2, 0.25f, 0.1f, -0.2f};
+    static const float target[6] = {1, 2, -1, 3, 0.5f, -0.5f};
+    dr3_optim_options oo = DR3_OPTIM_OPTIONS_INIT;
+    oo.kind = DR3_OPTIM_SGD;
+    oo.lr = 0.1f;
+    dr3_learner_options o = DR3_LEARNER_OPTIONS_INIT;
+    o.obs_dim = 2;
+    o.num_actions = 2;
+    o.num_hidden = 0;
+    o.batch_size = 4;
+    o.gamma = 0.9f; /* not used: the batch gives its discounts */
+    o.td_kind = kind;
+    o.huber_delta = 1.0f;
+    o.target_update_period = 1000;
+    o.optim = &oo;
+    dr3_learner *l = NULL;
+    assert_int_equal(dr3_learner_create(&l, &o), DR3_OK);
+    assert_int_equal(dr3_net_param_count(dr3_learner_online(l)), 6);
+    memcpy(dr3_net_params(dr3_learner_online(l)), online, sizeof online);
+    memcpy(dr3_net_params(dr3_learner_target(l)), target, sizeof target);
+    return l;
+}
+
+/* s = (1,0), (0,1), (1,1), (2,−1); a = 0, 1, 1, 0; r = 1, 0, −1, 0.5; s' = (0,1), (1,−1),
+ * (2,0), (0,0); discounts 0.5, 0.25, 0 (terminal), 1.
+ * Q_target(s') = (2.5, 2.5), (−0.5, −4.5), (2.5, −2.5), (0.5, −0.5): max 2.5, −0.5, ·, 0.5.
+ * y = (1 + 0.5·2.5, 0.25·(−0.5), −1, 0.5 + 0.5) = (2.25, −0.125, −1, 1), mean 0.53125.
+ * Q(s, a) = (0.6, 0.05, 2.05, 2.1), mean 1.2; errors x = (−1.65, 0.175, 3.05, 1.1).
+ * Huber (δ = 1): 1.15, 0.0153125, 2.55, 0.6 → mean 1.078828125; with weights (1, 2, 0.5, 0):
+ * (1.15 + 0.030625 + 1.275) / 4 = 0.61390625. MSE: 2.7225, 0.030625, 9.3025, 1.21 → mean
+ * 3.31640625; weighted (2.7225 + 0.06125 + 4.65125) / 4 = 1.85875. */
+static void test_td_loss_by_hand(void **state) {
+    (void)state;
+    static const float obs[8] = {1, 0, 0, 1, 1, 1, 2, -1}, next[8] = {0, 1, 1, -1, 2, 0, 0, 0};
+    static const int32_t act[4] = {0, 1, 1, 0};
+    static const float rew[4] = {1, 0, -1, 0.5f}, disc[4] = {0.5f, 0.25f, 0, 1};
+    static const float w[4] = {1, 2, 0.5f, 0};
+    static const uint8_t term[4] = {0, 0, 1, 0};
+    dr3_batch b = DR3_BATCH_INIT;
+    b.n = 4;
+    b.obs = obs;
+    b.ld_obs = 2;
+    b.next_obs = next;
+    b.ld_next_obs = 2;
+    b.actions = act;
+    b.rewards = rew;
+    b.discounts = disc;
+    b.terminals = term;
+    const struct {
+        dr3_td_kind kind;
+        const float *weights;
+        double td;
+    } cases[4] = {{DR3_TD_HUBER, NULL, 1.078828125},
+                  {DR3_TD_HUBER, w, 0.61390625},
+                  {DR3_TD_MSE, NULL, 3.31640625},
+                  {DR3_TD_MSE, w, 1.85875}};
+    for (int c = 0; c < 4; c++) {
+        dr3_learner *l = linear_learner(cases[c].kind);
+        b.weights = cases[c].weights;
+        dr3_step_metrics m = DR3_STEP_METRICS_INIT;
+        assert_int_equal(dr3_learner_evaluate(l, &b, &m), DR3_OK);
+        TU_ASSERT_CLOSE(m.td_loss, cases[c].td, 1e-6, 1e-7);
+        TU_ASSERT_CLOSE(m.loss, cases[c].td, 1e-6, 1e-7);
+        TU_ASSERT_CLOSE(m.mean_target, 0.53125, 1e-6, 1e-7);
+        TU_ASSERT_CLOSE(m.mean_q, 1.2, 1e-6, 1e-7);
+        dr3_learner_free(l);
+    }
+    /* one SGD step (lr 0.1) with weighted Huber: dL/dQ_i = w_i clip(x_i, ±1) / 4 =
+     * (−0.25, 0.0875, 0.125, 0); W[a_i] −= 0.1 g_i s_i, b[a_i] −= 0.1 g_i gives
+     * W = [0.525 −1; 1.9875 0.22875], b = (0.125, −0.22125). */
+    dr3_learner *l = linear_learner(DR3_TD_HUBER);
+    b.weights = w;
+    dr3_step_metrics m = DR3_STEP_METRICS_INIT;
+    assert_int_equal(dr3_learner_step(l, &b, &m), DR3_OK);
+    TU_ASSERT_CLOSE(m.td_loss, 0.61390625, 1e-6, 1e-7);
+    const double after[6] = {0.525, -1, 1.9875, 0.22875, 0.125, -0.22125};
+    const float *p = dr3_net_params(dr3_learner_online(l));
+    for (int k = 0; k < 6; k++) TU_ASSERT_CLOSE(p[k], after[k], 1e-6, 1e-7);
+    /* ‖g‖ over W and b: row 0 contributes (−0.25, 0) to W[0] and −0.25 to b0; rows 1, 2 give
+     * W[1] = (0.125, 0.2125), b1 = 0.2125 */
+    TU_ASSERT_CLOSE(m.grad_norm, sqrt(0.0625 + 0.0625 + 0.015625 + 0.04515625 + 0.04515625),
+                    1e-6, 1e-7);
+    dr3_learner_free(l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_losses_huber_terminals),
@@ -447,6 +538,7 @@ int main(void) {
         cmocka_unit_test(test_losses_mse_discounts),
         cmocka_unit_test(test_losses_huber_discounts_and_terminals),
         cmocka_unit_test(test_relu_dead_units),
+        cmocka_unit_test(test_td_loss_by_hand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
