@@ -95,6 +95,39 @@ static void expect_values(dr3_backup_kind kind, dr3_policy_fn pol, void *payload
     for (int i = 0; i < NB; i++) TU_ASSERT_CLOSE(v[i], expected[i], 1e-6, 1e-6);
 }
 
+/* The softmax backup of n rows at temperature tau, through dr3_backup_values. */
+static void softmax_values(const float *qt, size_t ld, size_t n, float tau, float *v) {
+    float scratch[NB * NA];
+    dr3_rng rng;
+    dr3_rng_seed(&rng, 3);
+    dr3_backup_input in = make_input(scratch, &rng);
+    in.n = n;
+    in.q_next_target = qt;
+    in.ld_q_next_target = ld;
+    dr3_backup_options o = DR3_BACKUP_OPTIONS_INIT;
+    o.kind = DR3_BACKUP_SOFTMAX;
+    o.temperature = tau;
+    assert_int_equal(dr3_backup_values(&o, &in, v), DR3_OK);
+}
+
+/* Σ_a q_a e^{(q_a − max)/τ} / Σ_a e^{(q_a − max)/τ} in long double, for each row. */
+static void check_softmax(const float *qt, size_t ld, size_t n, float tau) {
+    float v[NB];
+    softmax_values(qt, ld, n, tau, v);
+    for (size_t i = 0; i < n; i++) {
+        const float *row = qt + i * ld;
+        long double mx = row[0], z = 0, acc = 0;
+        for (size_t a = 1; a < NA; a++) mx = row[a] > mx ? row[a] : mx;
+        for (size_t a = 0; a < NA; a++) {
+            long double w = expl(((long double)row[a] - mx) / (long double)tau);
+            z += w;
+            acc += w * row[a];
+        }
+        assert_true(isfinite(v[i]));
+        TU_ASSERT_CLOSE(v[i], (double)(acc / z), 1e-6, 1e-6);
+    }
+}
+
 static void test_backup_closed_forms(void **state) {
     (void)state;
     const float sarsa[NB] = {2, -3, 0}, mx[NB] = {5, -1, 7}, dbl[NB] = {1, -2, 0};
@@ -109,24 +142,41 @@ static void test_backup_closed_forms(void **state) {
     /* sampled with a deterministic policy equals the chosen column */
     const float col1[NB] = {5, -3, 0};
     expect_values(DR3_BACKUP_SAMPLED, one_hot_policy, NULL, col1);
-    /* softmax with tau = 1 on row {1, 5, 2} */
-    double e[3] = {exp(1.0), exp(5.0), exp(2.0)}, z = e[0] + e[1] + e[2];
-    float soft0 = (float)((e[0] * 1 + e[1] * 5 + e[2] * 2) / z);
-    float scratch[NB * NA], v[NB];
-    dr3_rng rng;
-    dr3_rng_seed(&rng, 3);
-    dr3_backup_input in = make_input(scratch, &rng);
-    dr3_backup_options o = DR3_BACKUP_OPTIONS_INIT;
-    o.kind = DR3_BACKUP_SOFTMAX;
-    assert_int_equal(dr3_backup_values(&o, &in, v), DR3_OK);
-    TU_ASSERT_CLOSE(v[0], soft0, 1e-6, 0);
-    /* a tiny temperature approaches the max, a huge one the uniform mean */
-    o.temperature = 1e-3f;
-    assert_int_equal(dr3_backup_values(&o, &in, v), DR3_OK);
+    /* softmax: every row at every temperature against the reference below */
+    check_softmax(QT, LDQ, NB, 1.0f);
+    check_softmax(QT, LDQ, NB, 1e-3f);
+    check_softmax(QT, LDQ, NB, 1e6f);
+    /* by hand: τ = 1 on {1, 5, 2} is (e + 5e⁵ + 2e²)/(e + e⁵ + e²); a tiny τ approaches the
+     * max, a huge one the plain mean */
+    double e[3] = {exp(1.0), exp(5.0), exp(2.0)};
+    float v[NB];
+    softmax_values(QT, LDQ, NB, 1.0f, v);
+    TU_ASSERT_CLOSE(v[0], (e[0] + 5 * e[1] + 2 * e[2]) / (e[0] + e[1] + e[2]), 1e-6, 0);
+    softmax_values(QT, LDQ, NB, 1e-3f, v);
+    TU_ASSERT_CLOSE(v[0], 5, 1e-6, 0);
+    TU_ASSERT_CLOSE(v[1], -1, 1e-6, 0);
     TU_ASSERT_CLOSE(v[2], 7, 1e-6, 0);
-    o.temperature = 1e6f;
-    assert_int_equal(dr3_backup_values(&o, &in, v), DR3_OK);
+    softmax_values(QT, LDQ, NB, 1e6f, v);
     TU_ASSERT_CLOSE(v[0], 8.0 / 3, 1e-4, 0);
+    TU_ASSERT_CLOSE(v[1], -2, 1e-4, 0);
+    TU_ASSERT_CLOSE(v[2], 7.0 / 3, 1e-4, 0);
+}
+
+/* |Q| = 1e3 and 1e4 (and Q/τ = 1e7): exp(Q/τ) overflows or underflows in double, so only a
+ * max-shifted softmax is finite. */
+static void test_softmax_large_magnitude(void **state) {
+    (void)state;
+    static const float big[NB * LDQ] = {1000,     999, 997,  NAN,   -1000, -1001,
+                                        -1000.5f, NAN, 1e4f, -1e4f, 9999,  NAN};
+    check_softmax(big, LDQ, NB, 1.0f);
+    check_softmax(big, LDQ, NB, 0.5f);
+    check_softmax(big, LDQ, NB, 1e-3f);
+    /* by hand, τ = 1: row {1000, 999, 997} is 1000 − (e⁻¹ + 3e⁻³)/(1 + e⁻¹ + e⁻³) */
+    float v[NB];
+    softmax_values(big, LDQ, NB, 1.0f, v);
+    double a = exp(-1.0), c = exp(-3.0);
+    TU_ASSERT_CLOSE(v[0], 1000 - (a + 3 * c) / (1 + a + c), 1e-7, 0);
+    TU_ASSERT_CLOSE(v[2], 1e4 - 1 / (1 + exp(1.0)), 1e-7, 0); /* −1e4 weighs nothing */
 }
 
 /* The sampled backup's average over many draws converges to the expected backup. */
@@ -252,6 +302,7 @@ static void test_vtable_load(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backup_closed_forms),
+        cmocka_unit_test(test_softmax_large_magnitude),
         cmocka_unit_test(test_sampled_matches_expectation),
         cmocka_unit_test(test_backup_errors),
         cmocka_unit_test(test_vtable_load),

@@ -39,15 +39,21 @@ static double ref_td(const float *q, const float *y, const float *w, int kind, d
     return s / (double)n;
 }
 
+/* log-sum-exp with the max shift, in long double: finite for any finite float row. */
+static long double ref_lse(const float *row, size_t na) {
+    long double mx = row[0];
+    for (size_t k = 1; k < na; k++)
+        if (row[k] > mx) mx = row[k];
+    long double e = 0;
+    for (size_t k = 0; k < na; k++) e += expl((long double)row[k] - mx);
+    return mx + logl(e);
+}
+
 static double ref_cql(const float *q, size_t ld, const int32_t *a, double alpha, size_t n,
                       size_t na) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = 0;
-        for (size_t k = 0; k < na; k++) e += exp((double)q[i * ld + k]);
-        s += log(e) - q[i * ld + (size_t)a[i]];
-    }
-    return alpha * s / (double)n;
+    long double s = 0;
+    for (size_t i = 0; i < n; i++) s += ref_lse(q + i * ld, na) - q[i * ld + (size_t)a[i]];
+    return (double)(alpha * s / (long double)n);
 }
 
 /* ---- feature dot ------------------------------------------------------------------- */
@@ -275,7 +281,8 @@ static void test_cql(void **state) {
     float *q = tu_alloc_nan(N * LDQ), *g = tu_alloc_nan(N * LDQ),
           *g0 = malloc(sizeof(float) * N * LDQ);
     int32_t act[N];
-    /* large-magnitude Q values exercise the max-shifted log-sum-exp */
+    /* moderate-magnitude Q values (|Q| <= 60, where even an unshifted exp() stays finite;
+     * test_cql_huge_magnitude below is the one that needs the max shift) */
     tu_fill_strided(q, N, A, LDQ, -40, 60, &rng);
     tu_fill_strided(g, N, A, LDQ, -0.1f, 0.1f, &rng);
     memcpy(g0, g, sizeof(float) * N * LDQ);
@@ -308,6 +315,75 @@ static void test_cql(void **state) {
     free(q);
     free(g);
     free(g0);
+}
+
+/* |Q| = 1e3 and 1e4: exp(Q) overflows (or underflows to 0) in double, so only a max-shifted
+ * log-sum-exp is finite. Loss and gradient against the long-double shifted reference and
+ * the softmax written out here, and 2-action closed forms lse = max + log1p(exp(-|d|)). */
+static void check_cql_at_scale(float scale, uint64_t seed) {
+    dr3_rng rng;
+    dr3_rng_seed(&rng, seed);
+    float *q = tu_alloc_nan(N * LDQ), *g = tu_alloc_nan(N * LDQ);
+    float g0[N * LDQ];
+    int32_t act[N];
+    for (size_t i = 0; i < N; i++) {
+        /* rows around +scale, around -scale, and rows mixing both signs */
+        float centre = (i % 3 == 0) ? scale : (i % 3 == 1) ? -scale : 0.0f;
+        for (size_t k = 0; k < A; k++) {
+            float c = centre != 0.0f ? centre : ((k % 2) ? scale : -scale);
+            q[i * LDQ + k] = c + (8.0f * dr3_rng_uniform(&rng) - 4.0f);
+        }
+        act[i] = (int32_t)dr3_rng_below(&rng, A);
+    }
+    tu_fill_strided(g, N, A, LDQ, -0.1f, 0.1f, &rng);
+    memcpy(g0, g, sizeof g0);
+    const double alpha = 0.7;
+    float loss = NAN;
+    assert_int_equal(dr3_cql_loss(N, A, q, LDQ, act, (float)alpha, &loss, g), DR3_OK);
+    assert_true(isfinite(loss));
+    TU_ASSERT_CLOSE(loss, ref_cql(q, LDQ, act, alpha, N, A), 1e-6, 1e-6);
+    assert_true(tu_padding_untouched(g, N, A, LDQ));
+    for (size_t i = 0; i < N; i++) {
+        long double lse = ref_lse(q + i * LDQ, A);
+        for (size_t k = 0; k < A; k++) {
+            long double p = expl((long double)q[i * LDQ + k] - lse);
+            double expect = alpha / N * (double)(p - (k == (size_t)act[i] ? 1.0L : 0.0L));
+            assert_true(isfinite(g[i * LDQ + k]));
+            TU_ASSERT_CLOSE(g[i * LDQ + k] - g0[i * LDQ + k], expect, 1e-5, 1e-7);
+        }
+    }
+    free(q);
+    free(g);
+}
+
+static void test_cql_huge_magnitude(void **state) {
+    (void)state;
+    check_cql_at_scale(1e3f, 31);
+    check_cql_at_scale(1e4f, 32);
+    /* closed forms, one row each, alpha 1: loss = lse - q[a], grad = softmax - onehot */
+    struct {
+        float q0, q1;
+        int32_t a;
+    } rows[] = {{1000, 999, 1},        {-1000, -1001, 0}, {1e4f, 1e4f - 2, 0},
+                {-1e4f, -1e4f + 3, 0}, {1e4f, -1e4f, 1},  {-1e4f, -1e4f, 1}};
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        float qq[2] = {rows[r].q0, rows[r].q1}, gg[2] = {0, 0}, loss = NAN;
+        int32_t a = rows[r].a;
+        double hi = qq[0] > qq[1] ? qq[0] : qq[1], d = fabs((double)qq[0] - qq[1]);
+        double lse = hi + log1p(exp(-d));
+        double p0 = 1.0 / (1.0 + exp((double)qq[1] - qq[0])), p1 = 1.0 - p0;
+        assert_int_equal(dr3_cql_loss(1, 2, qq, 2, &a, 1.0f, &loss, gg), DR3_OK);
+        TU_ASSERT_CLOSE(loss, lse - qq[a], 1e-6, 1e-6);
+        TU_ASSERT_CLOSE(gg[0], p0 - (a == 0), 1e-6, 1e-7);
+        TU_ASSERT_CLOSE(gg[1], p1 - (a == 1), 1e-6, 1e-7);
+    }
+    /* the first row by hand: 1 + log1p(e^-1) = 1.31326168751822..., p = (0.731.., 0.268..) */
+    float qq[2] = {1000, 999}, gg[2] = {0, 0}, loss = NAN;
+    int32_t a = 1;
+    assert_int_equal(dr3_cql_loss(1, 2, qq, 2, &a, 1.0f, &loss, gg), DR3_OK);
+    TU_ASSERT_CLOSE(loss, 1.3132616875182228, 1e-6, 0);
+    TU_ASSERT_CLOSE(gg[0], 0.7310585786300049, 1e-6, 0);
+    TU_ASSERT_CLOSE(gg[1], 0.2689414213699951 - 1.0, 1e-6, 0);
 }
 
 static void test_cql_bad_args(void **state) {
@@ -441,6 +517,7 @@ int main(void) {
         cmocka_unit_test(test_td_loss),
         cmocka_unit_test(test_td_bad_args),
         cmocka_unit_test(test_cql),
+        cmocka_unit_test(test_cql_huge_magnitude),
         cmocka_unit_test(test_cql_bad_args),
         cmocka_unit_test(test_srank),
     };

@@ -115,9 +115,16 @@ static void test_cql_l2_feature(void **state) {
         expect += log(exp(a) + exp(b)) - f.q[i * RA + f.actions[i]];
     }
     TU_ASSERT_CLOSE(loss, 2.0 * expect / RN, 1e-6, 1e-7);
-    double rowsum = 0;
-    for (int a = 0; a < RA; a++) rowsum += f.g_q[a];
-    TU_ASSERT_CLOSE(rowsum, 0, 0, 1e-6); /* softmax - onehot sums to zero */
+    /* dQ(s_i, a) = coef/n · (softmax_a − [a = a_i]) in every row; nothing else is touched */
+    for (int i = 0; i < RN; i++) {
+        double a = f.q[i * RA], b = f.q[i * RA + 1];
+        double p0 = 1.0 / (1.0 + exp(b - a)), p[RA] = {p0, 1.0 - p0};
+        for (int k = 0; k < RA; k++)
+            TU_ASSERT_CLOSE(f.g_q[i * RA + k], 2.0 / RN * (p[k] - (k == f.actions[i])), 1e-6,
+                            1e-7);
+    }
+    for (int k = 0; k < RN * RA; k++) assert_true(f.g_qn[k] == 0);
+    for (int k = 0; k < RN * RD; k++) assert_true(f.g_phi[k] == 0 && f.g_nxt[k] == 0);
 
     o.kind = DR3_REG_L2;
     o.coef = 0.1f;
