@@ -38,7 +38,7 @@ if [ $((rc & 3)) -ne 0 ]; then echo "abidiff failed to run (status $rc)" >&2; ex
 if [ $((rc & 8)) -ne 0 ]; then echo "ABI check: INCOMPATIBLE change against abi/libdr3.abi" >&2; exit 1; fi
 if [ $((rc & 4)) -ne 0 ]; then
     # abidiff could not prove the change harmless (a moved member, a changed enum, a grown
-    # struct). Only appending a field to a struct_size-versioned struct is allowed; if that
+    # struct). Appending a field is allowed only with its _VERSION bumped (docs/api-stability.md); if that
     # is all the report shows, update the baseline in the same commit (--update).
     echo "ABI check: FAILED: an existing type or function changed (see above)" >&2
     exit 1
