@@ -595,6 +595,89 @@ static void test_create_errors(void **state) {
     dr3_learner_free(NULL);
 }
 
+/* Keyed parameters (zstd's setParameter/getBounds model): bounds, names, and each value
+ * reaching the step, checked against a recomputation in the test. */
+static void test_params(void **state) {
+    (void)state;
+    grad_fixture f;
+    dr3_batch b;
+    fill_grad_fixture(&f, &b);
+    dr3_regularizer_options reg = DR3_REGULARIZER_OPTIONS_INIT; /* DR3, c0 = 0.1 */
+    dr3_learner *l = smooth_learner(&reg, 1);
+    const dr3_learner_param keys[] = {
+        DR3_LEARNER_LR,    DR3_LEARNER_POLYAK_TAU,  DR3_LEARNER_TARGET_PERIOD,
+        DR3_LEARNER_GAMMA, DR3_LEARNER_HUBER_DELTA, DR3_LEARNER_THREADS};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        double lo, hi, v;
+        assert_int_equal(dr3_learner_param_bounds(keys[k], &lo, &hi), DR3_OK);
+        assert_true(lo <= hi);
+        dr3_learner_param back;
+        assert_int_equal(dr3_learner_param_parse(&back, dr3_learner_param_name(keys[k])),
+                         DR3_OK);
+        assert_int_equal(back, keys[k]);
+        /* out of bounds: refused, value unchanged */
+        assert_int_equal(dr3_learner_get_param(&v, l, keys[k]), DR3_OK);
+        TU_ASSERT_FAILS(dr3_learner_set_param(l, keys[k], hi * 2 + 1), DR3_ERR_RANGE);
+        TU_ASSERT_FAILS(dr3_learner_set_param(l, keys[k], lo - 1), DR3_ERR_RANGE);
+        TU_ASSERT_FAILS(dr3_learner_set_param(l, keys[k], NAN), DR3_ERR_RANGE);
+        double after;
+        assert_int_equal(dr3_learner_get_param(&after, l, keys[k]), DR3_OK);
+        assert_true(after == v);
+    }
+    double lo, hi;
+    TU_ASSERT_FAILS(dr3_learner_param_bounds((dr3_learner_param)999, &lo, &hi),
+                    DR3_ERR_UNSUPPORTED);
+    TU_ASSERT_FAILS(dr3_learner_set_param(l, (dr3_learner_param)999, 1), DR3_ERR_UNSUPPORTED);
+    assert_null(dr3_learner_param_name((dr3_learner_param)999));
+
+    /* c0: the reported DR3 loss is c0 times the mean feature dot product */
+    dr3_step_metrics m = DR3_STEP_METRICS_INIT;
+    float r0 = 0;
+    assert_int_equal(dr3_learner_set_reg_coef(l, 0, 0.5f), DR3_OK);
+    assert_int_equal(dr3_learner_evaluate(l, &b, &m), DR3_OK);
+    assert_int_equal(dr3_learner_reg_loss(&r0, l, 0), DR3_OK);
+    TU_ASSERT_CLOSE(r0, 0.5 * m.feature_dot, 1e-5, 1e-7);
+    TU_ASSERT_FAILS(dr3_learner_set_reg_coef(l, 0, -1.0f), DR3_ERR_RANGE);
+    TU_ASSERT_FAILS(dr3_learner_set_reg_coef(l, 1, 1.0f), DR3_ERR_RANGE);
+
+    /* gamma: the targets are r + gamma (1 - terminal) max_a Q_t(s', a), recomputed here from
+     * the target network */
+    assert_int_equal(dr3_learner_set_param(l, DR3_LEARNER_GAMMA, 0.5), DR3_OK);
+    assert_int_equal(dr3_learner_evaluate(l, &b, &m), DR3_OK);
+    float qt[8 * 3];
+    assert_int_equal(
+        dr3_net_forward(dr3_learner_target(l), 8, &f.next_obs[0][0], 3, NULL, 0, qt, 3, NULL),
+        DR3_OK);
+    double y = 0;
+    for (int i = 0; i < 8; i++) {
+        double mx = fmax(qt[3 * i], fmax(qt[3 * i + 1], qt[3 * i + 2]));
+        y += f.rewards[i] + (f.terminals[i] ? 0.0 : 0.5 * mx);
+    }
+    TU_ASSERT_CLOSE(m.mean_target, y / 8, 1e-5, 1e-6);
+
+    /* tau: after one step the target is (1 - tau) target + tau online */
+    assert_int_equal(dr3_learner_set_param(l, DR3_LEARNER_LR, 0.05), DR3_OK);
+    double lr;
+    assert_int_equal(dr3_learner_get_param(&lr, l, DR3_LEARNER_LR), DR3_OK);
+    TU_ASSERT_CLOSE(lr, 0.05, 1e-7, 0);
+    assert_int_equal(dr3_learner_set_param(l, DR3_LEARNER_POLYAK_TAU, 0.25), DR3_OK);
+    size_t np = dr3_net_param_count(dr3_learner_online(l));
+    float *before = malloc(np * sizeof(float));
+    memcpy(before, dr3_net_params(dr3_learner_target(l)), np * sizeof(float));
+    assert_int_equal(dr3_learner_step(l, &b, NULL), DR3_OK);
+    const float *on = dr3_net_params(dr3_learner_online(l));
+    const float *tg = dr3_net_params(dr3_learner_target(l));
+    for (size_t k = 0; k < np; k++)
+        TU_ASSERT_CLOSE(tg[k], 0.75 * before[k] + 0.25 * on[k], 1e-6, 1e-7);
+    free(before);
+    assert_int_equal(dr3_learner_set_param(l, DR3_LEARNER_THREADS, 2), DR3_OK);
+    double th;
+    assert_int_equal(dr3_learner_get_param(&th, l, DR3_LEARNER_THREADS), DR3_OK);
+    assert_true(th == 2);
+    TU_ASSERT_FAILS(dr3_learner_set_param(l, DR3_LEARNER_THREADS, 1.5), DR3_ERR_RANGE);
+    dr3_learner_free(l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sarsa_converges_to_q_pi),
@@ -610,6 +693,7 @@ int main(void) {
         cmocka_unit_test(test_determinism_and_metrics),
         cmocka_unit_test(test_acting),
         cmocka_unit_test(test_create_errors),
+        cmocka_unit_test(test_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -240,8 +240,62 @@ DR3_API dr3_net *dr3_learner_online(dr3_learner *learner);
 /** @brief The target network (borrowed). */
 DR3_API dr3_net *dr3_learner_target(dr3_learner *learner);
 
-/** @brief Sets the optimizer's learning rate for the following steps. */
+/** @brief Sets the optimizer's learning rate for the following steps (same as
+ *  dr3_learner_set_param() with ::DR3_LEARNER_LR). */
 DR3_API dr3_status dr3_learner_set_lr(dr3_learner *learner, float lr);
+
+/**
+ * @brief Values of a learner that may change between steps, without any struct layout
+ *        involved (zstd's `ZSTD_CCtx_setParameter` model). Values are fixed; an unknown key
+ *        is a clean ::DR3_ERR_UNSUPPORTED, so a program can detect an older library.
+ */
+typedef enum dr3_learner_param {
+    DR3_LEARNER_LR = 100,            /**< Optimizer learning rate, [0, FLT_MAX]. */
+    DR3_LEARNER_POLYAK_TAU = 101,    /**< Polyak τ, [0, 1]; 0: hard copies every period. */
+    DR3_LEARNER_TARGET_PERIOD = 102, /**< Steps between hard target copies, [1, 2^53]. */
+    DR3_LEARNER_GAMMA = 103,         /**< Discount used when a batch gives none, [0, 1]. */
+    DR3_LEARNER_HUBER_DELTA = 104,   /**< Huber threshold δ, [FLT_MIN, FLT_MAX]. */
+    DR3_LEARNER_THREADS = 105        /**< BLIS threads of both networks, [1, 1024]. */
+} dr3_learner_param;
+
+/** @brief A static name for a ::dr3_learner_param ("lr", "polyak_tau", "target_period",
+ *  "gamma", "huber_delta", "threads"), or NULL for an unknown value. Thread-safe. */
+DR3_API const char *dr3_learner_param_name(dr3_learner_param param);
+
+/** @brief Parses a name given by dr3_learner_param_name() into @p out. Returns
+ *  ::DR3_ERR_INVALID_ARG for NULL or an unknown name (@p out unchanged). */
+DR3_API dr3_status dr3_learner_param_parse(dr3_learner_param *out, const char *name);
+
+/**
+ * @brief The closed range [*min, *max] a parameter accepts.
+ * Errors: ::DR3_ERR_INVALID_ARG (NULL), ::DR3_ERR_UNSUPPORTED (unknown key). Thread-safe.
+ */
+DR3_API dr3_status dr3_learner_param_bounds(dr3_learner_param param, double *min, double *max);
+
+/**
+ * @brief Sets @p param to @p value for the following steps. Like the rest of the
+ *        configuration, parameters are not stored in checkpoints: set them again after
+ *        dr3_learner_load().
+ * Errors: ::DR3_ERR_INVALID_ARG (NULL learner), ::DR3_ERR_UNSUPPORTED (unknown key),
+ * ::DR3_ERR_RANGE (value outside the bounds or not finite, or τ = 0 while no target period
+ * is set); the learner is unchanged on error. Not thread-safe with other calls on the
+ * learner.
+ */
+DR3_API dr3_status dr3_learner_set_param(dr3_learner *learner, dr3_learner_param param,
+                                         double value);
+
+/** @brief The current value of @p param into @p out. Errors: ::DR3_ERR_INVALID_ARG,
+ *  ::DR3_ERR_UNSUPPORTED. */
+DR3_API dr3_status dr3_learner_get_param(double *out, const dr3_learner *learner,
+                                         dr3_learner_param param);
+
+/**
+ * @brief Sets the coefficient (c0, α, λ or β; finite, >= 0) of the built-in regularizer
+ *        at @p index (in the order of dr3_learner_reg_loss()) for the following steps.
+ * Errors: ::DR3_ERR_INVALID_ARG (NULL), ::DR3_ERR_RANGE (index out of range, bad value),
+ * ::DR3_ERR_STATE (the regularizer at @p index is a plugin: its payload holds its settings).
+ */
+DR3_API dr3_status dr3_learner_set_reg_coef(dr3_learner *learner, size_t index, float coef);
 
 /**
  * @brief Saves the whole learner — online and target networks, optimizer state, step

@@ -8,6 +8,8 @@
 #include "../regularizer/regularizer.h"
 #include "learner_internal.h"
 
+#include <float.h>
+#include <math.h>
 #include <string.h>
 
 /* ---- creation ---------------------------------------------------------------------- */
@@ -260,4 +262,144 @@ dr3_net *dr3_learner_target(dr3_learner *l) { return l ? l->target : NULL; }
 dr3_status dr3_learner_set_lr(dr3_learner *l, float lr) {
     if (l == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_learner_set_lr: learner is NULL");
     return dr3_optim_set_lr(l->optim, lr);
+}
+
+/* ---- parameters that change between steps ------------------------------------------- */
+
+typedef struct param_info {
+    dr3_learner_param key;
+    const char *name;
+    double min, max;
+} param_info;
+
+static const param_info params[] = {
+    {DR3_LEARNER_LR, "lr", 0.0, FLT_MAX},
+    {DR3_LEARNER_POLYAK_TAU, "polyak_tau", 0.0, 1.0},
+    {DR3_LEARNER_TARGET_PERIOD, "target_period", 1.0, 9007199254740992.0},
+    {DR3_LEARNER_GAMMA, "gamma", 0.0, 1.0},
+    {DR3_LEARNER_HUBER_DELTA, "huber_delta", FLT_MIN, FLT_MAX},
+    {DR3_LEARNER_THREADS, "threads", 1.0, 1024.0},
+};
+
+static const param_info *param_find(dr3_learner_param key) {
+    for (size_t i = 0; i < sizeof params / sizeof params[0]; i++)
+        if (params[i].key == key) return &params[i];
+    return NULL;
+}
+
+const char *dr3_learner_param_name(dr3_learner_param param) {
+    const param_info *p = param_find(param);
+    return p ? p->name : NULL;
+}
+
+dr3_status dr3_learner_param_parse(dr3_learner_param *out, const char *name) {
+    static const char who[] = "dr3_learner_param_parse";
+    if (out == NULL || name == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: NULL argument", who);
+    for (size_t i = 0; i < sizeof params / sizeof params[0]; i++)
+        if (strcmp(params[i].name, name) == 0) {
+            *out = params[i].key;
+            return DR3_OK;
+        }
+    return dr3i_fail(DR3_ERR_INVALID_ARG,
+                     "%s: unknown parameter '%s' (expected lr, polyak_tau, target_period, "
+                     "gamma, huber_delta or threads)",
+                     who, name);
+}
+
+dr3_status dr3_learner_param_bounds(dr3_learner_param param, double *min, double *max) {
+    static const char who[] = "dr3_learner_param_bounds";
+    if (min == NULL || max == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: NULL argument", who);
+    const param_info *p = param_find(param);
+    if (p == NULL)
+        return dr3i_fail(DR3_ERR_UNSUPPORTED, "%s: unknown parameter %d", who, (int)param);
+    *min = p->min;
+    *max = p->max;
+    return DR3_OK;
+}
+
+dr3_status dr3_learner_set_param(dr3_learner *l, dr3_learner_param param, double value) {
+    static const char who[] = "dr3_learner_set_param";
+    if (l == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: learner is NULL", who);
+    const param_info *p = param_find(param);
+    if (p == NULL)
+        return dr3i_fail(DR3_ERR_UNSUPPORTED, "%s: unknown parameter %d", who, (int)param);
+    if (!(value >= p->min && value <= p->max))
+        return dr3i_fail(DR3_ERR_RANGE, "%s: %s = %g is outside [%g, %g]", who, p->name, value,
+                         p->min, p->max);
+    switch (param) {
+    case DR3_LEARNER_LR:
+        return dr3_optim_set_lr(l->optim, (float)value);
+    case DR3_LEARNER_POLYAK_TAU:
+        if (value == 0 && l->opts.target_update_period == 0)
+            return dr3i_fail(DR3_ERR_RANGE,
+                             "%s: polyak_tau = 0 needs a target_period (set it first)", who);
+        l->opts.polyak_tau = (float)value;
+        return DR3_OK;
+    case DR3_LEARNER_TARGET_PERIOD:
+        if (value != floor(value))
+            return dr3i_fail(DR3_ERR_RANGE, "%s: target_period must be an integer", who);
+        l->opts.target_update_period = (size_t)value;
+        return DR3_OK;
+    case DR3_LEARNER_GAMMA:
+        l->opts.gamma = (float)value;
+        return DR3_OK;
+    case DR3_LEARNER_HUBER_DELTA:
+        l->opts.huber_delta = (float)value;
+        return DR3_OK;
+    case DR3_LEARNER_THREADS: {
+        if (value != floor(value))
+            return dr3i_fail(DR3_ERR_RANGE, "%s: threads must be an integer", who);
+        dr3_status st = dr3_net_set_threads(l->online, (int)value);
+        if (st == DR3_OK) st = dr3_net_set_threads(l->target, (int)value);
+        if (st == DR3_OK) l->opts.threads = (int)value;
+        return st;
+    }
+    }
+    return dr3i_fail(DR3_ERR_UNSUPPORTED, "%s: unknown parameter %d", who, (int)param);
+}
+
+dr3_status dr3_learner_get_param(double *out, const dr3_learner *l, dr3_learner_param param) {
+    static const char who[] = "dr3_learner_get_param";
+    if (out == NULL || l == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: NULL argument", who);
+    switch (param) {
+    case DR3_LEARNER_LR:
+        *out = dr3_optim_get_lr(l->optim);
+        return DR3_OK;
+    case DR3_LEARNER_POLYAK_TAU:
+        *out = l->opts.polyak_tau;
+        return DR3_OK;
+    case DR3_LEARNER_TARGET_PERIOD:
+        *out = (double)l->opts.target_update_period;
+        return DR3_OK;
+    case DR3_LEARNER_GAMMA:
+        *out = l->opts.gamma;
+        return DR3_OK;
+    case DR3_LEARNER_HUBER_DELTA:
+        *out = l->opts.huber_delta;
+        return DR3_OK;
+    case DR3_LEARNER_THREADS:
+        *out = l->opts.threads;
+        return DR3_OK;
+    }
+    return dr3i_fail(DR3_ERR_UNSUPPORTED, "%s: unknown parameter %d", who, (int)param);
+}
+
+dr3_status dr3_learner_set_reg_coef(dr3_learner *l, size_t index, float coef) {
+    static const char who[] = "dr3_learner_set_reg_coef";
+    if (l == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: learner is NULL", who);
+    if (index >= l->num_reg)
+        return dr3i_fail(DR3_ERR_RANGE, "%s: index %zu >= %zu regularizers", who, index,
+                         l->num_reg);
+    if (!l->reg[index].is_builtin)
+        return dr3i_fail(DR3_ERR_STATE,
+                         "%s: regularizer %zu ('%s') is a plugin; its payload holds its "
+                         "settings",
+                         who, index, l->reg[index].vt.name ? l->reg[index].vt.name : "unnamed");
+    if (!(isfinite(coef) && coef >= 0))
+        return dr3i_fail(DR3_ERR_RANGE, "%s: coefficient must be finite and >= 0", who);
+    l->reg[index].builtin.coef = coef;
+    return DR3_OK;
 }

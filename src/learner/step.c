@@ -357,7 +357,7 @@ static dr3_status losses(step_ctx *c) {
 /* Commits what a successful step or evaluation reports. */
 static dr3_status finish(step_ctx *c, dr3_step_metrics *m, const dr3_step_metrics *full) {
     dr3_learner *l = c->l;
-    memcpy(l->last_reg_loss, l->reg_loss, l->num_reg * sizeof(float));
+    if (l->num_reg > 0) memcpy(l->last_reg_loss, l->reg_loss, l->num_reg * sizeof(float));
     l->have_last = 1;
     if (m == NULL) return DR3_OK;
     return dr3i_struct_out(m, full, &dr3i_desc_dr3_step_metrics, c->who, "metrics");
