@@ -365,6 +365,25 @@ static void test_malformed_checkpoints(void **state) {
     o.num_actions = 6;
     assert_int_equal(dr3_replay_load_dqn(&r, dir, 3, &o), DR3_OK);
     dr3_replay_free(r);
+
+    FRESH(); /* one flipped bit in a stored action: not 2^25 + 1 actions */
+    ckpt_path(p, sizeof p, dir, "$store$_action");
+    int32_t flipped[64];
+    memcpy(flipped, d->act, sizeof flipped);
+    flipped[20] |= 1 << 25;
+    gz_npy(p, "{'descr': '<i4', 'fortran_order': False, 'shape': (64,), }", flipped, 64 * 4,
+           NULL, 0);
+    expect_fail(dir, DR3_ERR_RANGE, "$store$_action");
+    assert_non_null(strstr(dr3_last_error(), "num_actions"));
+
+    FRESH(); /* a FIFO named like a checkpoint file: refused, not waited on */
+    ckpt_path(p, sizeof p, dir, "$store$_terminal");
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    alarm(20);
+    expect_fail(dir, DR3_ERR_IO, "$store$_terminal");
+    alarm(0);
+    assert_non_null(strstr(dr3_last_error(), "FIFO"));
     dop_free(d);
 #undef FRESH
 }

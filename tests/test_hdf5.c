@@ -7,7 +7,10 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define FIX DR3_TEST_DATA_DIR "/hdf5/"
 
@@ -227,6 +230,90 @@ static void test_malformed(void **state) {
                     DR3_ERR_INVALID_ARG);
 }
 
+/* An allocator that records the largest single request. */
+typedef struct biggest {
+    size_t max;
+} biggest;
+static void *big_alloc(void *opaque, size_t size, size_t alignment) {
+    biggest *b = opaque;
+    if (size > b->max) b->max = size;
+    void *p = NULL;
+    if (alignment < sizeof(void *)) alignment = sizeof(void *);
+    return posix_memalign(&p, alignment, size ? size : 1) == 0 ? p : NULL;
+}
+static void big_free(void *opaque, void *p) {
+    (void)opaque;
+    free(p);
+}
+
+static void test_sizes_bounded_before_allocating(void **state) {
+    (void)state;
+    if (!have_hdf5()) return;
+    /* 10^9 rows declared, none written: the file is 2 KB, the arrays would be ~30 GB */
+    biggest b = {0};
+    dr3_replay_options o = DR3_REPLAY_OPTIONS_INIT;
+    o.allocator.alloc = big_alloc;
+    o.allocator.free = big_free;
+    o.allocator.opaque = &b;
+    dr3_replay *r = (dr3_replay *)1;
+    TU_ASSERT_FAILS(dr3_replay_load_d4rl(&r, FIX "d4rl_bad_unwritten_rows.h5", &o),
+                    DR3_ERR_FORMAT);
+    assert_null(r);
+    assert_non_null(strstr(dr3_last_error(), "observations"));
+    assert_non_null(strstr(dr3_last_error(), "1000000000 rows"));
+    if (b.max > (1u << 20)) fail_msg("allocated %zu bytes before refusing", b.max);
+
+    /* one flipped bit in an int64 action: 2 | 2^25 would mean 33554435 actions */
+    r = (dr3_replay *)1;
+    TU_ASSERT_FAILS(dr3_replay_load_d4rl(&r, FIX "d4rl_bad_huge_action.h5", NULL),
+                    DR3_ERR_RANGE);
+    assert_null(r);
+    assert_non_null(strstr(dr3_last_error(), "33554434"));
+    assert_non_null(strstr(dr3_last_error(), "num_actions"));
+    /* a caller who really has that many actions says so */
+    dr3_replay_options big = DR3_REPLAY_OPTIONS_INIT;
+    big.num_actions = (size_t)1 << 26;
+    assert_int_equal(dr3_replay_load_d4rl(&r, FIX "d4rl_bad_huge_action.h5", &big), DR3_OK);
+    dr3_replay_options got = DR3_REPLAY_OPTIONS_INIT;
+    dr3_replay_options_get(r, &got);
+    assert_int_equal(got.num_actions, (size_t)1 << 26);
+    dr3_replay_free(r);
+}
+
+static void test_not_a_regular_file(void **state) {
+    (void)state;
+    char dir[] = "/tmp/dr3_test_h5fifo_XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/main_data.hdf5", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    alarm(20); /* blocking in open() would hang the test: fail it instead */
+    dr3_replay *r = (dr3_replay *)1;
+    dr3_status want = have_hdf5() ? DR3_ERR_IO : DR3_ERR_UNSUPPORTED;
+    TU_ASSERT_FAILS(dr3_replay_load_minari(&r, path, NULL), want);
+    assert_null(r);
+    if (have_hdf5()) assert_non_null(strstr(dr3_last_error(), "FIFO"));
+    r = (dr3_replay *)1;
+    TU_ASSERT_FAILS(dr3_replay_load_d4rl(&r, dir, NULL), want); /* a directory */
+    assert_null(r);
+    if (have_hdf5()) assert_non_null(strstr(dr3_last_error(), "directory"));
+    alarm(0);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_minari_keeps_callers_action_count(void **state) {
+    (void)state;
+    if (!have_hdf5()) return;
+    dr3_replay_options o = DR3_REPLAY_OPTIONS_INIT;
+    o.num_actions = 9; /* the fixture's actions are below 3 */
+    dr3_replay *r = NULL;
+    assert_int_equal(dr3_replay_load_minari(&r, FIX "minari_main_data.hdf5", &o), DR3_OK);
+    dr3_replay_options got = DR3_REPLAY_OPTIONS_INIT;
+    dr3_replay_options_get(r, &got);
+    assert_int_equal(got.num_actions, 9);
+    dr3_replay_free(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_without_hdf5_is_unsupported),
@@ -234,6 +321,9 @@ int main(void) {
         cmocka_unit_test(test_d4rl_discrete_with_next_observations),
         cmocka_unit_test(test_minari),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_sizes_bounded_before_allocating),
+        cmocka_unit_test(test_not_a_regular_file),
+        cmocka_unit_test(test_minari_keeps_callers_action_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -201,7 +201,9 @@ static dr3_status load(dr3_replay **out, const char *dir, unsigned suffix, dr3_r
             r->rew[q] = 0;
         }
     }
-    if (o.num_actions == 0) r->o.num_actions = amax < 0 ? 1 : (size_t)amax + 1;
+    if (o.num_actions == 0 &&
+        (st = dr3i_infer_num_actions(amax, &r->o.num_actions, f[D_ACT].path, who)) != DR3_OK)
+        return st;
 
     /* 4. Dopamine's episode structure. Padding rows are the zero transitions (obs 0,
      * action 0, reward 0, not terminal) that follow a terminal, or open an empty buffer, at

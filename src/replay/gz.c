@@ -3,9 +3,12 @@
  * error rather than silently zero-filled or ignored. */
 #include "gz.h"
 
+#include "files.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef DR3_HAVE_ZLIB
 #include <zlib.h>
@@ -44,10 +47,16 @@ dr3_status dr3i_gz_open_file(dr3i_gz *g, const dr3i_alloc *alloc, const char *pa
     g->alloc = alloc;
     g->name = path;
     g->who = who;
-    g->fp = fopen(path, "rb");
-    if (g->fp == NULL)
-        return dr3i_fail(DR3_ERR_IO, "%s: cannot open '%s': %s", who, path, strerror(errno));
-    dr3_status st = start(g);
+    int fd = -1;
+    dr3_status st = dr3i_open_regular(path, &fd, NULL, who);
+    if (st != DR3_OK) return st;
+    g->fp = fdopen(fd, "rb");
+    if (g->fp == NULL) {
+        int e = errno;
+        close(fd);
+        return dr3i_fail(DR3_ERR_IO, "%s: cannot open '%s': %s", who, path, strerror(e));
+    }
+    st = start(g);
     if (st != DR3_OK) {
         fclose(g->fp);
         g->fp = NULL;
