@@ -314,6 +314,54 @@ static void test_minari_keeps_callers_action_count(void **state) {
     dr3_replay_free(r);
 }
 
+/* `dr3 train` reads HDF5 in a child process that writes the .npy layout, which the parent
+ * opens: every transition must come back the same. */
+static void test_hdf5_to_npy_keeps_transitions(void **state) {
+    (void)state;
+    if (!have_hdf5()) return;
+    const char *files[2] = {FIX "minari_main_data.hdf5", FIX "d4rl_discrete_next.h5"};
+    for (int k = 0; k < 2; k++) {
+        dr3_replay *h = NULL, *n = NULL;
+        dr3_status st = k == 0 ? dr3_replay_load_minari(&h, files[k], NULL)
+                               : dr3_replay_load_d4rl(&h, files[k], NULL);
+        assert_int_equal(st, DR3_OK);
+        char dir[] = "/tmp/dr3_test_h5npy_XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(dr3_replay_save_npy(h, dir), DR3_OK);
+        assert_int_equal(dr3_replay_open_npy(&n, dir, NULL), DR3_OK);
+        dr3_replay_options oh = DR3_REPLAY_OPTIONS_INIT, on = DR3_REPLAY_OPTIONS_INIT;
+        dr3_replay_options_get(h, &oh);
+        dr3_replay_options_get(n, &on);
+        assert_int_equal(oh.num_actions, on.num_actions);
+        assert_int_equal(oh.obs_dim, on.obs_dim);
+        for (int need = 0; need < 2; need++) {
+            size_t ih[64], in[64], nh, nn;
+            assert_int_equal(dr3_replay_valid_indices(h, need, ih, 64, &nh), DR3_OK);
+            assert_int_equal(dr3_replay_valid_indices(n, need, in, 64, &nn), DR3_OK);
+            assert_int_equal(nh, nn);
+            assert_true(nh > 0);
+            for (size_t i = 0; i < nh; i++) {
+                tr a, b;
+                assert_int_equal(fetch(h, ih[i], 1, &a), DR3_OK);
+                assert_int_equal(fetch(n, in[i], 1, &b), DR3_OK);
+                assert_memory_equal(a.obs, b.obs, sizeof a.obs);
+                assert_memory_equal(a.next_obs, b.next_obs, sizeof a.next_obs);
+                assert_int_equal(a.ai, b.ai);
+                assert_int_equal(a.nav, b.nav);
+                if (a.nav) assert_int_equal(a.nai, b.nai);
+                assert_true(a.rew == b.rew);
+                assert_true(a.disc == b.disc);
+                assert_int_equal(a.term, b.term);
+            }
+        }
+        dr3_replay_free(h);
+        dr3_replay_free(n);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_without_hdf5_is_unsupported),
@@ -324,6 +372,7 @@ int main(void) {
         cmocka_unit_test(test_sizes_bounded_before_allocating),
         cmocka_unit_test(test_not_a_regular_file),
         cmocka_unit_test(test_minari_keeps_callers_action_count),
+        cmocka_unit_test(test_hdf5_to_npy_keeps_transitions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
