@@ -23,7 +23,7 @@ int cmd_demo(int argc, char **argv) {
     uint64_t batch = 128, eval_every = 0;
     double epsilon = 0.5, lr = 3e-4, tau = 0.005, gamma = 0.99, c0 = 0.1;
     const cli_opt opts[] = {
-        {"quick", 'b', &quick, "a small run (~30 s) to check that everything works"},
+        {"quick", 'b', &quick, "a small run (about 6 s) to check that everything works"},
         {"seeds", 'u', &seeds, "independent seeds (default 5)"},
         {"steps", 'u', &steps, "gradient steps per run (default 20000; quick 1000)"},
         {"out", 's', &out, "output directory (default dr3-demo)"},
