@@ -124,6 +124,16 @@ foreach(m sarsa expected sampled max "max\\+dr3")
   endif()
 endforeach()
 
+# --from-csv redoes plots and summary of a run without training; the CSV survives unchanged
+run(0 ${DR3} demo --from-csv ${WORK}/demo/metrics.csv --out ${WORK}/replot)
+file(SHA256 ${WORK}/demo/metrics.csv h1)
+file(SHA256 ${WORK}/replot/metrics.csv h2)
+if(NOT h1 STREQUAL h2 OR NOT EXISTS ${WORK}/replot/return.svg)
+  message(FATAL_ERROR "dr3 demo --from-csv did not reproduce the run's outputs")
+endif()
+file(WRITE ${WORK}/broken.csv "method,backup,c0,seed,step,feature_dot\nsarsa,sarsa,0,0\n")
+run(1 ${DR3} demo --from-csv ${WORK}/broken.csv --out ${WORK}/replot2)
+
 # collect -> train (with resume) -> eval
 run(0 ${DR3} collect --env gridworld --transitions 3000 --epsilon 0.3 --out ${WORK}/grid)
 foreach(f observations actions rewards terminals timeouts)

@@ -292,6 +292,100 @@ int exp_run(const exp_config *c, exp_results *out, FILE *log) {
     return rc;
 }
 
+int exp_read_csv(const char *path, exp_config *c, exp_results *out) {
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "dr3 demo: cannot read '%s'\n", path);
+        return -1;
+    }
+    /* pass 1: methods (in order), seeds, points per run */
+    char line[1024];
+    size_t rows = 0, seeds = 0, points = 0, lineno = 1;
+    double step_max = 0, step_1 = 0;
+    int bad = fgets(line, sizeof line, f) == NULL ||
+              strncmp(line, "method,backup,c0,seed,step,", 27) != 0;
+    c->n_methods = 0;
+    while (!bad && fgets(line, sizeof line, f) != NULL) {
+        lineno++;
+        char name[32], backup[32];
+        double c0, step;
+        size_t seed;
+        if (sscanf(line, "%31[^,],%31[^,],%lf,%zu,%lf,", name, backup, &c0, &seed, &step) !=
+                5 ||
+            seed >= 64) {
+            bad = 1;
+            break;
+        }
+        size_t m = 0;
+        while (m < c->n_methods && strcmp(c->methods[m].name, name) != 0) m++;
+        if (m == c->n_methods) {
+            if (m == EXP_MAX_METHODS ||
+                dr3_backup_kind_parse(backup, &c->methods[m].backup) != DR3_OK) {
+                bad = 1;
+                break;
+            }
+            snprintf(c->methods[m].name, sizeof c->methods[m].name, "%s", name);
+            c->methods[m].c0 = (float)c0;
+            c->n_methods++;
+        }
+        if (m == 0 && seed == 0) {
+            if (points == 1) step_1 = step;
+            points++;
+        }
+        if (seed + 1 > seeds) seeds = seed + 1;
+        if (step > step_max) step_max = step;
+        rows++;
+    }
+    if (bad || c->n_methods == 0 || points < 2 || rows != c->n_methods * seeds * points) {
+        fprintf(stderr, "dr3 demo: '%s' is not a complete metrics.csv of dr3 demo (line %zu)\n",
+                path, lineno);
+        fclose(f);
+        return -1;
+    }
+    c->seeds = seeds;
+    c->steps = (size_t)step_max;
+    c->eval_every = (size_t)step_1;
+    out->n_points = points;
+    out->seconds = -1;
+    out->points = calloc(rows, sizeof(exp_point));
+    if (out->points == NULL) {
+        fclose(f);
+        return -1;
+    }
+    /* pass 2: the values, placed by method, seed and order within the run */
+    rewind(f);
+    if (fgets(line, sizeof line, f) == NULL) bad = 1;
+    size_t *fill = calloc(c->n_methods * seeds, sizeof(size_t));
+    while (!bad && fill != NULL && fgets(line, sizeof line, f) != NULL) {
+        char name[32], backup[32];
+        double c0;
+        size_t seed, m = 0;
+        exp_point p;
+        if (sscanf(line, "%31[^,],%31[^,],%lf,%zu,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf",
+                   name, backup, &c0, &seed, &p.step, &p.dot, &p.cos, &p.norm, &p.dead, &p.q,
+                   &p.mc, &p.srank, &p.ret, &p.td) != 14) {
+            bad = 1;
+            break;
+        }
+        while (m < c->n_methods && strcmp(c->methods[m].name, name) != 0) m++;
+        size_t *k = &fill[m * seeds + seed];
+        if (*k >= points) {
+            bad = 1;
+            break;
+        }
+        out->points[(m * seeds + seed) * points + (*k)++] = p;
+    }
+    free(fill);
+    fclose(f);
+    if (bad) {
+        fprintf(stderr, "dr3 demo: '%s': malformed row\n", path);
+        exp_results_free(out);
+        return -1;
+    }
+    return 0;
+}
+
 void exp_results_free(exp_results *res) {
     free(res->points);
     res->points = NULL;
@@ -502,6 +596,8 @@ int exp_report(const exp_config *c, const exp_results *r, const char *dir, FILE 
             int w = (int)strlen(cell[i][j]);
             if (w > width[j]) width[j] = w;
         }
+    char took[32] = "";
+    if (r->seconds >= 0) snprintf(took, sizeof took, "; %.0f s", r->seconds);
     snprintf(path, sizeof path, "%s/summary.txt", dir);
     FILE *sf = fopen(path, "w");
     FILE *dst[2] = {out, sf};
@@ -521,7 +617,7 @@ int exp_report(const exp_config *c, const exp_results *r, const char *dir, FILE 
             dst[k],
             "\n"
             "mean +- 95%% interval over %zu seeds, at the end of training (%zu steps) unless "
-            "noted; %.0f s.\n"
+            "noted%s.\n"
             "  phi.phi'      mean dot product phi(s).phi(s') of the online network's "
             "last-hidden-layer\n"
             "                features of consecutive states on a fixed evaluation set "
@@ -534,7 +630,7 @@ int exp_report(const exp_config *c, const exp_results *r, const char *dir, FILE 
             "  final Q       mean Q(s,a) on the set; compare with the data's MC return\n"
             "  return        greedy policy's episode return, averaged over training / at "
             "the end\n",
-            S, c->steps, r->seconds, 100.0 * (double)early / (double)(P - 1), c->width);
+            S, c->steps, took, 100.0 * (double)early / (double)(P - 1), c->width);
     }
     free(cell);
     if (sf) fclose(sf);
