@@ -117,6 +117,10 @@ static void remove_dir(const char *dir) {
     rmdir(dir);
 }
 
+/* The child's exit status after a reported failure; any other nonzero status (a sanitizer's
+ * abort, exit() inside libhdf5) means the reader did not get to report. */
+enum { CHILD_REPORTED = 3 };
+
 /* The child: read the HDF5 file with the library, write it as .npy files into tmp, report
  * failure as text on fd. Never returns. */
 static void child(const char *file, data_kind kind, const dr3_replay_options *o,
@@ -155,7 +159,7 @@ static void child(const char *file, data_kind kind, const dr3_replay_options *o,
         if (n > 0 && write(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
             _exit(3);
     }
-    _exit(st == DR3_OK ? 0 : 1);
+    _exit(st == DR3_OK ? 0 : CHILD_REPORTED);
 }
 
 static int open_hdf5(const char *cmd, const char *path, const char *file, data_kind kind,
@@ -212,9 +216,14 @@ static int open_hdf5(const char *cmd, const char *path, const char *file, data_k
         fprintf(stderr, "dr3 %s: '%s': malformed HDF5 file (libhdf5 crashed reading it: %s)\n",
                 cmd, path, strsignal(WTERMSIG(status)));
         rc = CLI_FAIL;
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_REPORTED && len > 0) {
+        fprintf(stderr, "dr3 %s: opening the dataset: %s\n", cmd, msg);
+        rc = CLI_FAIL;
     } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "dr3 %s: opening the dataset: %s\n", cmd,
-                len > 0 ? msg : "the reader failed");
+        fprintf(stderr,
+                "dr3 %s: '%s': malformed HDF5 file (libhdf5 crashed reading it: the reader "
+                "exited with status %d)\n",
+                cmd, path, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
         rc = CLI_FAIL;
     } else {
         dr3_status st = dr3_replay_open_npy(out, tmp, o);
