@@ -179,6 +179,12 @@ if(mkfifo_rc EQUAL 0)
     message(FATAL_ERROR "a FIFO should be refused:\n${ERR}")
   endif()
 endif()
+# numpy's default dtypes (float64 observations/rewards/flags, int64 actions) are read:
+# 12 rows, a terminal at row 4 and a timeout without s' at row 11 -> 11 transitions
+run(0 ${DR3} train --data ${DATA}/npy/numpy_defaults --steps 20 --width 8)
+if(NOT OUT MATCHES "numpy_defaults: 11 transitions, state 4 floats, 3 actions")
+  message(FATAL_ERROR "the float64 .npy dataset was not read:\n${OUT}")
+endif()
 if(H5 MATCHES "HDF5 datasets \\(D4RL/Minari\\): yes")
   # a Minari dataset directory (<name>/data/main_data.hdf5), as minari stores it
   file(MAKE_DIRECTORY ${WORK}/minari-ds/data)
@@ -200,6 +206,11 @@ if(H5 MATCHES "HDF5 datasets \\(D4RL/Minari\\): yes")
   if(NOT ERR MATCHES "malformed HDF5 file \\(libhdf5 crashed reading it" AND
      NOT ERR MATCHES "opening the dataset: ")
     message(FATAL_ERROR "a crashing HDF5 file should be reported:\n${ERR}")
+  endif()
+  # float actions are continuous: the message says how to store indices
+  run(1 ${DR3} train --data ${DATA}/hdf5/d4rl_continuous.h5 --steps 10)
+  if(NOT ERR MATCHES "continuous .*astype\\(np\\.int64\\)")
+    message(FATAL_ERROR "float actions should be explained:\n${ERR}")
   endif()
   run(1 ${DR3} train --data ${DATA}/hdf5/d4rl_bad_unwritten_rows.h5 --steps 10)
   if(NOT ERR MATCHES "declares 1000000000 rows")

@@ -167,7 +167,10 @@ int cmd_train(int argc, char **argv) {
     dr3_replay_options ro = DR3_REPLAY_OPTIONS_INIT;
     dr3_replay_options_get(r, &ro);
     if (ro.action_kind != DR3_ACTION_DISCRETE) {
-        fprintf(stderr, "dr3 train: '%s' has continuous actions; the learner is discrete\n",
+        fprintf(stderr,
+                "dr3 train: '%s' has continuous (float) actions; the learner is discrete (if "
+                "they are action indices, store them as integers: np.save(path, "
+                "a.astype(np.int64)))\n",
                 data);
         dr3_replay_free(r);
         return CLI_FAIL;
