@@ -169,6 +169,22 @@ static void dop_free(dop *d) {
     free(d);
 }
 
+/* An allocator that records the largest single request. */
+typedef struct biggest {
+    size_t max;
+} biggest;
+static void *big_alloc(void *opaque, size_t size, size_t alignment) {
+    biggest *b = opaque;
+    if (size > b->max) b->max = size;
+    void *q = NULL;
+    if (alignment < sizeof(void *)) alignment = sizeof(void *);
+    return posix_memalign(&q, alignment, size ? size : 1) == 0 ? q : NULL;
+}
+static void big_free(void *opaque, void *q) {
+    (void)opaque;
+    free(q);
+}
+
 static void check_against_dopamine(size_t C, size_t K, size_t N, int steps, uint64_t seed) {
     dop *d = simulate(C, K, N, steps, seed);
     char dir[512], name[64];
@@ -365,6 +381,54 @@ static void test_malformed_checkpoints(void **state) {
     o.num_actions = 6;
     assert_int_equal(dr3_replay_open_dqn(&r, dir, 3, &o), DR3_OK);
     dr3_replay_free(r);
+
+    FRESH(); /* one flipped bit in a stored action: not 2^25 + 1 actions */
+    ckpt_path(p, sizeof p, dir, "$store$_action");
+    int32_t flipped[64];
+    memcpy(flipped, d->act, sizeof flipped);
+    flipped[20] |= 1 << 25;
+    gz_npy(p, "{'descr': '<i4', 'fortran_order': False, 'shape': (64,), }", flipped, 64 * 4,
+           NULL, 0);
+    expect_fail(dir, DR3_ERR_RANGE, "$store$_action");
+    assert_non_null(strstr(dr3_last_error(), "num_actions"));
+
+    FRESH(); /* headers declaring 10^6 rows over streams of a few bytes: refused before the
+              * reader allocates (and clears) what they declare */
+    {
+        static const char *const huge[4][2] = {
+            {"$store$_observation",
+             "{'descr': '|u1', 'fortran_order': False, 'shape': (1000000, 2, 3), }"},
+            {"$store$_action",
+             "{'descr': '<i4', 'fortran_order': False, 'shape': (1000000,), }"},
+            {"$store$_reward",
+             "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000,), }"},
+            {"$store$_terminal",
+             "{'descr': '|u1', 'fortran_order': False, 'shape': (1000000,), }"}};
+        uint8_t few[64] = {0};
+        for (int i = 0; i < 4; i++) {
+            ckpt_path(p, sizeof p, dir, huge[i][0]);
+            gz_npy(p, huge[i][1], few, sizeof few, NULL, 0);
+        }
+        biggest b = {0};
+        dr3_replay_options ho = DR3_REPLAY_OPTIONS_INIT;
+        ho.allocator.alloc = big_alloc;
+        ho.allocator.free = big_free;
+        ho.allocator.opaque = &b;
+        dr3_replay *hr = (dr3_replay *)1;
+        TU_ASSERT_FAILS(dr3_replay_open_dqn(&hr, dir, 3, &ho), DR3_ERR_FORMAT);
+        assert_null(hr);
+        assert_non_null(strstr(dr3_last_error(), "$store$_observation"));
+        if (b.max >= 1000000) fail_msg("allocated %zu bytes before refusing", b.max);
+    }
+
+    FRESH(); /* a FIFO named like a checkpoint file: refused, not waited on */
+    ckpt_path(p, sizeof p, dir, "$store$_terminal");
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    alarm(20);
+    expect_fail(dir, DR3_ERR_IO, "$store$_terminal");
+    alarm(0);
+    assert_non_null(strstr(dr3_last_error(), "FIFO"));
     dop_free(d);
 #undef FRESH
 }

@@ -597,6 +597,123 @@ static void test_malformed_datasets(void **state) {
     dr3_replay_free(r);
 }
 
+/* numpy's defaults: np.save of a Python float list is <f8, of an int list <i8, and 0/1
+ * floats for flags. Observations and rewards are narrowed to float32 once on open. */
+static void test_numpy_default_dtypes(void **state) {
+    (void)state;
+    char dir[512];
+    make_tmp(dir, sizeof dir, "f64");
+    assert_int_equal(mkdir(dir, 0755), 0);
+    double obs[6][2], rew[6];
+    int64_t act[6] = {0, 2, 1, 1, 0, 2};
+    double term[6] = {0, 0, 1, 0, 0, 1};
+    for (int i = 0; i < 6; i++) {
+        obs[i][0] = 0.1 * i; /* not exactly representable: rounding is checked below */
+        obs[i][1] = -1000.0 / 3.0 + i;
+        rew[i] = 1.0 / 3.0 * i;
+    }
+    write_raw(dir, "observations.npy",
+              "{'descr': '<f8', 'fortran_order': False, 'shape': (6, 2), }", obs, sizeof obs);
+    write_raw(dir, "actions.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (6,), }",
+              act, sizeof act);
+    write_raw(dir, "rewards.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (6,), }",
+              rew, sizeof rew);
+    write_raw(dir, "terminals.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (6,), }",
+              term, sizeof term);
+    dr3_replay *r = NULL;
+    dr3_status st = dr3_replay_open_npy(&r, dir, NULL);
+    if (st != DR3_OK) fail_msg("float64 dataset refused: %s", dr3_last_error());
+    dr3_replay_options o = DR3_REPLAY_OPTIONS_INIT;
+    dr3_replay_get_options(&o, r);
+    assert_int_equal(o.obs_dtype, DR3_DTYPE_F32);
+    assert_int_equal(o.obs_dim, 2);
+    assert_int_equal(o.num_actions, 3);
+    /* episodes 0-2 and 3-5, both terminal: every row is a transition */
+    assert_int_equal(dr3_replay_valid_count(r, 0), 6);
+    for (size_t i = 0; i < 6; i++) {
+        tr x;
+        assert_int_equal(fetch(r, i, 0, &x), DR3_OK);
+        assert_true(x.obs[0] == (float)obs[i][0]);
+        assert_true(x.obs[1] == (float)obs[i][1]);
+        assert_true(x.rew == (float)rew[i]);
+        assert_int_equal(x.a, act[i]);
+        if (term[i] == 0) {
+            assert_true(x.next_obs[0] == (float)obs[i + 1][0]);
+            assert_true(x.next_obs[1] == (float)obs[i + 1][1]);
+            assert_true(x.disc > 0);
+        } else {
+            assert_true(x.disc == 0.0f);
+        }
+    }
+    dr3_replay_free(r);
+
+    /* a float64 value beyond float32's range is named, not silently made Inf */
+    obs[4][1] = 1e300;
+    write_raw(dir, "observations.npy",
+              "{'descr': '<f8', 'fortran_order': False, 'shape': (6, 2), }", obs, sizeof obs);
+    expect_open_fails(dir, DR3_ERR_NONFINITE, "observations.npy");
+    assert_non_null(strstr(dr3_last_error(), "float32"));
+    /* still refused: float16, whose fix is the astype line the message gives */
+    write_raw(dir, "observations.npy",
+              "{'descr': '<f2', 'fortran_order': False, 'shape': (6, 2), }", obs, 24);
+    expect_open_fails(dir, DR3_ERR_UNSUPPORTED, "observations.npy");
+}
+
+static void test_inferred_action_count_is_bounded(void **state) {
+    (void)state;
+    char dir[512];
+    fresh_copy(dir, sizeof dir, 100);
+    /* one flipped bit (2^25) in an action: 33554433 Q-values if taken at face value */
+    int32_t i7[7] = {0, 1, 0, 1, 0, 1, 0};
+    i7[4] = 1 << 25;
+    write_raw(dir, "actions.npy", "{'descr': '<i4', 'fortran_order': False, 'shape': (7,), }",
+              i7, sizeof i7);
+    expect_open_fails(dir, DR3_ERR_RANGE, "actions.npy");
+    assert_non_null(strstr(dr3_last_error(), "num_actions"));
+    /* the largest count still inferred: 65536 actions */
+    i7[4] = 65535;
+    write_raw(dir, "actions.npy", "{'descr': '<i4', 'fortran_order': False, 'shape': (7,), }",
+              i7, sizeof i7);
+    dr3_replay *r = NULL;
+    assert_int_equal(dr3_replay_open_npy(&r, dir, NULL), DR3_OK);
+    dr3_replay_options o = DR3_REPLAY_OPTIONS_INIT;
+    dr3_replay_get_options(&o, r);
+    assert_int_equal(o.num_actions, 65536);
+    dr3_replay_free(r);
+    i7[4] = 65536;
+    write_raw(dir, "actions.npy", "{'descr': '<i4', 'fortran_order': False, 'shape': (7,), }",
+              i7, sizeof i7);
+    expect_open_fails(dir, DR3_ERR_RANGE, "actions.npy");
+    /* explicit num_actions: the caller vouches for it */
+    dr3_replay_options big = DR3_REPLAY_OPTIONS_INIT;
+    big.num_actions = 1u << 20;
+    assert_int_equal(dr3_replay_open_npy(&r, dir, &big), DR3_OK);
+    dr3_replay_free(r);
+}
+
+static void test_fifo_is_refused_without_blocking(void **state) {
+    (void)state;
+    char dir[512], path[600];
+    const char *which[2] = {"observations.npy", "timeouts.npy"}; /* required and optional */
+    for (int k = 0; k < 2; k++) {
+        fresh_copy(dir, sizeof dir, 200 + k);
+        snprintf(path, sizeof path, "%s/%s", dir, which[k]);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(mkfifo(path, 0600), 0);
+        alarm(20); /* open() blocking on the FIFO would hang: fail instead */
+        expect_open_fails(dir, DR3_ERR_IO, which[k]);
+        alarm(0);
+        assert_non_null(strstr(dr3_last_error(), "FIFO"));
+    }
+    /* a directory where a file should be */
+    fresh_copy(dir, sizeof dir, 202);
+    snprintf(path, sizeof path, "%s/rewards.npy", dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkdir(path, 0755), 0);
+    expect_open_fails(dir, DR3_ERR_IO, "rewards.npy");
+    assert_non_null(strstr(dr3_last_error(), "directory"));
+}
+
 static int cleanup(void **state) {
     (void)state;
     if (tmp_root[0] != '\0') {
@@ -616,6 +733,9 @@ int main(void) {
         cmocka_unit_test(test_open_numpy_fixture_pixels),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_malformed_datasets),
+        cmocka_unit_test(test_numpy_default_dtypes),
+        cmocka_unit_test(test_inferred_action_count_is_bounded),
+        cmocka_unit_test(test_fifo_is_refused_without_blocking),
     };
     return cmocka_run_group_tests(tests, NULL, cleanup);
 }

@@ -1,4 +1,4 @@
-/* Network weights as safetensors (dr3_net_save / dr3_net_load / dr3_net_load_new). */
+/* Network weights as safetensors (dr3_net_save / dr3_net_load / dr3_net_open). */
 #include "../io/safetensors.h"
 #include "net_internal.h"
 

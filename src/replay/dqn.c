@@ -109,6 +109,10 @@ static dr3_status load(dr3_replay **out, const char *dir, unsigned suffix, dr3_r
          f[D_INVALID].h.dtype != DR3I_NPY_F8))
         return dr3i_fail(DR3_ERR_FORMAT, "%s: %s: invalid_range must be a short integer vector",
                          who, f[D_INVALID].path);
+    /* what the headers declare must fit in what the files hold, before anything that size
+     * is allocated (a 1 KB file must not make the reader clear gigabytes) */
+    for (int i = 0; i < D_FILES; i++)
+        if ((st = dr3i_gz_check_plausible(&f[i].gz, f[i].h.data_bytes)) != DR3_OK) return st;
     /* small arrays */
     uint8_t small[1024 * 8];
     if ((st = dr3i_gz_read(&f[D_COUNT].gz, small, f[D_COUNT].h.data_bytes)) != DR3_OK ||
@@ -201,7 +205,9 @@ static dr3_status load(dr3_replay **out, const char *dir, unsigned suffix, dr3_r
             r->rew[q] = 0;
         }
     }
-    if (o.num_actions == 0) r->o.num_actions = amax < 0 ? 1 : (size_t)amax + 1;
+    if (o.num_actions == 0 &&
+        (st = dr3i_infer_num_actions(amax, &r->o.num_actions, f[D_ACT].path, who)) != DR3_OK)
+        return st;
 
     /* 4. Dopamine's episode structure. Padding rows are the zero transitions (obs 0,
      * action 0, reward 0, not terminal) that follow a terminal, or open an empty buffer, at

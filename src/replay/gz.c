@@ -3,9 +3,13 @@
  * error rather than silently zero-filled or ignored. */
 #include "gz.h"
 
+#include "files.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #ifdef DR3_HAVE_ZLIB
 #include <zlib.h>
@@ -44,10 +48,16 @@ dr3_status dr3i_gz_open_file(dr3i_gz *g, const dr3i_alloc *alloc, const char *pa
     g->alloc = alloc;
     g->name = path;
     g->who = who;
-    g->fp = fopen(path, "rb");
-    if (g->fp == NULL)
-        return dr3i_fail(DR3_ERR_IO, "%s: cannot open '%s': %s", who, path, strerror(errno));
-    dr3_status st = start(g);
+    int fd = -1;
+    dr3_status st = dr3i_open_regular(path, &fd, NULL, who);
+    if (st != DR3_OK) return st;
+    g->fp = fdopen(fd, "rb");
+    if (g->fp == NULL) {
+        int e = errno;
+        close(fd);
+        return dr3i_fail(DR3_ERR_IO, "%s: cannot open '%s': %s", who, path, strerror(e));
+    }
+    st = start(g);
     if (st != DR3_OK) {
         fclose(g->fp);
         g->fp = NULL;
@@ -193,6 +203,30 @@ dr3_status dr3i_gz_expect_end(dr3i_gz *g) { return no_zlib(g->who); }
 void dr3i_gz_close(dr3i_gz *g) { (void)g; }
 
 #endif
+
+dr3_status dr3i_gz_source_size(const dr3i_gz *g, uint64_t *bytes) {
+    if (g->fp == NULL) {
+        *bytes = g->mem_len;
+        return DR3_OK;
+    }
+    struct stat sb;
+    if (fstat(fileno(g->fp), &sb) != 0)
+        return dr3i_fail(DR3_ERR_IO, "%s: cannot stat '%s'", g->who, g->name);
+    *bytes = (uint64_t)sb.st_size;
+    return DR3_OK;
+}
+
+dr3_status dr3i_gz_check_plausible(const dr3i_gz *g, uint64_t bytes) {
+    uint64_t have = 0;
+    dr3_status st = dr3i_gz_source_size(g, &have);
+    if (st != DR3_OK) return st;
+    if (bytes / DR3I_GZ_MAX_RATIO > have)
+        return dr3i_fail(DR3_ERR_FORMAT,
+                         "%s: %s: the header declares %llu bytes of data, more than a gzip "
+                         "stream of %llu bytes can hold (truncated or corrupt file)",
+                         g->who, g->name, (unsigned long long)bytes, (unsigned long long)have);
+    return DR3_OK;
+}
 
 dr3_status dr3i_gz_npy_header(dr3i_gz *g, dr3i_npy_header *h) {
     uint8_t pre[DR3I_NPY_PREAMBLE];

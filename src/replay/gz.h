@@ -29,6 +29,17 @@ dr3_status dr3i_gz_read(dr3i_gz *g, void *dst, size_t n);
 dr3_status dr3i_gz_expect_end(dr3i_gz *g);
 void dr3i_gz_close(dr3i_gz *g);
 
+/* deflate expands at most about 1032:1: more decompressed bytes per compressed byte than
+ * this cannot be in the stream, however it was written. */
+#define DR3I_GZ_MAX_RATIO 1100u
+
+/* Size in bytes of the compressed source (the file, or the memory buffer). */
+dr3_status dr3i_gz_source_size(const dr3i_gz *g, uint64_t *bytes);
+
+/* Refuses (DR3_ERR_FORMAT) a stream whose source is too small to decompress to `bytes`
+ * (see DR3I_GZ_MAX_RATIO): checked before a reader allocates for what a header declares. */
+dr3_status dr3i_gz_check_plausible(const dr3i_gz *g, uint64_t bytes);
+
 /* Reads and parses the .npy header at the start of the stream. */
 dr3_status dr3i_gz_npy_header(dr3i_gz *g, dr3i_npy_header *h);
 

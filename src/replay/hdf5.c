@@ -41,6 +41,38 @@ static void dset_close(dset *d) {
     d->id = -1;
 }
 
+/* deflate, the strongest filter libhdf5 ships, compresses at most about 1032:1; a dataset
+ * claiming more than this many bytes per stored byte has rows that were never written. */
+#define H5_MAX_RATIO 1100u
+
+/* The extent a file declares is only a number: a file of a few KB may declare 10^9 rows it
+ * never wrote (libhdf5 would hand back fill values). Compare it with the bytes actually
+ * stored, and those with the file's size, before anything is allocated for it. */
+static dr3_status plausible(const dset *d, const char *name, const char *where,
+                            const char *who) {
+    size_t declared;
+    if (!dr3i_mul(d->rows, d->width, &declared) || !dr3i_mul(declared, d->tsize, &declared))
+        return dr3i_fail(DR3_ERR_OVERFLOW, "%s: %s: '%s' is too large", who, where, name);
+    if (declared == 0) return DR3_OK;
+    hsize_t stored = H5Dget_storage_size(d->id);
+    hsize_t fsize = 0;
+    hid_t fid = H5Iget_file_id(d->id);
+    if (fid < 0 || H5Fget_filesize(fid, &fsize) < 0) fsize = 0;
+    if (fid >= 0) H5Fclose(fid);
+    if (fsize > 0 && stored > fsize)
+        return dr3i_fail(DR3_ERR_FORMAT,
+                         "%s: %s: '%s' claims %llu stored bytes in a file of %llu (corrupt "
+                         "file)",
+                         who, where, name, (unsigned long long)stored,
+                         (unsigned long long)fsize);
+    if ((double)declared > (double)stored * H5_MAX_RATIO)
+        return dr3i_fail(DR3_ERR_FORMAT,
+                         "%s: %s: '%s' declares %zu rows (%zu bytes) but stores only %llu "
+                         "bytes: rows never written, or a corrupt file",
+                         who, where, name, d->rows, declared, (unsigned long long)stored);
+    return DR3_OK;
+}
+
 /* Opens loc/name if it exists (present = 0 otherwise). */
 static dr3_status dset_open(hid_t loc, const char *name, const char *where, dset *d,
                             int *present, const char *who) {
@@ -84,6 +116,7 @@ static dr3_status dset_open(hid_t loc, const char *name, const char *where, dset
     }
     if (sp >= 0) H5Sclose(sp);
     if (ty >= 0) H5Tclose(ty);
+    if (st == DR3_OK) st = plausible(d, name, where, who);
     if (st != DR3_OK) {
         dset_close(d);
         return st;
@@ -212,6 +245,9 @@ static dr3_status read_rewards(const dset *d, float *dst, const char *where, con
 }
 
 static dr3_status open_file(hid_t *f, const char *path, const char *who) {
+    /* libhdf5 opens by name: check first that it is a regular file (a FIFO would block) */
+    dr3_status st = dr3i_check_regular(path, NULL, who);
+    if (st != DR3_OK) return st;
     if (access(path, R_OK) != 0)
         return dr3i_fail(DR3_ERR_IO, "%s: cannot read '%s'", who, path);
     if (H5Fis_hdf5(path) <= 0)
@@ -326,8 +362,9 @@ static dr3_status load_d4rl(dr3_replay **out, hid_t file, const char *path,
                                "next_actions", path, who)) != DR3_OK)
             return st;
     }
-    if (o.action_kind == DR3_ACTION_DISCRETE && o.num_actions == 0)
-        r->o.num_actions = (size_t)(amax < 0 ? 0 : amax) + 1;
+    if (o.action_kind == DR3_ACTION_DISCRETE && o.num_actions == 0 &&
+        (st = dr3i_infer_num_actions(amax, &r->o.num_actions, path, who)) != DR3_OK)
+        return st;
     if ((st = column(&ds[X_REW], n, "rewards", path, who)) != DR3_OK ||
         (st = read_rewards(&ds[X_REW], r->rew, path, who)) != DR3_OK)
         return st;
@@ -501,7 +538,12 @@ static dr3_status load_minari(dr3_replay **out, hid_t file, const char *path,
         r->episode_open = 0;
         dr3i_replay_put_episode(r, T, eobs, eact, erew, term, trunc);
     }
-    if (r->act_i != NULL) r->o.num_actions = (size_t)(amax < 0 ? 0 : amax) + 1;
+    if (r->act_i != NULL) {
+        if (bound != 0)
+            r->o.num_actions = bound;
+        else if ((st = dr3i_infer_num_actions(amax, &r->o.num_actions, path, who)) != DR3_OK)
+            return st;
+    }
     r->read_only = 1;
     void *scratch[5] = {eobs, eact, erew, tmp, ef};
     for (int i = 0; i < 5; i++) dr3i_replay_disown(r, scratch[i]);

@@ -33,15 +33,13 @@ static dr3_status map_npy(npyfile *f, const char *dir, int optional, const char 
     if (n < 0 || (size_t)n >= sizeof f->path)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: path '%s/%s' is too long", who, dir,
                          f->name);
-    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT && optional) return DR3_OK;
-        return dr3i_fail(DR3_ERR_IO, "%s: cannot open '%s': %s", who, f->path, strerror(errno));
-    }
+    int fd = -1, missing = 0;
+    dr3_status st = dr3i_open_regular(f->path, &fd, optional ? &missing : NULL, who);
+    if (st != DR3_OK || missing) return st;
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0) {
         close(fd);
-        return dr3i_fail(DR3_ERR_IO, "%s: '%s' is not a regular file", who, f->path);
+        return dr3i_fail(DR3_ERR_IO, "%s: cannot stat '%s'", who, f->path);
     }
     if ((uint64_t)sb.st_size > (uint64_t)SIZE_MAX) {
         close(fd);
@@ -60,7 +58,7 @@ static dr3_status map_npy(npyfile *f, const char *dir, int optional, const char 
         return dr3i_fail(DR3_ERR_IO, "%s: cannot map '%s': %s", who, f->path, strerror(e));
     f->map = m;
     f->map_len = size;
-    dr3_status st = dr3i_npy_parse(m, size, &f->h, f->path, who);
+    st = dr3i_npy_parse(m, size, &f->h, f->path, who);
     if (st != DR3_OK) return st;
     if (f->h.data_offset + f->h.data_bytes != size)
         return dr3i_fail(DR3_ERR_FORMAT,
@@ -132,12 +130,29 @@ static double get_num(const npyfile *f, size_t i) {
     return 0;
 }
 
-/* Flags stored as bool, uint8 or float 0/1. */
+/* count floats of f (<f4, or <f8 narrowed once) into dst, all finite as float32. */
+static dr3_status to_float(const npyfile *f, float *dst, size_t count, const char *who) {
+    if (f->h.dtype == DR3I_NPY_F4) {
+        memcpy(dst, f->data, count * sizeof(float));
+    } else {
+        for (size_t i = 0; i < count; i++) {
+            double v = get_num(f, i);
+            dst[i] = (float)v;
+            if (isfinite(v) && !isfinite(dst[i]))
+                return dr3i_fail(DR3_ERR_NONFINITE,
+                                 "%s: %s: element %zu = %g does not fit in float32", who,
+                                 f->path, i, v);
+        }
+    }
+    if (!dr3i_all_finite(dst, count, 1))
+        return dr3i_fail(DR3_ERR_NONFINITE, "%s: %s: contains NaN or Inf", who, f->path);
+    return DR3_OK;
+}
+
+/* Flags stored as bool, integers or floats, each 0 or 1. */
 static dr3_status read_flags(const npyfile *f, size_t n, uint8_t *flags, uint8_t bit,
                              const char *who) {
-    if (f->h.dtype != DR3I_NPY_B1 && f->h.dtype != DR3I_NPY_U1 && f->h.dtype != DR3I_NPY_F4)
-        return dr3i_fail(DR3_ERR_UNSUPPORTED, "%s: %s: dtype must be |b1, |u1 or <f4", who,
-                         f->path);
+    /* any numeric dtype holding 0/1 (numpy's defaults are bool, int64 and float64) */
     dr3_status st = check_column(f, n, who);
     if (st != DR3_OK) return st;
     for (size_t i = 0; i < n; i++) {
@@ -180,9 +195,7 @@ static dr3_status read_actions(dr3_replay *r, const npyfile *f, size_t n, int32_
                              f->path, w, r->act_width);
         float *a = dr3i_replay_own(r, n * w * sizeof(float), who);
         if (a == NULL) return DR3_ERR_NOMEM;
-        memcpy(a, f->data, n * w * sizeof(float));
-        if (!dr3i_all_finite(a, n * w, 1))
-            return dr3i_fail(DR3_ERR_NONFINITE, "%s: %s: contains NaN or Inf", who, f->path);
+        if ((st = to_float(f, a, n * w, who)) != DR3_OK) return st;
         *af = a;
     }
     return DR3_OK;
@@ -204,12 +217,16 @@ static dr3_status open_npy(dr3_replay **out, const char *dir, const dr3_replay_o
         st = map_npy(&f[i], dir, i >= F_TIMEOUT, who);
         if (st != DR3_OK) return st;
     }
-    /* observations: (N, ...) of <f4 or |u1 */
+    /* observations: (N, ...) of <f4 or |u1 (mapped), or <f8 (numpy's default float:
+     * converted to float32 into memory once) */
     size_t n = 0, obs_dim = 0;
     if ((st = rows_width(&f[F_OBS], &n, &obs_dim, who)) != DR3_OK) return st;
-    if (f[F_OBS].h.dtype != DR3I_NPY_F4 && f[F_OBS].h.dtype != DR3I_NPY_U1)
-        return dr3i_fail(DR3_ERR_UNSUPPORTED, "%s: %s: observations must be <f4 or |u1", who,
-                         f[F_OBS].path);
+    const dr3i_npy_dtype odt = f[F_OBS].h.dtype;
+    if (odt != DR3I_NPY_F4 && odt != DR3I_NPY_U1 && odt != DR3I_NPY_F8)
+        return dr3i_fail(DR3_ERR_UNSUPPORTED,
+                         "%s: %s: observations must be <f4, <f8 or |u1 (save them with "
+                         "np.save(path, x.astype(np.float32)))",
+                         who, f[F_OBS].path);
     if (n == 0 || obs_dim == 0)
         return dr3i_fail(DR3_ERR_SHAPE, "%s: %s: empty observations (%zu × %zu)", who,
                          f[F_OBS].path, n, obs_dim);
@@ -220,7 +237,7 @@ static dr3_status open_npy(dr3_replay **out, const char *dir, const dr3_replay_o
         return dr3i_fail(DR3_ERR_SHAPE, "%s: %s: obs_dim %zu, opts->obs_dim is %zu", who,
                          f[F_OBS].path, obs_dim, o.obs_dim);
     o.obs_dim = obs_dim;
-    o.obs_dtype = f[F_OBS].h.dtype == DR3I_NPY_U1 ? DR3_DTYPE_U8 : DR3_DTYPE_F32;
+    o.obs_dtype = odt == DR3I_NPY_U1 ? DR3_DTYPE_U8 : DR3_DTYPE_F32;
     if (f[F_NOBS].present) {
         if (f[F_NOBS].h.dtype != f[F_OBS].h.dtype || f[F_NOBS].h.ndim != f[F_OBS].h.ndim ||
             memcmp(f[F_NOBS].h.shape, f[F_OBS].h.shape, f[F_OBS].h.ndim * sizeof(size_t)) != 0)
@@ -233,7 +250,7 @@ static dr3_status open_npy(dr3_replay **out, const char *dir, const dr3_replay_o
     if (adt == DR3I_NPY_I4 || adt == DR3I_NPY_I8) {
         o.action_kind = DR3_ACTION_DISCRETE;
         o.action_dim = 0;
-        if (o.num_actions == 0) { /* infer: 1 + the largest action */
+        if (o.num_actions == 0) { /* infer: 1 + the largest action, bounded */
             double mx = -1;
             for (size_t i = 0; i < f[F_ACT].h.count; i++) {
                 double v = get_num(&f[F_ACT], i);
@@ -247,9 +264,11 @@ static dr3_status open_npy(dr3_replay **out, const char *dir, const dr3_replay_o
             if (mx >= (double)INT32_MAX)
                 return dr3i_fail(DR3_ERR_RANGE, "%s: %s: action %.0f exceeds INT32_MAX", who,
                                  f[F_ACT].path, mx);
-            o.num_actions = mx < 0 ? 1 : (size_t)mx + 1;
+            if ((st = dr3i_infer_num_actions((int64_t)mx, &o.num_actions, f[F_ACT].path,
+                                             who)) != DR3_OK)
+                return st;
         }
-    } else if (adt == DR3I_NPY_F4) {
+    } else if (adt == DR3I_NPY_F4 || adt == DR3I_NPY_F8) {
         size_t rows = 0, w = 0;
         if ((st = rows_width(&f[F_ACT], &rows, &w, who)) != DR3_OK) return st;
         if (o.action_dim != 0 && o.action_dim != w)
@@ -261,10 +280,12 @@ static dr3_status open_npy(dr3_replay **out, const char *dir, const dr3_replay_o
         if (w == 0)
             return dr3i_fail(DR3_ERR_SHAPE, "%s: %s: zero-width actions", who, f[F_ACT].path);
     } else {
-        return dr3i_fail(DR3_ERR_UNSUPPORTED, "%s: %s: actions must be <i4, <i8 or <f4", who,
-                         f[F_ACT].path);
+        return dr3i_fail(DR3_ERR_UNSUPPORTED, "%s: %s: actions must be <i4, <i8, <f4 or <f8",
+                         who, f[F_ACT].path);
     }
-    if (f[F_NACT].present && (f[F_NACT].h.dtype == DR3I_NPY_F4) != (adt == DR3I_NPY_F4))
+    const int afloat = adt == DR3I_NPY_F4 || adt == DR3I_NPY_F8;
+    const int nfloat = f[F_NACT].h.dtype == DR3I_NPY_F4 || f[F_NACT].h.dtype == DR3I_NPY_F8;
+    if (f[F_NACT].present && nfloat != afloat)
         return dr3i_fail(DR3_ERR_UNSUPPORTED, "%s: %s: dtype kind differs from actions.npy",
                          who, f[F_NACT].path);
     o.capacity = n;
@@ -275,7 +296,18 @@ static dr3_status open_npy(dr3_replay **out, const char *dir, const dr3_replay_o
     r->read_only = 1;
     r->cap = r->size = n;
     r->cursor = 0;
-    if (o.obs_dtype == DR3_DTYPE_F32) {
+    const uint8_t *obs_data[2] = {f[F_OBS].data, f[F_NOBS].data};
+    if (odt == DR3I_NPY_F8) {
+        /* converted once into owned memory (4 bytes per value); the mappings go */
+        for (int k = 0; k < 2; k++) {
+            const npyfile *src = &f[k == 0 ? F_OBS : F_NOBS];
+            if (!src->present) continue;
+            float *conv = dr3i_replay_own(r, n * obs_dim * sizeof(float), who);
+            if (conv == NULL) return DR3_ERR_NOMEM;
+            if ((st = to_float(src, conv, n * obs_dim, who)) != DR3_OK) return st;
+            obs_data[k] = (const uint8_t *)conv;
+        }
+    } else if (o.obs_dtype == DR3_DTYPE_F32) {
         if (!dr3i_all_finite((const float *)f[F_OBS].data, n * obs_dim, 1))
             return dr3i_fail(DR3_ERR_NONFINITE, "%s: %s: contains NaN or Inf", who,
                              f[F_OBS].path);
@@ -308,14 +340,16 @@ static dr3_status open_npy(dr3_replay **out, const char *dir, const dr3_replay_o
         return st;
     for (size_t i = 0; i < n; i++)
         if (i == 0 || (r->flags[i - 1] & DR3I_ROW_END)) r->flags[i] |= DR3I_ROW_START;
-    /* Keep the observation mappings; drop the others. */
-    r->obs = (uint8_t *)f[F_OBS].data;
-    r->maps[r->n_maps++] = (dr3i_map){f[F_OBS].map, f[F_OBS].map_len};
-    f[F_OBS].map = NULL;
-    if (f[F_NOBS].present) {
-        r->next_obs = f[F_NOBS].data;
-        r->maps[r->n_maps++] = (dr3i_map){f[F_NOBS].map, f[F_NOBS].map_len};
-        f[F_NOBS].map = NULL;
+    /* Keep the observation mappings (unless converted); drop the others. */
+    r->obs = (uint8_t *)obs_data[0];
+    if (f[F_NOBS].present) r->next_obs = obs_data[1];
+    if (odt != DR3I_NPY_F8) {
+        r->maps[r->n_maps++] = (dr3i_map){f[F_OBS].map, f[F_OBS].map_len};
+        f[F_OBS].map = NULL;
+        if (f[F_NOBS].present) {
+            r->maps[r->n_maps++] = (dr3i_map){f[F_NOBS].map, f[F_NOBS].map_len};
+            f[F_NOBS].map = NULL;
+        }
     }
     /* Sampling reads observations at random: tell the kernel not to read ahead. */
     for (size_t i = 0; i < r->n_maps; i++)

@@ -6,6 +6,7 @@
 #include <dr3/replay.h>
 
 #include "../core/internal.h"
+#include "files.h"
 
 /* Row flags. */
 enum {

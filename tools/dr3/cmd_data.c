@@ -1,5 +1,6 @@
 /* dr3 collect / train / eval: datasets, training from any supported format, evaluation. */
 #include "cli.h"
+#include "dataset.h"
 #include "envs.h"
 
 #include <errno.h>
@@ -77,27 +78,6 @@ int cmd_collect(int argc, char **argv) {
 
 /* ---- train ----------------------------------------------------------------------------- */
 
-/* Opens a dataset by its shape on disk: a directory with observations.npy (.npy), a
- * directory with $store$ files (DQN Replay checkpoint 0 unless --suffix), or an HDF5 file
- * (D4RL, else Minari). */
-static dr3_status open_dataset(const char *path, unsigned suffix, size_t frame_stack,
-                               float gamma, size_t n_step, dr3_replay **out) {
-    dr3_replay_options o = DR3_REPLAY_OPTIONS_INIT;
-    o.gamma = gamma;
-    o.n_step = n_step;
-    o.frame_stack = frame_stack;
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        char probe[4096];
-        snprintf(probe, sizeof probe, "%s/observations.npy", path);
-        if (access(probe, R_OK) == 0) return dr3_replay_open_npy(out, path, &o);
-        return dr3_replay_open_dqn(out, path, suffix, &o);
-    }
-    dr3_status st = dr3_replay_open_d4rl(out, path, &o);
-    if (st == DR3_OK) return st;
-    return dr3_replay_open_minari(out, path, &o);
-}
-
 typedef struct progress {
     double t0;
     uint64_t start, total;
@@ -136,7 +116,8 @@ int cmd_train(int argc, char **argv) {
     uint64_t bc_steps = 2000, frame_stack = 1, n_step = 1, suffix = 0, save_every = 0;
     double dr3c = 0, cql = 0, lr = 3e-4, gamma = 0.99, tau = 0.005;
     const cli_opt opts[] = {
-        {"data", 's', &data, "dataset: .npy dir, DQN-replay dir, D4RL/Minari .hdf5 (required)"},
+        {"data", 's', &data,
+         "dataset: .npy dir, DQN-replay dir, D4RL .hdf5, Minari dir or .hdf5 (required)"},
         {"backup", 's', &backup, "sarsa | expected | sampled | max | double | softmax (max)"},
         {"dr3", 'f', &dr3c, "DR3 coefficient c0 (default 0: off)"},
         {"cql", 'f', &cql, "CQL alpha (default 0: off)"},
@@ -176,18 +157,20 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "dr3 train: an option is out of range (see dr3 train --help)\n");
         return CLI_USAGE;
     }
-    if (access(data, R_OK) != 0) {
-        fprintf(stderr, "dr3 train: cannot read '%s': %s\n", data, strerror(errno));
-        return CLI_FAIL;
-    }
     dr3_replay *r = NULL;
-    dr3_status st = open_dataset(data, (unsigned)suffix, (size_t)frame_stack, (float)gamma,
-                                 (size_t)n_step, &r);
-    if (st != DR3_OK) return cli_fail("train", "opening the dataset", st);
+    dr3_replay_options dopt = DR3_REPLAY_OPTIONS_INIT;
+    dopt.gamma = (float)gamma;
+    dopt.n_step = (size_t)n_step;
+    dopt.frame_stack = (size_t)frame_stack;
+    if ((rc = data_open("train", data, (unsigned)suffix, &dopt, &r)) != CLI_OK) return rc;
+    dr3_status st;
     dr3_replay_options ro = DR3_REPLAY_OPTIONS_INIT;
     dr3_replay_get_options(&ro, r);
     if (ro.action_kind != DR3_ACTION_DISCRETE) {
-        fprintf(stderr, "dr3 train: '%s' has continuous actions; the learner is discrete\n",
+        fprintf(stderr,
+                "dr3 train: '%s' has continuous (float) actions; the learner is discrete (if "
+                "they are action indices, store them as integers: np.save(path, "
+                "a.astype(np.int64)))\n",
                 data);
         dr3_replay_free(r);
         return CLI_FAIL;

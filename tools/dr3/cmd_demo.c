@@ -18,12 +18,12 @@ static void add_method(exp_config *c, const char *name, dr3_backup_kind k, float
 
 int cmd_demo(int argc, char **argv) {
     bool quick = false, sweep = false;
-    const char *out = "dr3-demo", *env = "cartpole";
+    const char *out = "dr3-demo", *env = "cartpole", *from_csv = NULL;
     uint64_t seeds = 5, steps = 0, transitions = 20000, width = 128, depth = 2, workers = 2;
     uint64_t batch = 128, eval_every = 0;
     double epsilon = 0.5, lr = 3e-4, tau = 0.005, gamma = 0.99, c0 = 0.1;
     const cli_opt opts[] = {
-        {"quick", 'b', &quick, "a small run (~30 s) to check that everything works"},
+        {"quick", 'b', &quick, "a small run (about 6 s) to check that everything works"},
         {"seeds", 'u', &seeds, "independent seeds (default 5)"},
         {"steps", 'u', &steps, "gradient steps per run (default 20000; quick 1000)"},
         {"out", 's', &out, "output directory (default dr3-demo)"},
@@ -40,6 +40,9 @@ int cmd_demo(int argc, char **argv) {
         {"sweep", 'b', &sweep, "also run DR3 with c0 = 0.03 and 0.3"},
         {"eval-every", 'u', &eval_every, "steps between evaluations (default steps/25)"},
         {"workers", 'u', &workers, "runs in parallel (default 2)"},
+        {"from-csv", 's', &from_csv,
+         "redo the plots and summary of an earlier run's metrics.csv (no training; pass "
+         "that run's --env/--epsilon/--transitions/--width)"},
     };
     int rc = cli_parse("demo", "[options]", argc, argv, 2, opts, sizeof opts / sizeof opts[0]);
     if (rc != CLI_OK) return rc < 0 ? CLI_OK : rc;
@@ -86,6 +89,22 @@ int cmd_demo(int argc, char **argv) {
             snprintf(name, sizeof name, "%s+dr3(%g)", base[b], (double)sweep_c0[k]);
             add_method(&c, name, kinds[b], sweep_c0[k]);
         }
+    }
+    if (from_csv != NULL) {
+        exp_results res;
+        if (exp_read_csv(from_csv, &c, &res) != 0) return CLI_FAIL;
+        if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "dr3 demo: cannot create '%s': %s\n", out, strerror(errno));
+            exp_results_free(&res);
+            return CLI_FAIL;
+        }
+        rc = exp_report(&c, &res, out, stdout);
+        exp_results_free(&res);
+        if (rc != 0) {
+            fprintf(stderr, "dr3 demo: writing results into '%s' failed\n", out);
+            return CLI_FAIL;
+        }
+        return CLI_OK;
     }
     dr3env *probe = NULL;
     if (dr3env_create(&probe, env, 0) != DR3_OK) {

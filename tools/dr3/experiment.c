@@ -293,6 +293,100 @@ int exp_run(const exp_config *c, exp_results *out, FILE *log) {
     return rc;
 }
 
+int exp_read_csv(const char *path, exp_config *c, exp_results *out) {
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "dr3 demo: cannot read '%s'\n", path);
+        return -1;
+    }
+    /* pass 1: methods (in order), seeds, points per run */
+    char line[1024];
+    size_t rows = 0, seeds = 0, points = 0, lineno = 1;
+    double step_max = 0, step_1 = 0;
+    int bad = fgets(line, sizeof line, f) == NULL ||
+              strncmp(line, "method,backup,c0,seed,step,", 27) != 0;
+    c->n_methods = 0;
+    while (!bad && fgets(line, sizeof line, f) != NULL) {
+        lineno++;
+        char name[32], backup[32];
+        double c0, step;
+        size_t seed;
+        if (sscanf(line, "%31[^,],%31[^,],%lf,%zu,%lf,", name, backup, &c0, &seed, &step) !=
+                5 ||
+            seed >= 64) {
+            bad = 1;
+            break;
+        }
+        size_t m = 0;
+        while (m < c->n_methods && strcmp(c->methods[m].name, name) != 0) m++;
+        if (m == c->n_methods) {
+            if (m == EXP_MAX_METHODS ||
+                dr3_backup_kind_parse(&c->methods[m].backup, backup) != DR3_OK) {
+                bad = 1;
+                break;
+            }
+            snprintf(c->methods[m].name, sizeof c->methods[m].name, "%s", name);
+            c->methods[m].c0 = (float)c0;
+            c->n_methods++;
+        }
+        if (m == 0 && seed == 0) {
+            if (points == 1) step_1 = step;
+            points++;
+        }
+        if (seed + 1 > seeds) seeds = seed + 1;
+        if (step > step_max) step_max = step;
+        rows++;
+    }
+    if (bad || c->n_methods == 0 || points < 2 || rows != c->n_methods * seeds * points) {
+        fprintf(stderr, "dr3 demo: '%s' is not a complete metrics.csv of dr3 demo (line %zu)\n",
+                path, lineno);
+        fclose(f);
+        return -1;
+    }
+    c->seeds = seeds;
+    c->steps = (size_t)step_max;
+    c->eval_every = (size_t)step_1;
+    out->n_points = points;
+    out->seconds = -1;
+    out->points = calloc(rows, sizeof(exp_point));
+    if (out->points == NULL) {
+        fclose(f);
+        return -1;
+    }
+    /* pass 2: the values, placed by method, seed and order within the run */
+    rewind(f);
+    if (fgets(line, sizeof line, f) == NULL) bad = 1;
+    size_t *fill = calloc(c->n_methods * seeds, sizeof(size_t));
+    while (!bad && fill != NULL && fgets(line, sizeof line, f) != NULL) {
+        char name[32], backup[32];
+        double c0;
+        size_t seed, m = 0;
+        exp_point p;
+        if (sscanf(line, "%31[^,],%31[^,],%lf,%zu,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf",
+                   name, backup, &c0, &seed, &p.step, &p.dot, &p.cos, &p.norm, &p.dead, &p.q,
+                   &p.mc, &p.srank, &p.ret, &p.td) != 14) {
+            bad = 1;
+            break;
+        }
+        while (m < c->n_methods && strcmp(c->methods[m].name, name) != 0) m++;
+        size_t *k = &fill[m * seeds + seed];
+        if (*k >= points) {
+            bad = 1;
+            break;
+        }
+        out->points[(m * seeds + seed) * points + (*k)++] = p;
+    }
+    free(fill);
+    fclose(f);
+    if (bad) {
+        fprintf(stderr, "dr3 demo: '%s': malformed row\n", path);
+        exp_results_free(out);
+        return -1;
+    }
+    return 0;
+}
+
 void exp_results_free(exp_results *res) {
     free(res->points);
     res->points = NULL;
@@ -330,8 +424,53 @@ static void mean_ci(const double *v, size_t n, double *mean, double *half) {
     *half = n > 1 ? t95(n - 1) * sqrt(sq / (double)(n - 1)) / sqrt((double)n) : 0;
 }
 
+/* A method's base backup: its name up to "+dr3". */
+static size_t base_len(const char *name) {
+    const char *plus = strchr(name, '+');
+    return plus != NULL ? (size_t)(plus - name) : strlen(name);
+}
+
+static int same_base(const exp_config *c, size_t a, size_t b) {
+    size_t la = base_len(c->methods[a].name);
+    return la == base_len(c->methods[b].name) &&
+           strncmp(c->methods[a].name, c->methods[b].name, la) == 0;
+}
+
+/* Colour and line style of method m: every variant of one backup shares its colour (one
+ * colour per distinct backup, in order of appearance), the DR3 variants are dashed (one
+ * dash pattern per distinct coefficient, in order of appearance). */
+static void style(const exp_config *c, size_t m, int *color, const char **dash) {
+    static const char *const dashes[] = {"7 4", "2 3", "12 3 3 3", "4 4 1 4"};
+    int col = 0;
+    for (size_t k = 0; k < c->n_methods && !same_base(c, k, m); k++) {
+        int first = 1;
+        for (size_t j = 0; j < k; j++) first &= !same_base(c, j, k);
+        col += first;
+    }
+    *color = col;
+    *dash = NULL;
+    if (c->methods[m].c0 > 0) {
+        size_t rank = 0;
+        for (size_t k = 0; k < c->n_methods && c->methods[k].c0 != c->methods[m].c0; k++) {
+            int first = c->methods[k].c0 > 0;
+            for (size_t j = 0; j < k; j++) first &= c->methods[j].c0 != c->methods[k].c0;
+            rank += (size_t)first;
+        }
+        *dash = dashes[rank % (sizeof dashes / sizeof dashes[0])];
+    }
+}
+
+/* "mean +-half" with as many decimals as the mean's magnitude deserves (3 significant
+ * digits, never an exponent): 1090 +-210, 28.6 +-7.0, 9.42 +-0.48. */
+static void pm(char *out, size_t cap, double mean, double half) {
+    double a = fabs(mean);
+    int d = a >= 100 ? 0 : a >= 10 ? 1 : 2;
+    snprintf(out, cap, "%.*f +-%.*f", d, mean, d, half);
+}
+
 static int plot(const exp_config *c, const exp_results *r, const char *dir, const char *file,
-                const char *title, const char *ylabel, field_fn f, int log_y, int with_mc) {
+                const char *title, const char *ylabel, field_fn f, int log_y, int with_mc,
+                int y_zero) {
     size_t P = r->n_points, S = c->seeds;
     svg_series series[EXP_MAX_METHODS + 1];
     double *buf = malloc(sizeof(double) * c->n_methods * P * 4),
@@ -347,7 +486,10 @@ static int plot(const exp_config *c, const exp_results *r, const char *dir, cons
             lo[i] = mean - half;
             hi[i] = mean + half;
         }
-        series[m] = (svg_series){c->methods[m].name, x, y, lo, hi, P};
+        int color;
+        const char *dash;
+        style(c, m, &color, &dash);
+        series[m] = (svg_series){c->methods[m].name, x, y, lo, hi, P, color, dash};
     }
     /* the Monte-Carlo return of the data (seed average): what Q of the behaviour policy
      * should approach; Q-learning may legitimately exceed it, not the 1/(1-γ) bound */
@@ -360,11 +502,12 @@ static int plot(const exp_config *c, const exp_results *r, const char *dir, cons
             mcx[i] = pt(c, r, 0, 0, i)->step;
             mcy[i] = acc / (double)S;
         }
-        series[ns++] = (svg_series){"MC return of data", mcx, mcy, NULL, NULL, P};
+        /* grey, dotted: a reference, not a method */
+        series[ns++] = (svg_series){"MC return of data", mcx, mcy, NULL, NULL, P, 7, "1 3"};
     }
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    int rc = svg_plot(path, title, "gradient steps", ylabel, series, ns, log_y);
+    int rc = svg_plot(path, title, "gradient steps", ylabel, series, ns, log_y, y_zero);
     free(mcx);
     free(buf);
     free(v);
@@ -390,30 +533,31 @@ int exp_report(const exp_config *c, const exp_results *r, const char *dir, FILE 
     if (fclose(f) != 0) return -1;
     int rc = 0;
     rc |= plot(c, r, dir, "feature_dot.svg", "feature co-adaptation: mean phi(s).phi(s')",
-               "phi(s).phi(s') (log scale)", f_dot, 1, 0);
+               "phi(s).phi(s') (log scale)", f_dot, 1, 0, 0);
+    rc |= plot(c, r, dir, "feature_cos.svg", "mean cos(phi(s), phi(s'))", "cosine", f_cos, 0, 0,
+               0);
+    rc |= plot(c, r, dir, "q_values.svg", "mean Q(s,a) on the data", "Q", f_q, 0, 1, 0);
+    rc |= plot(c, r, dir, "return.svg", "greedy policy return", "return", f_ret, 0, 0, 1);
     rc |=
-        plot(c, r, dir, "feature_cos.svg", "mean cos(phi(s), phi(s'))", "cosine", f_cos, 0, 0);
-    rc |= plot(c, r, dir, "q_values.svg", "mean Q(s,a) on the data", "Q", f_q, 0, 1);
-    rc |= plot(c, r, dir, "return.svg", "greedy policy return", "return", f_ret, 0, 0);
-    rc |= plot(c, r, dir, "srank.svg", "srank of phi (delta = 0.01)", "srank", f_srank, 0, 0);
+        plot(c, r, dir, "srank.svg", "srank of phi (delta = 0.01)", "srank", f_srank, 0, 0, 1);
     if (rc != 0) return -1;
 
     /* the summary table: growth of φ·φ' from 25% of training to the end, final values,
-     * return averaged over training (as the paper reports) and at the end */
+     * return averaged over training (as the paper reports) and at the end. Cells are
+     * formatted first, then every column is padded to its widest cell. */
     size_t P = r->n_points, S = c->seeds, early = (P - 1) / 4;
     double *v = malloc(sizeof(double) * S);
-    snprintf(path, sizeof path, "%s/summary.txt", dir);
-    FILE *sf = fopen(path, "w");
-    FILE *dst[2] = {out, sf};
-    for (int k = 0; k < 2; k++) {
-        if (dst[k] == NULL) continue;
-        fprintf(dst[k],
-                "%s, epsilon %.2f behaviour policy, %zu transitions, %zu seeds, %zu steps; "
-                "MC return of the data %.1f\n",
-                c->env, c->epsilon, c->transitions, S, c->steps, pt(c, r, 0, 0, 0)->mc);
-        fprintf(dst[k], "%-16s %18s %16s %14s %7s %18s %16s\n", "method", "phi.phi' growth",
-                "final phi.phi'", "final cos", "srank", "final Q", "return (avg/fin)");
+    enum { COLS = 8, CELL = 40 };
+    static const char *const head[COLS] = {"method",     "phi.phi' growth", "final phi.phi'",
+                                           "final cos",  "srank",           "final Q",
+                                           "return avg", "return final"};
+    char(*cell)[COLS][CELL] = calloc(c->n_methods + 1, sizeof *cell);
+    if (v == NULL || cell == NULL) {
+        free(v);
+        free(cell);
+        return -1;
     }
+    for (int j = 0; j < COLS; j++) snprintf(cell[0][j], CELL, "%s", head[j]);
     for (size_t m = 0; m < c->n_methods; m++) {
         double g, gh, dot, doth, cs, csh, sr, srh, q, qh, ra, rah, rf, rfh;
         for (size_t s = 0; s < S; s++) {
@@ -437,25 +581,59 @@ int exp_report(const exp_config *c, const exp_results *r, const char *dir, FILE 
         mean_ci(v, S, &ra, &rah);
         for (size_t s = 0; s < S; s++) v[s] = pt(c, r, m, s, P - 1)->ret;
         mean_ci(v, S, &rf, &rfh);
-        for (int k = 0; k < 2; k++) {
-            if (dst[k] == NULL) continue;
-            char c1[32], c2[32], c3[32], c4[32], c5[32], c6[40];
-            snprintf(c1, sizeof c1, "%.2fx +-%.2f", g, gh);
-            snprintf(c2, sizeof c2, "%.3g +-%.2g", dot, doth);
-            snprintf(c3, sizeof c3, "%.2f +-%.2f", cs, csh);
-            snprintf(c4, sizeof c4, "%.0f", sr);
-            snprintf(c5, sizeof c5, "%.1f +-%.1f", q, qh);
-            snprintf(c6, sizeof c6, "%.0f+-%.0f / %.0f+-%.0f", ra, rah, rf, rfh);
-            fprintf(dst[k], "%-16s %18s %16s %14s %7s %18s %16s\n", c->methods[m].name, c1, c2,
-                    c3, c4, c5, c6);
-        }
+        char(*row)[CELL] = cell[m + 1];
+        snprintf(row[0], CELL, "%s", c->methods[m].name);
+        snprintf(row[1], CELL, "%.2fx +-%.2f", g, gh);
+        pm(row[2], CELL, dot, doth);
+        snprintf(row[3], CELL, "%.2f +-%.2f", cs, csh);
+        snprintf(row[4], CELL, "%.0f", sr);
+        pm(row[5], CELL, q, qh);
+        snprintf(row[6], CELL, "%.0f +-%.0f", ra, rah);
+        snprintf(row[7], CELL, "%.0f +-%.0f", rf, rfh);
     }
-    for (int k = 0; k < 2; k++)
-        if (dst[k] != NULL)
-            fprintf(dst[k],
-                    "(mean +- 95%% interval over seeds; growth = phi.phi' at the end / "
-                    "at %.0f%% of training; %.0f s)\n",
-                    100.0 * (double)early / (double)(P - 1), r->seconds);
+    int width[COLS] = {0};
+    for (size_t i = 0; i <= c->n_methods; i++)
+        for (int j = 0; j < COLS; j++) {
+            int w = (int)strlen(cell[i][j]);
+            if (w > width[j]) width[j] = w;
+        }
+    char took[32] = "";
+    if (r->seconds >= 0) snprintf(took, sizeof took, "; %.0f s", r->seconds);
+    snprintf(path, sizeof path, "%s/summary.txt", dir);
+    FILE *sf = fopen(path, "w");
+    FILE *dst[2] = {out, sf};
+    for (int k = 0; k < 2; k++) {
+        if (dst[k] == NULL) continue;
+        fprintf(dst[k],
+                "%s, epsilon %.2f behaviour policy, %zu transitions, %zu seeds, %zu steps; "
+                "MC return of the data %.1f\n",
+                c->env, c->epsilon, c->transitions, S, c->steps, pt(c, r, 0, 0, 0)->mc);
+        for (size_t i = 0; i <= c->n_methods; i++) {
+            /* the method left-aligned, numbers right-aligned, two spaces between columns */
+            fprintf(dst[k], "%-*s", width[0], cell[i][0]);
+            for (int j = 1; j < COLS; j++) fprintf(dst[k], "  %*s", width[j], cell[i][j]);
+            fputc('\n', dst[k]);
+        }
+        fprintf(
+            dst[k],
+            "\n"
+            "mean +- 95%% interval over %zu seeds, at the end of training (%zu steps) unless "
+            "noted%s.\n"
+            "  phi.phi'      mean dot product phi(s).phi(s') of the online network's "
+            "last-hidden-layer\n"
+            "                features of consecutive states on a fixed evaluation set "
+            "(what DR3 penalises)\n"
+            "  growth        phi.phi' at the end / phi.phi' at %.0f%% of training\n"
+            "  cos           mean cosine similarity of phi(s) and phi(s')\n"
+            "  srank         effective rank of the feature matrix (delta = 0.01; at most "
+            "the width, %zu):\n"
+            "                lower means collapsed features\n"
+            "  final Q       mean Q(s,a) on the set; compare with the data's MC return\n"
+            "  return        greedy policy's episode return, averaged over training / at "
+            "the end\n",
+            S, c->steps, took, 100.0 * (double)early / (double)(P - 1), c->width);
+    }
+    free(cell);
     if (sf) fclose(sf);
     free(v);
     return 0;

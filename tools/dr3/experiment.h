@@ -44,6 +44,10 @@ typedef struct exp_results {
     double seconds;
 } exp_results;
 
+/* Reads a metrics.csv written by exp_report back into cfg->methods, seeds, steps,
+ * eval_every and *out (seconds = -1: unknown). The other fields of cfg describe the run and
+ * stay as the caller set them. Returns 0, or -1 after printing why to stderr. */
+int exp_read_csv(const char *path, exp_config *cfg, exp_results *out);
 /* Runs everything; progress lines go to `log` (may be NULL). Returns 0 on success. */
 int exp_run(const exp_config *cfg, exp_results *out, FILE *log);
 /* Writes metrics.csv, the SVG plots and summary.txt into dir; prints the summary table. */

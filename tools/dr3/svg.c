@@ -1,16 +1,19 @@
 #include "svg.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
-static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
-                                      "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                                      "#bcbd22", "#17becf", "#000000", "#aec7e8"};
+static const char *const palette[SVG_COLORS] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                                "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                                                "#bcbd22", "#17becf", "#000000", "#aec7e8"};
 
 static double tr(double v, int log_y, double floor_pos) {
     if (!log_y) return v;
     return log10(v > floor_pos ? v : floor_pos);
 }
+
+static double clip(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 static void escape(FILE *f, const char *s) {
     for (; *s; s++) {
@@ -26,7 +29,7 @@ static void escape(FILE *f, const char *s) {
 }
 
 int svg_plot(const char *path, const char *title, const char *xlabel, const char *ylabel,
-             const svg_series *series, size_t n_series, int log_y) {
+             const svg_series *series, size_t n_series, int log_y, int y_zero) {
     const double W = 760, H = 460, L = 80, R = 190, T = 40, B = 56;
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
     double floor_pos = INFINITY;
@@ -48,9 +51,17 @@ int svg_plot(const char *path, const char *title, const char *xlabel, const char
             if (!isfinite(y)) continue;
             xmin = fmin(xmin, x);
             xmax = fmax(xmax, x);
+            if (y_zero && !log_y) { /* the means set the axis; bands are clipped to it */
+                lo = y;
+                hi = y;
+            }
             ymin = fmin(ymin, fmin(y, lo));
             ymax = fmax(ymax, fmax(y, hi));
         }
+    if (y_zero && !log_y && isfinite(ymin)) {
+        ymin = fmin(ymin, 0);
+        ymax = fmax(ymax, 0);
+    }
     if (!(xmax > xmin)) xmax = xmin + 1;
     if (!(ymax > ymin)) ymax = ymin + 1;
     double ystep = 1;
@@ -114,25 +125,30 @@ int svg_plot(const char *path, const char *title, const char *xlabel, const char
     fprintf(f, "</text>\n");
     for (size_t s = 0; s < n_series; s++) {
         const svg_series *se = &series[s];
-        const char *col = palette[s % (sizeof palette / sizeof palette[0])];
+        const char *col = palette[(size_t)se->color % SVG_COLORS];
+        char dash[64] = "";
+        if (se->dash != NULL) snprintf(dash, sizeof dash, " stroke-dasharray=\"%s\"", se->dash);
         if (se->lo && se->hi && se->n > 1) {
             fprintf(f, "<polygon fill=\"%s\" fill-opacity=\"0.15\" stroke=\"none\" points=\"",
                     col);
             for (size_t i = 0; i < se->n; i++)
-                fprintf(f, "%.1f,%.1f ", PX(se->x[i]), PY(tr(se->hi[i], log_y, floor_pos)));
+                fprintf(f, "%.1f,%.1f ", PX(se->x[i]),
+                        PY(clip(tr(se->hi[i], log_y, floor_pos), ymin, ymax)));
             for (size_t i = se->n; i-- > 0;)
-                fprintf(f, "%.1f,%.1f ", PX(se->x[i]), PY(tr(se->lo[i], log_y, floor_pos)));
+                fprintf(f, "%.1f,%.1f ", PX(se->x[i]),
+                        PY(clip(tr(se->lo[i], log_y, floor_pos), ymin, ymax)));
             fprintf(f, "\"/>\n");
         }
-        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", col);
+        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", col,
+                dash);
         for (size_t i = 0; i < se->n; i++)
             fprintf(f, "%.1f,%.1f ", PX(se->x[i]), PY(tr(se->y[i], log_y, floor_pos)));
         fprintf(f, "\"/>\n");
         double ly = T + 10 + 18.0 * (double)s;
         fprintf(f,
                 "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                "stroke-width=\"3\"/>\n",
-                W - R + 12, ly, W - R + 32, ly, col);
+                "stroke-width=\"3\"%s/>\n",
+                W - R + 6, ly, W - R + 32, ly, col, dash);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", W - R + 38, ly + 4);
         escape(f, se->label);
         fprintf(f, "</text>\n");

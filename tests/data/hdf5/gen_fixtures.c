@@ -73,10 +73,11 @@ static void d4rl_continuous(const char *dir, const char *name, int variant) {
 
 /* D4RL-style: float64 observations, int64 discrete actions, uint8 terminals,
  * next_observations */
-static void d4rl_discrete(const char *dir) {
-    hid_t f = create(dir, "d4rl_discrete_next.h5");
+static void d4rl_discrete(const char *dir, const char *name, int variant) {
+    hid_t f = create(dir, name);
     double obs[5][2], nobs[5][2], rew[5] = {1, 2, 3, 4, 5};
     long long act[5] = {0, 2, 1, 2, 0};
+    if (variant == 1) act[3] = 2 | (1LL << 25); /* one flipped bit: 33554434 */
     unsigned char term[5] = {0, 1, 0, 0, 1};
     for (int i = 0; i < 5; i++)
         for (int j = 0; j < 2; j++) {
@@ -89,6 +90,45 @@ static void d4rl_discrete(const char *dir) {
     put(f, "rewards", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, 5, 0, rew);
     put(f, "terminals", H5T_NATIVE_UCHAR, H5T_STD_U8LE, 1, 5, 0, term);
     H5Fclose(f);
+}
+
+/* D4RL layout declaring 10^9 rows that were never written: libhdf5 allocates no storage
+ * (contiguous layout, late allocation), so the file is a few KB. */
+static void d4rl_unwritten(const char *dir) {
+    hid_t f = create(dir, "d4rl_bad_unwritten_rows.h5");
+    const hsize_t n = 1000000000ULL;
+    const char *names[4] = {"observations", "actions", "rewards", "terminals"};
+    hid_t types[4] = {H5T_IEEE_F32LE, H5T_STD_I64LE, H5T_IEEE_F32LE, H5T_STD_U8LE};
+    for (int i = 0; i < 4; i++) {
+        hsize_t dims[2] = {n, 4};
+        hid_t sp = H5Screate_simple(i == 0 ? 2 : 1, dims, NULL);
+        hid_t ds = H5Dcreate2(f, names[i], types[i], sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        H5Dclose(ds);
+        H5Sclose(sp);
+    }
+    H5Fclose(f);
+}
+
+/* d4rl_bad_crashes_libhdf5.h5 is d4rl_continuous.h5 with three bytes changed (found by
+ * mutating it at random, as tests/fuzz/fuzz_hdf5.c does): libhdf5 1.10.8 dereferences a bad
+ * pointer inside H5Dopen2 (H5O_msg_read) and the process dies with SIGSEGV. */
+static void d4rl_crash(const char *dir) {
+    char src[1024], dst[1024];
+    snprintf(src, sizeof src, "%s/d4rl_continuous.h5", dir);
+    snprintf(dst, sizeof dst, "%s/d4rl_bad_crashes_libhdf5.h5", dir);
+    unsigned char buf[1 << 16];
+    FILE *in = fopen(src, "rb");
+    size_t n = in ? fread(buf, 1, sizeof buf, in) : 0;
+    if (in) fclose(in);
+    const size_t at[3] = {1848, 4439, 5233};
+    const unsigned char to[3] = {0x20, 0x01, 0xfd};
+    for (int i = 0; i < 3; i++)
+        if (at[i] < n) buf[at[i]] = to[i];
+    FILE *out = fopen(dst, "wb");
+    if (out) {
+        fwrite(buf, 1, n, out);
+        fclose(out);
+    }
 }
 
 /* Minari main_data.hdf5: episode_<i> groups */
@@ -148,7 +188,10 @@ int main(int argc, char **argv) {
     d4rl_continuous(dir, "d4rl_bad_no_rewards.h5", 3);
     d4rl_continuous(dir, "d4rl_bad_lengths.h5", 4);
     d4rl_continuous(dir, "d4rl_bad_obs_group.h5", 5);
-    d4rl_discrete(dir);
+    d4rl_discrete(dir, "d4rl_discrete_next.h5", 0);
+    d4rl_discrete(dir, "d4rl_bad_huge_action.h5", 1);
+    d4rl_unwritten(dir);
+    d4rl_crash(dir);
     minari(dir, "minari_main_data.hdf5", 0);
     minari(dir, "minari_bad_obs_rows.hdf5", 1);
     minari(dir, "minari_bad_early_end.hdf5", 2);

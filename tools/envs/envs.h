@@ -1,6 +1,7 @@
-/* Environments and behaviour policies for the dr3 command, examples, benchmarks and tests.
- * Not part of libdr3's ABI (a small static helper library). Dynamics follow Gym's
- * classic-control definitions; docs/environments.md lists the constants and sources. */
+/* Environments and behaviour policies for the dr3 command, benchmarks and tests (the
+ * static helper library dr3_envs in tools/envs, never installed). Not part of libdr3's ABI.
+ * Dynamics follow Gym's classic-control definitions; docs/environments.md lists the
+ * constants and sources and says why this code lives here. */
 #ifndef DR3_ENVS_H
 #define DR3_ENVS_H
 

@@ -1,0 +1,13 @@
+# README.md's documentation list names every page in docs/.
+file(READ ${SOURCE_DIR}/README.md readme)
+file(GLOB pages RELATIVE ${SOURCE_DIR}/docs ${SOURCE_DIR}/docs/*.md)
+set(missing "")
+foreach(p ${pages})
+  string(FIND "${readme}" "docs/${p}" at)
+  if(at EQUAL -1)
+    list(APPEND missing ${p})
+  endif()
+endforeach()
+if(missing)
+  message(FATAL_ERROR "README.md does not name docs/ pages: ${missing}")
+endif()

@@ -1,0 +1,21 @@
+# Environments are not examples: nothing the dr3 command, the library or the tests compile
+# may come from examples/ (which holds only stand-alone example programs, each a file directly
+# in examples/), and no such target may take headers from there. Reads compile_commands.json.
+file(READ ${BUILD_DIR}/compile_commands.json db)
+string(JSON n LENGTH "${db}")
+math(EXPR last "${n} - 1")
+set(bad "")
+foreach(i RANGE ${last})
+  string(JSON file GET "${db}" ${i} file)
+  string(JSON cmd GET "${db}" ${i} command)
+  file(RELATIVE_PATH rel ${SOURCE_DIR} ${file})
+  if(rel MATCHES "^examples/.+/")
+    list(APPEND bad "${rel} is compiled from a subdirectory of examples/")
+  elseif(NOT rel MATCHES "^examples/" AND cmd MATCHES "-I${SOURCE_DIR}/examples")
+    list(APPEND bad "${rel} is compiled with headers from examples/")
+  endif()
+endforeach()
+if(bad)
+  string(REPLACE ";" "\n  " list "${bad}")
+  message(FATAL_ERROR "library, tool or test code lives in examples/:\n  ${list}")
+endif()
