@@ -95,7 +95,8 @@ DR3_API dr3_status dr3_u8_scale_parse(dr3_u8_scale *out, const char *name);
  * For dataset readers the shapes come from the file: `capacity`, `obs_dtype` and
  * `action_kind` are ignored (taken from the file), `obs_dim` and `action_dim` are either 0
  * or checked against the file (::DR3_ERR_SHAPE), and `num_actions` is either 0 (taken as
- * 1 + the largest action in the file) or a bound every action is checked against
+ * 1 + the largest action in the file, refused with ::DR3_ERR_RANGE above 65,536 so that a
+ * corrupt action cannot size a huge network) or a bound every action is checked against
  * (::DR3_ERR_RANGE). `frame_stack`, `n_step`, `gamma`, `u8_scale` and `allocator`
  * always apply.
  */
@@ -292,11 +293,14 @@ DR3_API dr3_status dr3_replay_get_options(dr3_replay_options *out, const dr3_rep
  * docs/datasets.md) as a read-only handle.
  *
  * Observations (and next observations) are memory-mapped, not read: a dataset larger than
- * RAM can be sampled. Actions, rewards and flags are read into memory (about 10 bytes per
+ * RAM can be sampled. float64 arrays (numpy's default) are accepted and converted to float32
+ * in memory once, so they are not memapped (save them with `x.astype(np.float32)` to keep
+ * the mapping). Actions, rewards and flags are read into memory (about 10 bytes per
  * row plus the actions). Every header is validated (magic, version 1/2/3, dtype, C order,
  * shape against the file size, agreement of lengths between files) and float observations
  * and rewards are checked to be finite, so opening reads each file once.
- * Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_IO (missing file), ::DR3_ERR_FORMAT,
+ * Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_IO (missing file, or a FIFO, device or other
+ * non-regular file, refused without blocking), ::DR3_ERR_FORMAT,
  * ::DR3_ERR_UNSUPPORTED (dtype, byte order, Fortran order), ::DR3_ERR_SHAPE,
  * ::DR3_ERR_OVERFLOW, ::DR3_ERR_NONFINITE, ::DR3_ERR_RANGE (action), ::DR3_ERR_NOMEM; the
  * message names the file and field. On failure *out is NULL.
@@ -334,7 +338,12 @@ DR3_API dr3_status dr3_replay_open_dqn(dr3_replay **out, const char *dir, unsign
  * @brief Loads a D4RL HDF5 file (datasets observations [N, d], actions [N] or [N, m],
  * rewards [N], terminals [N], optional timeouts [N], next_observations [N, d],
  * next_actions) into memory as a read-only handle. Requires libhdf5
- * (::DR3_ERR_UNSUPPORTED with a message otherwise). Errors as dr3_replay_open_npy().
+ * (::DR3_ERR_UNSUPPORTED with a message otherwise). Errors as dr3_replay_open_npy(), and
+ * ::DR3_ERR_FORMAT when a dataset declares far more rows than the file stores (checked
+ * before anything is allocated).
+ * **Untrusted files:** libhdf5 1.10 itself can crash on malformed files (docs/datasets.md);
+ * the `dr3` command therefore reads HDF5 in a child process. Do the same in a program that
+ * opens files it did not write.
  */
 DR3_API dr3_status dr3_replay_open_d4rl(dr3_replay **out, const char *path,
                                         const dr3_replay_options *opts);
@@ -344,7 +353,7 @@ DR3_API dr3_status dr3_replay_open_d4rl(dr3_replay **out, const char *path,
  * each with observations [T+1, ...], actions [T, ...], rewards [T], terminations [T],
  * truncations [T]; Box spaces only) into memory as a read-only handle, one episode after
  * the other. Requires libhdf5 (::DR3_ERR_UNSUPPORTED otherwise).
- * Errors as dr3_replay_open_npy().
+ * Errors and the warning about untrusted files as dr3_replay_open_d4rl().
  */
 DR3_API dr3_status dr3_replay_open_minari(dr3_replay **out, const char *path,
                                           const dr3_replay_options *opts);
