@@ -139,13 +139,16 @@ static inline uint32_t nonfinite(float x) {
 
 /* Each kind's update is written once and run twice by dr3_optim_step: with write == false it
  * computes every new parameter and state value, stores nothing and returns nonzero if any is
- * non-finite; with write == true it stores them (and the clipped gradient). Both runs
- * perform the same float operations in the same order, so the second writes exactly the
- * values the first checked. Inlined with a constant flag, each is two specialised loops.
- * t is the number of the step being taken (the count after it). */
+ * non-finite; with write == true it stores them. Both runs perform the same float
+ * operations in the same order, so the second writes exactly the values the first checked.
+ * The functions are inlined with constant flags (the pass and the kind's structural
+ * options), so that each combination is a straight loop without conditional stores, which
+ * the compiler can vectorise. g is the clipped gradient: grads[k] * coef when clip is set
+ * (the caller scales grads in place afterwards). t is the number of the step being taken. */
 
-static inline uint32_t adam_pass(dr3_optim *opt, float *params, float *grads, size_t count,
-                                 bool clip, float coef, uint64_t t, bool write) {
+static inline uint32_t adam_pass(dr3_optim *opt, float *params, const float *grads,
+                                 size_t count, bool clip, float coef, uint64_t t,
+                                 bool decoupled, bool write) {
     const dr3_optim_options *o = &opt->o;
     float *m = opt->state[0], *v = opt->state[1];
     const float lr = o->lr, wd = o->weight_decay;
@@ -153,11 +156,9 @@ static inline uint32_t adam_pass(dr3_optim *opt, float *params, float *grads, si
     const float bc1 = (float)(1.0 - pow(b1, (double)t));
     const float bc2_sqrt = (float)sqrt(1.0 - pow(b2, (double)t));
     const float step_size = lr / bc1;
-    const bool decoupled = o->kind == DR3_OPTIM_ADAMW;
     uint32_t bad = 0;
     for (size_t k = 0; k < count; k++) {
-        const float gc = clip ? grads[k] * coef : grads[k];
-        float g = gc, p = params[k];
+        float g = clip ? grads[k] * coef : grads[k], p = params[k];
         if (decoupled)
             p *= 1.0f - lr * wd;
         else if (wd != 0)
@@ -167,7 +168,6 @@ static inline uint32_t adam_pass(dr3_optim *opt, float *params, float *grads, si
         const float denom = sqrtf(vk) / bc2_sqrt + eps;
         const float pk = p - step_size * mk / denom;
         if (write) {
-            grads[k] = gc;
             m[k] = mk;
             v[k] = vk;
             params[k] = pk;
@@ -178,24 +178,24 @@ static inline uint32_t adam_pass(dr3_optim *opt, float *params, float *grads, si
     return bad;
 }
 
-static inline uint32_t sgd_pass(dr3_optim *opt, float *params, float *grads, size_t count,
-                                bool clip, float coef, uint64_t t, bool write) {
+static inline uint32_t sgd_pass(dr3_optim *opt, float *params, const float *grads, size_t count,
+                                bool clip, float coef, uint64_t t, bool momentum, bool nesterov,
+                                bool write) {
     const dr3_optim_options *o = &opt->o;
-    float *buf = opt->nstate ? opt->state[0] : NULL;
+    float *buf = momentum ? opt->state[0] : NULL;
     const float lr = o->lr, wd = o->weight_decay, mu = o->momentum, damp = o->dampening;
+    const bool first = t == 1;
     uint32_t bad = 0;
     for (size_t k = 0; k < count; k++) {
-        const float gc = clip ? grads[k] * coef : grads[k];
-        float g = gc, bk = 0.0f;
+        float g = clip ? grads[k] * coef : grads[k], bk = 0.0f;
         if (wd != 0) g += wd * params[k];
-        if (buf != NULL) {
-            bk = t == 1 ? g : mu * buf[k] + (1.0f - damp) * g;
-            g = o->nesterov ? g + mu * bk : bk;
+        if (momentum) {
+            bk = first ? g : mu * buf[k] + (1.0f - damp) * g;
+            g = nesterov ? g + mu * bk : bk;
         }
         const float pk = params[k] - lr * g;
         if (write) {
-            grads[k] = gc;
-            if (buf != NULL) buf[k] = bk;
+            if (momentum) buf[k] = bk;
             params[k] = pk;
         } else {
             bad |= nonfinite(bk) | nonfinite(pk);
@@ -204,38 +204,37 @@ static inline uint32_t sgd_pass(dr3_optim *opt, float *params, float *grads, siz
     return bad;
 }
 
-static inline uint32_t rmsprop_pass(dr3_optim *opt, float *params, float *grads, size_t count,
-                                    bool clip, float coef, bool write) {
+static inline uint32_t rmsprop_pass(dr3_optim *opt, float *params, const float *grads,
+                                    size_t count, bool clip, float coef, bool centered,
+                                    bool momentum, bool write) {
     const dr3_optim_options *o = &opt->o;
     size_t idx = 0;
     float *sq = opt->state[idx++];
-    float *ga = o->centered ? opt->state[idx++] : NULL;
-    float *buf = o->momentum > 0 ? opt->state[idx++] : NULL;
+    float *ga = centered ? opt->state[idx++] : NULL;
+    float *buf = momentum ? opt->state[idx++] : NULL;
     const float lr = o->lr, wd = o->weight_decay, a = o->alpha, eps = o->eps, mu = o->momentum;
     uint32_t bad = 0;
     for (size_t k = 0; k < count; k++) {
-        const float gc = clip ? grads[k] * coef : grads[k];
-        float g = gc, gak = 0.0f, bk = 0.0f, pk;
+        float g = clip ? grads[k] * coef : grads[k], gak = 0.0f, bk = 0.0f, pk;
         if (wd != 0) g += wd * params[k];
         const float sqk = a * sq[k] + (1.0f - a) * g * g;
         float avg;
-        if (ga != NULL) {
+        if (centered) {
             gak = a * ga[k] + (1.0f - a) * g;
             avg = sqrtf(sqk - gak * gak) + eps;
         } else {
             avg = sqrtf(sqk) + eps;
         }
-        if (buf != NULL) {
+        if (momentum) {
             bk = mu * buf[k] + g / avg;
             pk = params[k] - lr * bk;
         } else {
             pk = params[k] - lr * g / avg;
         }
         if (write) {
-            grads[k] = gc;
             sq[k] = sqk;
-            if (ga != NULL) ga[k] = gak;
-            if (buf != NULL) buf[k] = bk;
+            if (centered) ga[k] = gak;
+            if (momentum) buf[k] = bk;
             params[k] = pk;
         } else {
             /* a NaN root (centered, sqk < gak²) reaches pk: 0 / NaN is NaN */
@@ -245,20 +244,37 @@ static inline uint32_t rmsprop_pass(dr3_optim *opt, float *params, float *grads,
     return bad;
 }
 
-static uint32_t update(dr3_optim *opt, float *params, float *grads, size_t count, bool clip,
-                       float coef, uint64_t t, bool write) {
-    switch (opt->o.kind) {
+/* One pass (write or check) of the optimizer's kind with its options as constants. */
+static uint32_t update(dr3_optim *opt, float *params, const float *grads, size_t count,
+                       bool clip, float coef, uint64_t t, bool write) {
+    const dr3_optim_options *o = &opt->o;
+    const bool mom = o->momentum > 0;
+#define PASS(call_true, call_false) (write ? (call_true) : (call_false))
+#define ADAM(D)                                                                                \
+    PASS(adam_pass(opt, params, grads, count, clip, coef, t, D, true),                         \
+         adam_pass(opt, params, grads, count, clip, coef, t, D, false))
+#define SGD(M, N)                                                                              \
+    PASS(sgd_pass(opt, params, grads, count, clip, coef, t, M, N, true),                       \
+         sgd_pass(opt, params, grads, count, clip, coef, t, M, N, false))
+#define RMS(C, M)                                                                              \
+    PASS(rmsprop_pass(opt, params, grads, count, clip, coef, C, M, true),                      \
+         rmsprop_pass(opt, params, grads, count, clip, coef, C, M, false))
+    switch (o->kind) {
     case DR3_OPTIM_ADAM:
+        return ADAM(false);
     case DR3_OPTIM_ADAMW:
-        return write ? adam_pass(opt, params, grads, count, clip, coef, t, true)
-                     : adam_pass(opt, params, grads, count, clip, coef, t, false);
+        return ADAM(true);
     case DR3_OPTIM_SGD:
-        return write ? sgd_pass(opt, params, grads, count, clip, coef, t, true)
-                     : sgd_pass(opt, params, grads, count, clip, coef, t, false);
+        /* momentum_buffer exists exactly when momentum > 0 (dr3_optim_create) */
+        return !mom ? SGD(false, false) : o->nesterov ? SGD(true, true) : SGD(true, false);
     case DR3_OPTIM_RMSPROP:
-        return write ? rmsprop_pass(opt, params, grads, count, clip, coef, true)
-                     : rmsprop_pass(opt, params, grads, count, clip, coef, false);
+        return o->centered ? (mom ? RMS(true, true) : RMS(true, false))
+                           : (mom ? RMS(false, true) : RMS(false, false));
     }
+#undef PASS
+#undef ADAM
+#undef SGD
+#undef RMS
     return 1;
 }
 
@@ -292,6 +308,8 @@ dr3_status dr3_optim_step(dr3_optim *opt, float *params, float *grads, size_t co
                          "(learning rate %g too large?); nothing was changed",
                          who, (double)o->lr);
     update(opt, params, grads, count, clip, coef, t, true);
+    if (clip) /* the same products the passes used */
+        for (size_t k = 0; k < count; k++) grads[k] *= coef;
     opt->steps = t;
     if (grad_norm_out) *grad_norm_out = (float)norm;
     return DR3_OK;
