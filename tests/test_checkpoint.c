@@ -573,6 +573,45 @@ static void test_stale_temp_files_cleaned(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* Two processes saving the same checkpoint at once, each cleaning stale files after every
+ * save: neither may remove the other's temporary file (its rename would fail), and the
+ * file always loads. */
+static void test_concurrent_saves(void **state) {
+    (void)state;
+    char dir[] = "/tmp/dr3-ckpt-conc-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[512];
+    snprintf(path, sizeof path, "%s/shared.ckpt", dir);
+    pid_t kids[2];
+    for (int k = 0; k < 2; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            dr3_learner *l = make(32);
+            data d;
+            for (int t = 0; t < 40; t++) {
+                batch_for_step(&d, t + 100 * k);
+                if (dr3_learner_step(l, &d.b, NULL) != DR3_OK) _exit(2);
+                if (dr3_learner_save(l, path) != DR3_OK) _exit(3);
+            }
+            _exit(0);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        int status;
+        waitpid(kids[k], &status, 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    dr3_learner *probe = make(32);
+    assert_int_equal(dr3_learner_load(probe, path), DR3_OK);
+    assert_true(dr3_learner_step_count(probe) == 40);
+    dr3_learner_free(probe);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "test $(ls -A %s | wc -l) -eq 1 && rm -rf %s", dir, dir);
+    assert_int_equal(system(cmd), 0); /* no temporary file left by the two writers */
+}
+
 /* A child saves in a loop; the parent kills it at a random moment, several times. The file
  * must always load: the old version or the new one, never a torn write. */
 static void test_kill_during_save(void **state) {
@@ -624,6 +663,7 @@ int main(void) {
         cmocka_unit_test(test_huge_files_refused_early),
         cmocka_unit_test(test_non_regular_files_refused),
         cmocka_unit_test(test_stale_temp_files_cleaned),
+        cmocka_unit_test(test_concurrent_saves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
