@@ -56,7 +56,6 @@ dr3_status dr3i_atomic_open_with(dr3i_atomic_file *f, const char *path, const dr
         release(f);
         return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
     }
-    f->who = who;
     snprintf(f->tmp_path, plen + 64, "%s.tmp-%ld-%u", path, (long)getpid(),
              atomic_fetch_add(&tmp_counter, 1u));
     int fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

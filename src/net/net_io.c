@@ -264,6 +264,27 @@ static dr3_status read_weights(const dr3_net *net, const dr3i_rfile *rf, const d
     return DR3_OK;
 }
 
+/* Metadata the tensor shapes cannot show must match the network: activation and head (also
+ * in foreign metadata that happens to use those keys) and, in libdr3's, activation_param. */
+static dr3_status check_against_net_options(const dr3_net *net, const dr3i_st_file *f,
+                                            const meta_arch *meta, const char *who,
+                                            const char *path) {
+    const char *act = dr3i_st_meta(f, "activation"), *head = dr3i_st_meta(f, "head");
+    const char *want_act = dr3i_activation_name(net->opts.activation);
+    if (act != NULL && strcmp(act, want_act) != 0)
+        return dr3i_fail(DR3_ERR_SHAPE,
+                         "%s: '%s' was saved with activation %s, the network uses %s", who,
+                         path, act, want_act);
+    if (head != NULL && strcmp(head, head_name(net->opts.head)) != 0)
+        return dr3i_fail(DR3_ERR_SHAPE, "%s: '%s' has a %s head, the network a %s head", who,
+                         path, head, head_name(net->opts.head));
+    if (meta != NULL && meta->activation_param != net->opts.activation_param)
+        return dr3i_fail(
+            DR3_ERR_SHAPE, "%s: '%s' was saved with activation_param %g, the network uses %g",
+            who, path, (double)meta->activation_param, (double)net->opts.activation_param);
+    return DR3_OK;
+}
+
 static dr3_status load_impl(dr3_net *net, dr3_optim *optim, const char *path, const char *who) {
     if (net == NULL || path == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who, net ? "path" : "net");
@@ -284,21 +305,8 @@ static dr3_status load_impl(dr3_net *net, dr3_optim *optim, const char *path, co
      * head are not visible in the tensor shapes) */
     if (st == DR3_OK) st = read_meta(f, &meta, &have_meta, who, path);
     if (st == DR3_OK && have_meta) st = check_against_meta(f, &meta, who, path);
-    const char *act = f ? dr3i_st_meta(f, "activation") : NULL;
-    const char *head = f ? dr3i_st_meta(f, "head") : NULL;
-    if (st != DR3_OK) {
-    } else if (act != NULL && strcmp(act, dr3i_activation_name(net->opts.activation)) != 0) {
-        st = dr3i_fail(DR3_ERR_SHAPE,
-                       "%s: '%s' was saved with activation %s, the network uses %s", who, path,
-                       act, dr3i_activation_name(net->opts.activation));
-    } else if (head != NULL && strcmp(head, head_name(net->opts.head)) != 0) {
-        st = dr3i_fail(DR3_ERR_SHAPE, "%s: '%s' has a %s head, the network a %s head", who,
-                       path, head, head_name(net->opts.head));
-    } else if (have_meta && meta.activation_param != net->opts.activation_param) {
-        st = dr3i_fail(DR3_ERR_SHAPE,
-                       "%s: '%s' was saved with activation_param %g, the network uses %g", who,
-                       path, (double)meta.activation_param, (double)net->opts.activation_param);
-    }
+    if (st == DR3_OK)
+        st = check_against_net_options(net, f, have_meta ? &meta : NULL, who, path);
     if (st == DR3_OK) st = check_against_net(net, f, who, path);
     const dr3i_st_tensor *os = NULL;
     if (st == DR3_OK && optim != NULL) {
