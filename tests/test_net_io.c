@@ -7,10 +7,13 @@
 #include "../tests/data/safetensors/torch_mlp_expected.h"
 #include "io/safetensors.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 static dr3_net *make(dr3_activation act, size_t h1, size_t h2, uint64_t seed) {
@@ -254,6 +257,221 @@ static void test_with_optimizer(void **state) {
     dr3_net_free(c);
 }
 
+/* ---- metadata, versions and sizes ---------------------------------------------------------
+ * Files are crafted by editing the JSON header of a file libdr3 wrote (the 8-byte length is
+ * rewritten; the data region is kept), following the format in docs/formats.md. */
+
+typedef struct st_bytes {
+    unsigned char *p;
+    size_t len, hlen; /* whole file, JSON header */
+} st_bytes;
+
+static st_bytes read_st(const char *path) {
+    st_bytes b;
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    b.len = (size_t)ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    b.p = malloc(b.len);
+    assert_int_equal(fread(b.p, 1, b.len, fp), b.len);
+    fclose(fp);
+    b.hlen = 0;
+    for (int k = 7; k >= 0; k--) b.hlen = (b.hlen << 8) | b.p[k];
+    return b;
+}
+
+/* Writes `json` as the header of src's data region to path; the file is then extended
+ * (sparse) to `total` bytes when total is larger. */
+static void write_with_header(const char *path, const st_bytes *src, const char *json,
+                              off_t total) {
+    const size_t h = strlen(json), data = src->len - 8 - src->hlen;
+    unsigned char len8[8];
+    for (int k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)h >> (8 * k));
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(len8, 1, 8, fp), 8);
+    assert_int_equal(fwrite(json, 1, h, fp), h);
+    assert_int_equal(fwrite(src->p + 8 + src->hlen, 1, data, fp), data);
+    fclose(fp);
+    if (total > (off_t)(8 + h + data)) assert_int_equal(truncate(path, total), 0);
+}
+
+/* src's header with the first occurrence of `from` replaced by `to`, written to path. */
+static void write_edited(const char *path, const st_bytes *src, const char *from,
+                         const char *to) {
+    char json[8192];
+    assert_true(src->hlen < sizeof json);
+    memcpy(json, src->p + 8, src->hlen);
+    json[src->hlen] = '\0';
+    char *at = strstr(json, from);
+    if (at == NULL) fail_msg("'%s' is not in the header %s", from, json);
+    char out[8192];
+    snprintf(out, sizeof out, "%.*s%s%s", (int)(at - json), json, to, at + strlen(from));
+    write_with_header(path, src, out, 0);
+}
+
+static void test_metadata_must_agree(void **state) {
+    (void)state;
+    char good[256], bad[256];
+    path_of(good, sizeof good, "meta-good.safetensors");
+    path_of(bad, sizeof bad, "meta-bad.safetensors");
+    dr3_net *a = make(DR3_ACT_RELU, 6, 5, 1), *b = make(DR3_ACT_RELU, 6, 5, 2);
+    assert_int_equal(dr3_net_save(a, good), DR3_OK);
+    st_bytes src = read_st(good);
+    const size_t P = dr3_net_param_count(b);
+    float *before = malloc(P * sizeof(float));
+    memcpy(before, dr3_net_params(b), P * sizeof(float));
+    /* metadata that disagrees with the file's own tensors (which match the network): the
+     * file is inconsistent, DR3_ERR_FORMAT for both loaders */
+    const char *edits[][2] = {
+        {"\"hidden\":\"6,5\"", "\"hidden\":\"6,64\""},
+        {"\"hidden\":\"6,5\"", "\"hidden\":\"6\""},
+        {"\"hidden\":\"6,5\"", "\"hidden\":\"6,5,5\""},
+        {"\"obs_dim\":\"3\"", "\"obs_dim\":\"4\""},
+        {"\"action_dim\":\"2\"", "\"action_dim\":\"3\""},
+        {"\"head\":\"discrete_q\"", "\"head\":\"critic\""},
+        {"\"hidden\":\"6,5\"", "\"hidden\":\"6,,5\""},
+        {"\"obs_dim\":\"3\"", "\"obs_dim\":\"+3\""},
+        {"\"activation_param\":\"0.00999999978\"", "\"activation_param\":\"nan\""},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        write_edited(bad, &src, edits[i][0], edits[i][1]);
+        dr3_clear_error();
+        dr3_status st = dr3_net_load(b, bad);
+        if (st != DR3_ERR_FORMAT)
+            fail_msg("%s: dr3_net_load returned %d, expected DR3_ERR_FORMAT", edits[i][1],
+                     (int)st);
+        assert_true(dr3_last_error()[0] != '\0');
+        dr3_net *n = (dr3_net *)&src; /* must be reset to NULL */
+        TU_ASSERT_FAILS(dr3_net_open(&n, bad, NULL), DR3_ERR_FORMAT);
+        assert_null(n);
+    }
+    /* a format version this library does not read */
+    const char *versions[] = {"\"format_version\":\"2\"", "\"format_version\":\"1.0\"",
+                              "\"format_version\":\"\""};
+    for (size_t i = 0; i < 3; i++) {
+        write_edited(bad, &src, "\"format_version\":\"1\"", versions[i]);
+        TU_ASSERT_FAILS(dr3_net_load(b, bad), DR3_ERR_VERSION);
+        assert_non_null(strstr(dr3_last_error(), "format_version"));
+        dr3_net *n = NULL;
+        TU_ASSERT_FAILS(dr3_net_open(&n, bad, NULL), DR3_ERR_VERSION);
+        assert_null(n);
+    }
+    write_edited(bad, &src, "\"format_version\":\"1\",", "");
+    TU_ASSERT_FAILS(dr3_net_load(b, bad), DR3_ERR_VERSION);
+    /* consistent metadata for another activation parameter: not this network */
+    write_edited(bad, &src, "\"activation_param\":\"0.00999999978\"",
+                 "\"activation_param\":\"0.5\"");
+    TU_ASSERT_FAILS(dr3_net_load(b, bad), DR3_ERR_SHAPE);
+    assert_memory_equal(before, dr3_net_params(b), P * sizeof(float));
+    /* another tool's metadata (safetensors.torch writes {"format": "pt"}) is not libdr3's:
+     * the file loads by its tensors */
+    char json[8192];
+    memcpy(json, src.p + 8, src.hlen);
+    json[src.hlen] = '\0';
+    char *end = strchr(json, '}'); /* end of __metadata__ (no braces inside values) */
+    char pt[8192];
+    snprintf(pt, sizeof pt, "{\"__metadata__\":{\"format\":\"pt\"%s", end);
+    write_with_header(bad, &src, pt, 0);
+    assert_int_equal(dr3_net_load(b, bad), DR3_OK);
+    assert_memory_equal(dr3_net_params(a), dr3_net_params(b), P * sizeof(float));
+    /* and the unedited file loads both ways */
+    dr3_net *n = NULL;
+    assert_int_equal(dr3_net_open(&n, good, NULL), DR3_OK);
+    assert_true(dr3_net_same_shape(a, n));
+    dr3_net_free(n);
+    free(before);
+    free(src.p);
+    dr3_net_free(a);
+    dr3_net_free(b);
+    unlink(good);
+    unlink(bad);
+}
+
+static long max_rss_kb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The call must finish quickly without a large allocation or a read of the whole file. */
+#define EXPECT_QUICK(expr, want)                                                               \
+    do {                                                                                       \
+        long rss0 = max_rss_kb();                                                              \
+        double t0 = now_s();                                                                   \
+        dr3_clear_error();                                                                     \
+        dr3_status got = (expr);                                                               \
+        double dt = now_s() - t0;                                                              \
+        long drss = max_rss_kb() - rss0;                                                       \
+        if (got != (want))                                                                     \
+            fail_msg("%s returned %d (%s), expected %d", #expr, (int)got, dr3_status_str(got), \
+                     (int)(want));                                                             \
+        if (dt > 2.0 || drss > 64 * 1024)                                                      \
+            fail_msg("%s took %.2f s and %ld MB more peak memory", #expr, dt, drss / 1024);    \
+    } while (0)
+
+static void test_sizes_checked_before_allocating(void **state) {
+    (void)state;
+    char good[256], bad[256];
+    path_of(good, sizeof good, "size-good.safetensors");
+    path_of(bad, sizeof bad, "size-bad.safetensors");
+    dr3_net *a = make(DR3_ACT_RELU, 6, 5, 1), *b = make(DR3_ACT_RELU, 6, 5, 2);
+    assert_int_equal(dr3_net_save(a, good), DR3_OK);
+    st_bytes src = read_st(good);
+    const size_t P = dr3_net_param_count(b);
+    dr3_net *n = NULL;
+    const off_t three_gb = (off_t)3 << 30;
+    /* a 3 GB sparse file of zeros: its header length (0) is impossible */
+    int fd = open(bad, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, three_gb), 0);
+    close(fd);
+    EXPECT_QUICK(dr3_net_load(b, bad), DR3_ERR_FORMAT);
+    EXPECT_QUICK(dr3_net_open(&n, bad, NULL), DR3_ERR_FORMAT);
+    /* a real header followed by 3 GB that no tensor covers */
+    char json[8192];
+    memcpy(json, src.p + 8, src.hlen);
+    json[src.hlen] = '\0';
+    write_with_header(bad, &src, json, three_gb);
+    EXPECT_QUICK(dr3_net_load(b, bad), DR3_ERR_FORMAT);
+    EXPECT_QUICK(dr3_net_open(&n, bad, NULL), DR3_ERR_FORMAT);
+    /* metadata claiming hidden widths of 20000000 (a 6 GB network) in a small file whose
+     * tensors are 6 and 5 wide: refused before any network is created */
+    write_edited(bad, &src, "\"hidden\":\"6,5\"", "\"hidden\":\"20000000,5\"");
+    EXPECT_QUICK(dr3_net_open(&n, bad, NULL), DR3_ERR_FORMAT);
+    assert_null(n);
+    /* a valid file with an extra 3 GB tensor the loader does not need (an optimizer blob
+     * of another program): the weights load without reading it */
+    const size_t data = src.len - 8 - src.hlen;
+    char *close_brace = strrchr(json, '}');
+    assert_non_null(close_brace);
+    char big[8192];
+    snprintf(big, sizeof big,
+             "%.*s,\"optim.other\":{\"dtype\":\"U8\",\"shape\":[%lld],\"data_offsets\":[%zu,"
+             "%lld]}}",
+             (int)(close_brace - json), json, (long long)three_gb, data,
+             (long long)data + (long long)three_gb);
+    size_t h = strlen(big);
+    write_with_header(bad, &src, big, (off_t)(8 + h + data) + three_gb);
+    EXPECT_QUICK(dr3_net_load(b, bad), DR3_OK);
+    assert_memory_equal(dr3_net_params(a), dr3_net_params(b), P * sizeof(float));
+    EXPECT_QUICK(dr3_net_open(&n, bad, NULL), DR3_OK);
+    assert_true(dr3_net_same_shape(a, n));
+    dr3_net_free(n);
+    free(src.p);
+    dr3_net_free(a);
+    dr3_net_free(b);
+    unlink(good);
+    unlink(bad);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
@@ -261,6 +479,8 @@ int main(void) {
         cmocka_unit_test(test_reader_rejects_malformed),
         cmocka_unit_test(test_load_malformed_files),
         cmocka_unit_test(test_with_optimizer),
+        cmocka_unit_test(test_metadata_must_agree),
+        cmocka_unit_test(test_sizes_checked_before_allocating),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,8 @@
  * itself. */
 #include "testutil.h"
 
+#include "crc32c_ref.h"
+
 #include <dr3/optim.h>
 
 #include <float.h>
@@ -387,6 +389,147 @@ static void test_nonfinite_guard(void **state) {
     }
 }
 
+/* The guard covers the update itself, not only the gradient: with finite gradients and
+ * parameters, an update that overflows (lr = FLT_MAX; a gradient whose square overflows the
+ * second moment) must be refused with everything unchanged. The expectation is the closed
+ * form: γ = FLT_MAX times any update direction of magnitude >= 1 (Adam's m̂/√v̂ is ±1 at
+ * t = 1; SGD's is g = 2; RMSprop's g/√((1−α)g²) >= 1) is beyond the float range. */
+static void expect_step_refused(dr3_optim *opt, float *p, const float *g_in) {
+    float g[P], g0[P], p0[P];
+    memcpy(g, g_in, sizeof g);
+    memcpy(g0, g, sizeof g);
+    memcpy(p0, p, sizeof p0);
+    unsigned char *s0, *s1;
+    size_t n0 = state_bytes(opt, &s0);
+    uint64_t steps = dr3_optim_step_count(opt);
+    float norm = 123.0f;
+    TU_ASSERT_FAILS(dr3_optim_step(opt, p, g, P, &norm), DR3_ERR_NONFINITE);
+    size_t n1 = state_bytes(opt, &s1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(s0, s1, n0);
+    assert_memory_equal(p, p0, sizeof p0);
+    assert_memory_equal(g, g0, sizeof g0); /* not even clipped */
+    assert_true(norm == 123.0f);
+    assert_true(dr3_optim_step_count(opt) == steps);
+    free(s0);
+    free(s1);
+}
+
+/* The invariant where no closed form says which way it goes: either the step is refused
+ * with nothing changed, or it succeeds and every parameter and state value is finite. */
+static void expect_finite_or_refused(dr3_optim *opt, float *p, const float *g_in) {
+    float g[P], p0[P];
+    memcpy(g, g_in, sizeof g);
+    memcpy(p0, p, sizeof p0);
+    unsigned char *s0, *s1;
+    size_t n0 = state_bytes(opt, &s0);
+    dr3_status st = dr3_optim_step(opt, p, g, P, NULL);
+    if (st == DR3_OK) {
+        for (int k = 0; k < P; k++) assert_true(isfinite(p[k]));
+        for (size_t v = 0; v < dr3_optim_state_tensor_count(opt); v++) {
+            float *d;
+            assert_int_equal(dr3_optim_state_tensor(opt, v, NULL, &d, NULL), DR3_OK);
+            for (int k = 0; k < P; k++) assert_true(isfinite(d[k]));
+        }
+    } else {
+        assert_int_equal(st, DR3_ERR_NONFINITE);
+        size_t n1 = state_bytes(opt, &s1);
+        assert_memory_equal(s0, s1, n0);
+        assert_memory_equal(p, p0, sizeof p0);
+        assert_true(n1 == n0);
+        free(s1);
+    }
+    free(s0);
+}
+
+/* True when the double-precision reference says one step from (p, state s) with gradient
+ * g takes a parameter or state value beyond the float range (by a clear margin: the strict
+ * expectation is only used far from the border). */
+static bool ref_overflows(const dr3_optim_options *o, double lr, ref_state s, const float *p,
+                          const float *g) {
+    double rp[P], rg[P];
+    for (int k = 0; k < P; k++) rp[k] = p[k], rg[k] = g[k];
+    if (o->max_grad_norm > 0) ref_clip(rg, P, o->max_grad_norm);
+    ref_step(o, lr, &s, rp, rg);
+    const double lim = 1.25 * FLT_MAX;
+    for (int k = 0; k < P; k++) {
+        const double v[5] = {rp[k], s.m[k], s.v[k], s.ga[k], s.buf[k]};
+        for (int i = 0; i < 5; i++)
+            if (!(fabs(v[i]) < lim)) return true;
+    }
+    return false;
+}
+
+static void test_guard_checks_the_update(void **state) {
+    (void)state;
+    config cfg[64];
+    size_t nc = make_configs(cfg);
+    /* θ = ±2e38 (FLT_MAX ≈ 3.4e38) and a gradient whose step pushes each further out: with γ =
+     * FLT_MAX every kind's exact first step leaves the float range (Adam's m̂/√v̂ = g/(|g| + ε) ≈
+     * ±1, RMSprop's 1/√(1−α) > 1, SGD's g = ±2 or its clipped ±0.58); weight decay reverses
+     * some directions, which the reference sees too. */
+    const float big[P] = {-2e38f, 2e38f, -2e38f}, two[P] = {2.0f, -2.0f, 2.0f};
+    size_t strict = 0;
+    for (size_t c = 0; c < nc; c++) {
+        const dr3_optim_options *o = &cfg[c].o;
+        dr3_optim *opt = NULL;
+        assert_int_equal(dr3_optim_create(&opt, P, o), DR3_OK);
+        float p[P];
+        ref_state rs;
+        memset(&rs, 0, sizeof rs);
+        memcpy(p, big, sizeof p);
+        assert_int_equal(dr3_optim_set_lr(opt, FLT_MAX), DR3_OK);
+        if (ref_overflows(o, FLT_MAX, rs, p, two)) {
+            expect_step_refused(opt, p, two);
+            strict++;
+        } else {
+            expect_finite_or_refused(opt, p, two);
+        }
+        /* after some ordinary steps, an lr = FLT_MAX step is never DR3_OK with a non-finite
+         * value (whether it overflows depends on the accumulated state) */
+        assert_int_equal(dr3_optim_reset(opt), DR3_OK);
+        memcpy(p, P0, sizeof p);
+        assert_int_equal(dr3_optim_set_lr(opt, 0.01f), DR3_OK);
+        for (int t = 0; t < 3; t++) {
+            float g[P];
+            memcpy(g, G[t], sizeof g);
+            assert_int_equal(dr3_optim_step(opt, p, g, P, NULL), DR3_OK);
+        }
+        assert_int_equal(dr3_optim_set_lr(opt, FLT_MAX), DR3_OK);
+        expect_finite_or_refused(opt, p, two);
+        assert_int_equal(dr3_optim_set_lr(opt, 0.01f), DR3_OK);
+        /* a finite gradient (norm 1e30 is finite in double) whose square overflows float:
+         * Adam's v and RMSprop's square average would become Inf while θ stays finite */
+        if (o->kind != DR3_OPTIM_SGD && o->max_grad_norm == 0)
+            expect_step_refused(opt, p, (float[P]){1e30f, 0.0f, 0.0f});
+        dr3_optim_free(opt);
+    }
+    assert_true(strict >= nc / 2); /* most configurations take the strict path */
+}
+
+/* Step counts that would wrap the counter or make Adam's bias correction 1 − β^t zero are
+ * refused: set_step_count above 2^53, and a step from 2^53. */
+static void test_step_count_limit(void **state) {
+    (void)state;
+    dr3_optim_options o = opts_of(DR3_OPTIM_ADAM);
+    dr3_optim *opt = NULL;
+    assert_int_equal(dr3_optim_create(&opt, P, &o), DR3_OK);
+    TU_ASSERT_FAILS(dr3_optim_set_step_count(opt, UINT64_MAX), DR3_ERR_RANGE);
+    TU_ASSERT_FAILS(dr3_optim_set_step_count(opt, (UINT64_C(1) << 53) + 1), DR3_ERR_RANGE);
+    assert_true(dr3_optim_step_count(opt) == 0);
+    assert_int_equal(dr3_optim_set_step_count(opt, (UINT64_C(1) << 53) - 1), DR3_OK);
+    float p[P], g[P] = {1, 2, 3};
+    memcpy(p, P0, sizeof p);
+    assert_int_equal(dr3_optim_step(opt, p, g, P, NULL), DR3_OK);
+    assert_true(dr3_optim_step_count(opt) == UINT64_C(1) << 53);
+    float p0[P];
+    memcpy(p0, p, sizeof p);
+    TU_ASSERT_FAILS(dr3_optim_step(opt, p, g, P, NULL), DR3_ERR_RANGE);
+    assert_memory_equal(p, p0, sizeof p);
+    assert_true(dr3_optim_step_count(opt) == UINT64_C(1) << 53);
+    dr3_optim_free(opt);
+}
+
 /* ---- state save / load ---------------------------------------------------------------------
  */
 
@@ -607,6 +750,68 @@ static void test_state_malformed(void **state) {
 /* ---- options and arguments -----------------------------------------------------------------
  */
 
+/* Buffers with a valid checksum (re-computed by the test's own CRC-32C) but impossible
+ * values: NaN/Inf in any state vector, a negative second moment, a step count of 2^64 − 1.
+ * Each is refused with DR3_ERR_FORMAT and the optimizer unchanged. Layout (docs/optim.md):
+ * 40-byte header (steps at offset 24), then the vectors, then the CRC. */
+static void test_state_load_checks_values(void **state) {
+    (void)state;
+    config cfg[64];
+    size_t nc = make_configs(cfg);
+    for (size_t c = 0; c < nc; c++) {
+        dr3_optim *opt = NULL;
+        assert_int_equal(dr3_optim_create(&opt, P, &cfg[c].o), DR3_OK);
+        float p[P];
+        memcpy(p, P0, sizeof p);
+        for (int t = 0; t < 2; t++) {
+            float g[P];
+            memcpy(g, G[t], sizeof g);
+            assert_int_equal(dr3_optim_step(opt, p, g, P, NULL), DR3_OK);
+        }
+        unsigned char *good, *buf;
+        size_t n = state_bytes(opt, &good);
+        buf = malloc(n);
+        assert_non_null(buf);
+        /* the test's CRC agrees with the file's, so the crafted buffers below are sealed
+         * the way the library would seal them */
+        memcpy(buf, good, n);
+        crc32c_ref_reseal(buf, n);
+        assert_memory_equal(buf, good, n);
+        assert_int_equal(dr3_optim_state_load(opt, buf, n), DR3_OK);
+        const float bad[3] = {NAN, INFINITY, -INFINITY};
+        for (size_t v = 0; v < dr3_optim_state_tensor_count(opt); v++) {
+            const char *name;
+            assert_int_equal(dr3_optim_state_tensor(opt, v, &name, NULL, NULL), DR3_OK);
+            for (int b = 0; b < 3; b++) {
+                memcpy(buf, good, n);
+                memcpy(buf + 40 + (v * P + 1) * 4, &bad[b], 4);
+                crc32c_ref_reseal(buf, n);
+                expect_load_fails(opt, buf, n, DR3_ERR_FORMAT);
+            }
+            const bool second =
+                strcmp(name, "exp_avg_sq") == 0 || strcmp(name, "square_avg") == 0;
+            memcpy(buf, good, n);
+            const float neg = -1.0f;
+            memcpy(buf + 40 + (v * P + 2) * 4, &neg, 4);
+            crc32c_ref_reseal(buf, n);
+            if (second)
+                expect_load_fails(opt, buf, n, DR3_ERR_FORMAT);
+            else /* a negative first moment or momentum is ordinary */
+                assert_int_equal(dr3_optim_state_load(opt, buf, n), DR3_OK);
+        }
+        const uint64_t steps[2] = {UINT64_MAX, (UINT64_C(1) << 53) + 1};
+        for (int s = 0; s < 2; s++) {
+            memcpy(buf, good, n);
+            memcpy(buf + 24, &steps[s], 8);
+            crc32c_ref_reseal(buf, n);
+            expect_load_fails(opt, buf, n, DR3_ERR_FORMAT);
+        }
+        free(good);
+        free(buf);
+        dr3_optim_free(opt);
+    }
+}
+
 static void expect_create_fails(size_t count, const dr3_optim_options *o, dr3_status want) {
     dr3_optim *opt = (dr3_optim *)(uintptr_t)1;
     TU_ASSERT_FAILS(dr3_optim_create(&opt, count, o), want);
@@ -823,6 +1028,9 @@ int main(void) {
         cmocka_unit_test(test_clip_grad_norm),
         cmocka_unit_test(test_step_clipping),
         cmocka_unit_test(test_nonfinite_guard),
+        cmocka_unit_test(test_guard_checks_the_update),
+        cmocka_unit_test(test_step_count_limit),
+        cmocka_unit_test(test_state_load_checks_values),
         cmocka_unit_test(test_state_round_trip),
         cmocka_unit_test(test_state_malformed),
         cmocka_unit_test(test_bad_options),

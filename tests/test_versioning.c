@@ -13,7 +13,9 @@
 #include <dr3/sys/errors.h>
 #include <dr3/sys/regularizer.h>
 
+#include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -376,6 +378,31 @@ static void test_replay_options_defaults(void **state) {
     assert_null(r);
 }
 
+/* Defect 6 and the update guard: an update that would make parameters non-finite (Adam with
+ * lr = FLT_MAX) is refused, and the learner — online and target parameters, step count — is
+ * exactly as before; with a sane learning rate the same batch then steps. */
+static void test_guard_leaves_learner_unchanged(void **state) {
+    (void)state;
+    dr3_learner *l = learner_of(DR3_ACT_RELU, 0.0f, DR3_BACKUP_MAX);
+    dr3_batch b = batch_of();
+    assert_int_equal(dr3_learner_step(l, &b, NULL), DR3_OK);
+    size_t np = dr3_net_param_count(dr3_learner_online(l));
+    float *on = malloc(np * sizeof(float)), *tg = malloc(np * sizeof(float));
+    memcpy(on, dr3_net_params(dr3_learner_online(l)), np * sizeof(float));
+    memcpy(tg, dr3_net_params(dr3_learner_target(l)), np * sizeof(float));
+    assert_int_equal(dr3_learner_set_param(l, DR3_LEARNER_LR, FLT_MAX), DR3_OK);
+    TU_ASSERT_FAILS(dr3_learner_step(l, &b, NULL), DR3_ERR_NONFINITE);
+    assert_memory_equal(on, dr3_net_params(dr3_learner_online(l)), np * sizeof(float));
+    assert_memory_equal(tg, dr3_net_params(dr3_learner_target(l)), np * sizeof(float));
+    assert_int_equal(dr3_learner_step_count(l), 1);
+    assert_int_equal(dr3_learner_set_param(l, DR3_LEARNER_LR, 1e-3), DR3_OK);
+    assert_int_equal(dr3_learner_step(l, &b, NULL), DR3_OK);
+    assert_int_equal(dr3_learner_step_count(l), 2);
+    free(on);
+    free(tg);
+    dr3_learner_free(l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tail_padding_versions),
@@ -386,6 +413,7 @@ int main(void) {
         cmocka_unit_test(test_plugin_error_messages),
         cmocka_unit_test(test_stride_overflow),
         cmocka_unit_test(test_replay_options_defaults),
+        cmocka_unit_test(test_guard_leaves_learner_unchanged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

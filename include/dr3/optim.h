@@ -95,8 +95,13 @@ DR3_API void dr3_optim_free(dr3_optim *opt);
  * @param grads          its gradient (clipped in place when max_grad_norm is set).
  * @param count          must equal the param_count given at creation.
  * @param grad_norm_out  if non-NULL, the global L2 norm of the gradient before clipping.
+ * The step is all or nothing: it first computes the whole update without storing it, and
+ * stores it only if every new parameter and state value is finite (no allocation: the
+ * update is evaluated twice, see docs/optim.md for the cost).
  * Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_SHAPE (count), ::DR3_ERR_NONFINITE (a NaN/Inf
- * gradient: params, grads and state are left exactly as they were).
+ * gradient, or an update that would make a parameter or state value NaN/Inf, e.g. an
+ * overflowing learning rate: params, grads, state and step count are left exactly as they
+ * were), ::DR3_ERR_RANGE (the step count has reached 2^53; nothing changed).
  */
 DR3_API dr3_status dr3_optim_step(dr3_optim *opt, float *params, float *grads, size_t count,
                                   float *grad_norm_out);
@@ -127,7 +132,8 @@ DR3_API size_t dr3_optim_state_tensor_count(const dr3_optim *opt);
  *  "momentum_buffer", "square_avg", "grad_avg"), data (borrowed, param_count floats). */
 DR3_API dr3_status dr3_optim_state_tensor(dr3_optim *opt, size_t index, const char **name,
                                           float **data, size_t *len);
-/** @brief Overrides the step count (when restoring state kept elsewhere). */
+/** @brief Overrides the step count (when restoring state kept elsewhere).
+ *  Errors: ::DR3_ERR_RANGE (@p steps above 2^53; the count is unchanged). */
 DR3_API dr3_status dr3_optim_set_step_count(dr3_optim *opt, uint64_t steps);
 
 /** @brief Bytes dr3_optim_state_save() writes. */
@@ -136,8 +142,9 @@ DR3_API dr3_status dr3_optim_state_size(const dr3_optim *opt, size_t *bytes);
  *  of @p len bytes. Errors: ::DR3_ERR_INVALID_ARG (buffer too small). */
 DR3_API dr3_status dr3_optim_state_save(const dr3_optim *opt, void *buf, size_t len);
 /** @brief Restores a state written by dr3_optim_state_save() for the same kind and size.
- *  Errors: ::DR3_ERR_FORMAT, ::DR3_ERR_VERSION, ::DR3_ERR_SHAPE, ::DR3_ERR_CHECKSUM; the
- *  optimizer is unchanged on error. */
+ *  Errors: ::DR3_ERR_FORMAT (also for a valid checksum over impossible values: NaN/Inf in
+ *  any vector, a negative second moment, a step count above 2^53), ::DR3_ERR_VERSION,
+ *  ::DR3_ERR_SHAPE, ::DR3_ERR_CHECKSUM; the optimizer is unchanged on error. */
 DR3_API dr3_status dr3_optim_state_load(dr3_optim *opt, const void *buf, size_t len);
 
 #ifdef __cplusplus

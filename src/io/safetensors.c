@@ -207,14 +207,51 @@ dr3_status dr3i_st_parse(const unsigned char *buf, size_t len, dr3i_st_file *out
     if (len < 8) return dr3i_fail(DR3_ERR_FORMAT, "%s: %s: shorter than 8 bytes", who, what);
     uint64_t hlen = 0;
     for (int k = 7; k >= 0; k--) hlen = (hlen << 8) | buf[k];
-    if (hlen < 2 || hlen > 100u * 1024 * 1024 || hlen > len - 8)
+    if (hlen < 2 || hlen > DR3I_ST_MAX_HEADER || hlen > len - 8)
         return dr3i_fail(DR3_ERR_FORMAT,
                          "%s: %s: header length %llu is impossible for a %zu-byte "
                          "file",
                          who, what, (unsigned long long)hlen, len);
-    parser ps = {(const char *)buf + 8, (const char *)buf + 8 + hlen, who, what, DR3_OK};
-    const unsigned char *data = buf + 8 + hlen;
-    const size_t data_len = len - 8 - (size_t)hlen;
+    dr3_status st =
+        dr3i_st_parse_header(buf + 8, (size_t)hlen, len - 8 - (size_t)hlen, out, who, what);
+    if (st != DR3_OK) return st;
+    for (size_t i = 0; i < out->n_tensors; i++)
+        out->tensors[i].data = buf + 8 + hlen + out->tensors[i].begin;
+    return DR3_OK;
+}
+
+dr3_status dr3i_st_read_header(const dr3i_rfile *f, const dr3i_alloc *alloc,
+                               dr3i_st_file *out) {
+    memset(out, 0, sizeof *out);
+    const char *who = f->who, *what = f->path;
+    if (f->size < 8)
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: %s: shorter than 8 bytes", who, what);
+    unsigned char len8[8];
+    dr3_status st = dr3i_rfile_read(f, 0, len8, 8);
+    if (st != DR3_OK) return st;
+    uint64_t hlen = 0;
+    for (int k = 7; k >= 0; k--) hlen = (hlen << 8) | len8[k];
+    /* checked against the file's size before anything is allocated */
+    if (hlen < 2 || hlen > DR3I_ST_MAX_HEADER || hlen > f->size - 8 ||
+        f->size - 8 - hlen > SIZE_MAX)
+        return dr3i_fail(DR3_ERR_FORMAT,
+                         "%s: %s: header length %llu is impossible for a %llu-byte file", who,
+                         what, (unsigned long long)hlen, (unsigned long long)f->size);
+    unsigned char *json = dr3i_calloc(alloc, (size_t)hlen);
+    if (json == NULL) return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
+    st = dr3i_rfile_read(f, 8, json, (size_t)hlen);
+    if (st == DR3_OK)
+        st = dr3i_st_parse_header(json, (size_t)hlen, (size_t)(f->size - 8 - hlen), out, who,
+                                  what);
+    dr3i_free(alloc, json);
+    if (st == DR3_OK) out->data_start = 8 + hlen;
+    return st;
+}
+
+dr3_status dr3i_st_parse_header(const unsigned char *json, size_t hlen, size_t data_len,
+                                dr3i_st_file *out, const char *who, const char *what) {
+    memset(out, 0, sizeof *out);
+    parser ps = {(const char *)json, (const char *)json + hlen, who, what, DR3_OK};
     if (!expect(&ps, '{')) return ps.st;
     ws(&ps);
     int empty = ps.p < ps.end && *ps.p == '}';
@@ -284,7 +321,7 @@ dr3_status dr3i_st_parse(const unsigned char *buf, size_t len, dr3i_st_file *out
                 "%s: %s: tensor '%s' data_offsets [%zu, %zu] do not match its shape "
                 "and dtype or the %zu-byte data region",
                 who, what, t->name, t->begin, t->end, data_len);
-        t->data = data + t->begin;
+        t->data = NULL;
         order[i] = t;
     }
     /* no overlaps, no holes: the tensors tile the data region exactly */
@@ -320,6 +357,7 @@ const char *dr3i_st_meta(const dr3i_st_file *f, const char *key) {
 /* ---- writer --------------------------------------------------------------------------- */
 
 typedef struct sbuf {
+    const dr3i_alloc *a;
     char *p;
     size_t n, cap;
     int oom;
@@ -330,11 +368,13 @@ static void put(sbuf *b, const char *s) {
     if (b->oom) return;
     if (b->n + k + 1 > b->cap) {
         size_t cap = (b->cap + k + 1) * 2;
-        char *q = realloc(b->p, cap);
+        char *q = dr3i_calloc(b->a, cap); /* the hooks have no realloc */
         if (q == NULL) {
             b->oom = 1;
             return;
         }
+        if (b->p != NULL) memcpy(q, b->p, b->n + 1);
+        dr3i_free(b->a, b->p);
         b->p = q;
         b->cap = cap;
     }
@@ -343,8 +383,9 @@ static void put(sbuf *b, const char *s) {
 }
 
 dr3_status dr3i_st_write(const char *path, const dr3i_st_out *t, size_t n,
-                         const char *const (*meta)[2], size_t n_meta, const char *who) {
-    sbuf h = {NULL, 0, 0, 0};
+                         const char *const (*meta)[2], size_t n_meta, const dr3i_alloc *alloc,
+                         const char *who) {
+    sbuf h = {alloc, NULL, 0, 0, 0};
     char tmp[512];
     put(&h, "{\"__metadata__\":{");
     for (size_t i = 0; i < n_meta; i++) {
@@ -371,20 +412,20 @@ dr3_status dr3i_st_write(const char *path, const dr3i_st_out *t, size_t n,
     put(&h, "}");
     while (!h.oom && h.n % 8 != 0) put(&h, " "); /* the format pads the header with spaces */
     if (h.oom) {
-        free(h.p);
+        dr3i_free(alloc, h.p);
         return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
     }
     unsigned char len8[8];
     for (int k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)h.n >> (8 * k));
     dr3i_atomic_file f;
-    dr3_status st = dr3i_atomic_open(&f, path, who);
+    dr3_status st = dr3i_atomic_open_with(&f, path, alloc, who);
     if (st == DR3_OK) st = dr3i_atomic_write(&f, len8, 8);
     if (st == DR3_OK) st = dr3i_atomic_write(&f, h.p, h.n);
     for (size_t i = 0; st == DR3_OK && i < n; i++) {
         size_t count = t[i].rank == 2 ? t[i].shape[0] * t[i].shape[1] : t[i].shape[0];
         st = dr3i_atomic_write(&f, t[i].data, count * (t[i].bytes ? 1 : sizeof(float)));
     }
-    free(h.p);
+    dr3i_free(alloc, h.p);
     if (st != DR3_OK) {
         dr3i_atomic_abort(&f);
         return st;

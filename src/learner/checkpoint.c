@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const char MAGIC[8] = {'D', 'R', '3', 'L', 'R', 'N', 'R', '\0'};
@@ -45,10 +44,10 @@ dr3_status dr3_learner_save(const dr3_learner *l, const char *path) {
     dr3_status st = dr3_optim_state_size(l->optim, &optim_len);
     if (st != DR3_OK) return st;
     /* serialising the optimizer state needs a buffer: saving is not a training step */
-    void *optim_blob = malloc(optim_len);
+    void *optim_blob = dr3i_calloc(&l->alloc, optim_len);
     if (optim_blob == NULL) return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
     if ((st = dr3_optim_state_save(l->optim, optim_blob, optim_len)) != DR3_OK) {
-        free(optim_blob);
+        dr3i_free(&l->alloc, optim_blob);
         return st;
     }
     ckpt_header h;
@@ -65,8 +64,8 @@ dr3_status dr3_learner_save(const dr3_learner *l, const char *path) {
     memcpy(h.rng, l->rng.s, sizeof h.rng);
 
     writer w = {.crc = 0, .st = DR3_OK};
-    if ((st = dr3i_atomic_open(&w.f, path, who)) != DR3_OK) {
-        free(optim_blob);
+    if ((st = dr3i_atomic_open_with(&w.f, path, &l->alloc, who)) != DR3_OK) {
+        dr3i_free(&l->alloc, optim_blob);
         return st;
     }
     put(&w, MAGIC, sizeof MAGIC);
@@ -79,7 +78,7 @@ dr3_status dr3_learner_save(const dr3_learner *l, const char *path) {
     put(&w, dr3_net_params(l->online), l->param_count * sizeof(float));
     put(&w, dr3_net_params(l->target), l->param_count * sizeof(float));
     put(&w, optim_blob, optim_len);
-    free(optim_blob);
+    dr3i_free(&l->alloc, optim_blob);
     uint32_t crc = w.crc;
     put(&w, &crc, sizeof crc);
     if (w.st != DR3_OK) {
@@ -89,49 +88,89 @@ dr3_status dr3_learner_save(const dr3_learner *l, const char *path) {
     return dr3i_atomic_commit(&w.f);
 }
 
-/* Reads a checkpoint and verifies its framing: magic, version, sizes, checksum. On success
- * *buf_out (caller frees) holds the file and *h its header. */
-static dr3_status read_verified(const char *path, unsigned char **buf_out, size_t *len_out,
-                                ckpt_header *h, const char *who) {
-    unsigned char *buf = NULL;
-    size_t len = 0, need = 0, params_bytes = 0, off = sizeof MAGIC + sizeof *h;
-    dr3_status st = dr3i_read_file(path, &buf, &len, who);
+enum {
+    HEAD_BYTES = 8 + 96,   /* magic + ckpt_header */
+    MAX_HIDDEN = 1024,     /* more hidden layers than any file libdr3 writes */
+    OPTIM_HEADER = 44,     /* dr3_optim_state_save: 40-byte header + CRC (docs/optim.md) */
+    OPTIM_MAX_VECTORS = 3, /* RMSprop centered with momentum */
+};
+/* Step counts above 2^53 are refused, as the optimizer refuses them (src/optim/optim.c):
+ * a counter this far below 2^64 cannot wrap. */
+#define MAX_STEPS (UINT64_C(1) << 53)
+
+/* Number of parameters of the discrete-Q MLP obs_dim → hidden... → num_actions (the
+ * learner's network, docs/net.md); false on overflow. */
+static bool mlp_params(uint64_t obs_dim, uint64_t num_actions, const uint64_t *hidden,
+                       size_t nh, size_t *out) {
+    size_t total = 0, in = (size_t)obs_dim, w;
+    for (size_t l = 0; l <= nh; l++) {
+        size_t o = l < nh ? (size_t)hidden[l] : (size_t)num_actions;
+        if (!dr3i_mul(in, o, &w) || !dr3i_add(w, o, &w) || !dr3i_add(total, w, &total))
+            return false;
+        in = o;
+    }
+    *out = total;
+    return true;
+}
+
+/* Reads the fixed header and the hidden widths (into hidden[MAX_HIDDEN]) of an open
+ * checkpoint and checks that they describe this file: magic, version, an architecture whose
+ * parameter count is the declared one, an optimizer blob of a possible size, a step count
+ * in range, and a total equal to the file's size. Nothing is allocated: a header declaring
+ * gigabytes, or a huge file with a small header, is refused before the body is read. */
+static dr3_status read_header(const dr3i_rfile *f, ckpt_header *h, uint64_t *hidden,
+                              const char *who) {
+    const char *path = f->path;
+    unsigned char head[HEAD_BYTES];
+    if (f->size < HEAD_BYTES + 4)
+        return dr3i_fail(DR3_ERR_FORMAT,
+                         "%s: '%s' is not a libdr3 learner checkpoint (%llu bytes)", who, path,
+                         (unsigned long long)f->size);
+    dr3_status st = dr3i_rfile_read(f, 0, head, sizeof head);
     if (st != DR3_OK) return st;
-    if (len < off + 4 || memcmp(buf, MAGIC, sizeof MAGIC) != 0)
-        st =
-            dr3i_fail(DR3_ERR_FORMAT, "%s: '%s' is not a libdr3 learner checkpoint", who, path);
-    if (st == DR3_OK) {
-        memcpy(h, buf + sizeof MAGIC, sizeof *h);
-        if (h->version != CKPT_VERSION)
-            st = dr3i_fail(DR3_ERR_VERSION,
-                           "%s: '%s' has checkpoint version %u (this library reads %d)", who,
-                           path, h->version, CKPT_VERSION);
-    }
-    /* sizes from the header, overflow-checked, must add up to the file length */
-    if (st == DR3_OK &&
-        (h->num_hidden > 1024 ||
-         !dr3i_mul((size_t)h->param_count, 2 * sizeof(float), &params_bytes) ||
-         !dr3i_add(off, (size_t)h->num_hidden * 8, &need) ||
-         !dr3i_add(need, params_bytes, &need) || !dr3i_add(need, (size_t)h->optim_len, &need) ||
-         !dr3i_add(need, 4, &need)))
-        st = dr3i_fail(DR3_ERR_FORMAT, "%s: '%s' has an impossible header", who, path);
-    if (st == DR3_OK && need != len)
-        st =
-            dr3i_fail(DR3_ERR_FORMAT, "%s: '%s' is %zu bytes, its header says %zu (truncated?)",
-                      who, path, len, need);
-    if (st == DR3_OK) {
-        uint32_t crc;
-        memcpy(&crc, buf + len - 4, 4);
-        if (dr3i_crc32c(0, buf, len - 4) != crc)
-            st = dr3i_fail(DR3_ERR_CHECKSUM, "%s: '%s' fails its checksum (corrupted)", who,
-                           path);
-    }
-    if (st != DR3_OK) {
-        free(buf);
-        return st;
-    }
-    *buf_out = buf;
-    *len_out = len;
+    if (memcmp(head, MAGIC, sizeof MAGIC) != 0)
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: '%s' is not a libdr3 learner checkpoint", who,
+                         path);
+    memcpy(h, head + sizeof MAGIC, sizeof *h);
+    if (h->version != CKPT_VERSION)
+        return dr3i_fail(DR3_ERR_VERSION,
+                         "%s: '%s' has checkpoint version %u (this library reads %d)", who,
+                         path, h->version, CKPT_VERSION);
+    if (h->num_hidden > MAX_HIDDEN || f->size < HEAD_BYTES + 8 * h->num_hidden + 4)
+        return dr3i_fail(DR3_ERR_FORMAT,
+                         "%s: '%s' has an impossible header (%llu hidden layers)", who, path,
+                         (unsigned long long)h->num_hidden);
+    const size_t nh = (size_t)h->num_hidden;
+    if (nh > 0 && (st = dr3i_rfile_read(f, HEAD_BYTES, hidden, 8 * nh)) != DR3_OK) return st;
+    size_t params = 0, need = 0, params_bytes = 0, vec = 0;
+    if (!mlp_params(h->obs_dim, h->num_actions, hidden, nh, &params) ||
+        params != h->param_count)
+        return dr3i_fail(DR3_ERR_FORMAT,
+                         "%s: '%s' declares %llu parameters, which its architecture does not "
+                         "have",
+                         who, path, (unsigned long long)h->param_count);
+    /* the optimizer blob: header + 0 to 3 vectors of param_count floats */
+    bool optim_ok = h->optim_len >= OPTIM_HEADER && dr3i_mul(params, sizeof(float), &vec) &&
+                    vec > 0 && (h->optim_len - OPTIM_HEADER) % vec == 0 &&
+                    (h->optim_len - OPTIM_HEADER) / vec <= OPTIM_MAX_VECTORS;
+    if (!optim_ok)
+        return dr3i_fail(DR3_ERR_FORMAT,
+                         "%s: '%s' declares an optimizer state of %llu bytes, impossible for "
+                         "%zu parameters",
+                         who, path, (unsigned long long)h->optim_len, params);
+    if (!dr3i_mul(params, 2 * sizeof(float), &params_bytes) ||
+        !dr3i_add(HEAD_BYTES, 8 * nh, &need) || !dr3i_add(need, params_bytes, &need) ||
+        !dr3i_add(need, (size_t)h->optim_len, &need) || !dr3i_add(need, 4, &need))
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: '%s' has an impossible header", who, path);
+    if (need != f->size)
+        return dr3i_fail(DR3_ERR_FORMAT,
+                         "%s: '%s' is %llu bytes, its header says %zu (truncated or padded?)",
+                         who, path, (unsigned long long)f->size, need);
+    if (h->steps > MAX_STEPS)
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: '%s' has an impossible step count %llu", who,
+                         path, (unsigned long long)h->steps);
+    if ((h->rng[0] | h->rng[1] | h->rng[2] | h->rng[3]) == 0)
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: '%s' has an invalid generator state", who, path);
     return DR3_OK;
 }
 
@@ -148,24 +187,49 @@ dr3_status dr3_learner_checkpoint_info(dr3_checkpoint_info *info, const char *pa
     if (full.hidden == NULL && full.hidden_capacity > 0)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: info->hidden is NULL with capacity %zu", who,
                          full.hidden_capacity);
-    unsigned char *buf;
-    size_t len;
-    ckpt_header h;
-    st = read_verified(path, &buf, &len, &h, who);
+    dr3i_rfile f;
+    st = dr3i_rfile_open(&f, path, who);
     if (st != DR3_OK) return st;
+    ckpt_header h;
+    uint64_t hidden[MAX_HIDDEN];
+    if ((st = read_header(&f, &h, hidden, who)) != DR3_OK) {
+        dr3i_rfile_close(&f);
+        return st;
+    }
+    /* the checksum, streamed through a fixed buffer: no allocation, whatever the size */
+    unsigned char chunk[16384];
+    uint32_t crc = 0, stored;
+    const uint64_t body = f.size - 4;
+    for (uint64_t off = 0; st == DR3_OK && off < body; off += sizeof chunk) {
+        size_t n = body - off < sizeof chunk ? (size_t)(body - off) : sizeof chunk;
+        if ((st = dr3i_rfile_read(&f, off, chunk, n)) == DR3_OK)
+            crc = dr3i_crc32c(crc, chunk, n);
+    }
+    if (st == DR3_OK) st = dr3i_rfile_read(&f, body, &stored, 4);
+    dr3i_rfile_close(&f);
+    if (st != DR3_OK) return st;
+    if (crc != stored)
+        return dr3i_fail(DR3_ERR_CHECKSUM, "%s: '%s' fails its checksum (corrupted)", who,
+                         path);
     full.obs_dim = (size_t)h.obs_dim;
     full.num_actions = (size_t)h.num_actions;
     full.num_hidden = (size_t)h.num_hidden;
-    for (size_t i = 0; i < full.num_hidden && i < full.hidden_capacity; i++) {
-        uint64_t w;
-        memcpy(&w, buf + sizeof MAGIC + sizeof h + 8 * i, 8);
-        full.hidden[i] = (size_t)w;
-    }
+    for (size_t i = 0; i < full.num_hidden && i < full.hidden_capacity; i++)
+        full.hidden[i] = (size_t)hidden[i];
     full.activation = (dr3_activation)h.activation;
     full.activation_param = h.activation_param;
     full.steps = h.steps;
-    free(buf);
     return dr3i_struct_out(info, &full, &dr3i_desc_dr3_checkpoint_info, who, "info");
+}
+
+/* True when every one of n little-endian floats at p is finite. */
+static bool bytes_finite(const unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v;
+        memcpy(&v, p + i * sizeof v, sizeof v);
+        if (!isfinite(v)) return false;
+    }
+    return true;
 }
 
 dr3_status dr3_learner_load(dr3_learner *l, const char *path) {
@@ -173,44 +237,58 @@ dr3_status dr3_learner_load(dr3_learner *l, const char *path) {
     if (l == NULL || path == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who,
                          l == NULL ? "learner" : "path");
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    ckpt_header h;
-    dr3_status st = read_verified(path, &buf, &len, &h, who);
+    dr3i_rfile f;
+    dr3_status st = dr3i_rfile_open(&f, path, who);
     if (st != DR3_OK) return st;
-    size_t off = sizeof MAGIC + sizeof h;
-    const size_t params_bytes = (size_t)h.param_count * 2 * sizeof(float);
+    ckpt_header h;
+    uint64_t hidden[MAX_HIDDEN];
+    unsigned char *buf = NULL;
+    size_t optim_len = 0;
 #define FAIL(code, ...)                                                                        \
     do {                                                                                       \
         st = dr3i_fail(code, __VA_ARGS__);                                                     \
         goto done;                                                                             \
     } while (0)
-    /* the architecture must be this learner's */
+    if ((st = read_header(&f, &h, hidden, who)) != DR3_OK) goto done;
+    /* the architecture must be this learner's: checked before the body is allocated, which
+     * bounds the allocation by the learner's own size */
     bool same = h.obs_dim == l->opts.obs_dim && h.num_actions == l->opts.num_actions &&
                 h.num_hidden == l->opts.num_hidden && h.param_count == l->param_count &&
                 h.activation == (uint32_t)l->opts.activation &&
                 h.activation_param == l->opts.activation_param;
-    for (size_t i = 0; same && i < h.num_hidden; i++) {
-        uint64_t width;
-        memcpy(&width, buf + off + 8 * i, 8);
-        same = width == l->hidden[i];
-    }
+    for (size_t i = 0; same && i < h.num_hidden; i++) same = hidden[i] == l->hidden[i];
     if (!same)
         FAIL(DR3_ERR_SHAPE, "%s: '%s' holds a different network architecture", who, path);
-    if ((h.rng[0] | h.rng[1] | h.rng[2] | h.rng[3]) == 0)
-        FAIL(DR3_ERR_FORMAT, "%s: '%s' has an invalid generator state", who, path);
-    off += (size_t)h.num_hidden * 8;
-    const unsigned char *online = buf + off, *target = online + params_bytes / 2;
-    const unsigned char *optim = buf + off + params_bytes;
-    /* the optimizer validates its part completely before changing anything; after it the
-     * remaining copies cannot fail, so the learner is restored entirely or not at all */
-    if ((st = dr3_optim_state_load(l->optim, optim, (size_t)h.optim_len)) != DR3_OK) goto done;
-    memcpy(dr3_net_params(l->online), online, params_bytes / 2);
-    memcpy(dr3_net_params(l->target), target, params_bytes / 2);
+    if ((st = dr3_optim_state_size(l->optim, &optim_len)) != DR3_OK) goto done;
+    if (h.optim_len != optim_len)
+        FAIL(DR3_ERR_SHAPE, "%s: '%s' holds the state of a different optimizer", who, path);
+    const size_t len = (size_t)f.size;
+    if ((buf = dr3i_calloc(&l->alloc, len)) == NULL)
+        FAIL(DR3_ERR_NOMEM, "%s: out of memory", who);
+    if ((st = dr3i_rfile_read(&f, 0, buf, len)) != DR3_OK) goto done;
+    uint32_t crc;
+    memcpy(&crc, buf + len - 4, 4);
+    if (dr3i_crc32c(0, buf, len - 4) != crc)
+        FAIL(DR3_ERR_CHECKSUM, "%s: '%s' fails its checksum (corrupted)", who, path);
+    /* the checksum only says the bytes are as written: the values must be usable too */
+    const size_t n = l->param_count;
+    const unsigned char *online = buf + HEAD_BYTES + 8 * h.num_hidden;
+    const unsigned char *target = online + n * sizeof(float);
+    const unsigned char *optim = target + n * sizeof(float);
+    if (!bytes_finite(online, n) || !bytes_finite(target, n))
+        FAIL(DR3_ERR_FORMAT, "%s: '%s' holds NaN or Inf %s parameters", who, path,
+             bytes_finite(online, n) ? "target" : "online");
+    /* the optimizer validates its part completely (values included) before changing
+     * anything; after it the remaining copies cannot fail, so the learner is restored
+     * entirely or not at all */
+    if ((st = dr3_optim_state_load(l->optim, optim, optim_len)) != DR3_OK) goto done;
+    memcpy(dr3_net_params(l->online), online, n * sizeof(float));
+    memcpy(dr3_net_params(l->target), target, n * sizeof(float));
     memcpy(l->rng.s, h.rng, sizeof h.rng);
     l->steps = h.steps;
 #undef FAIL
 done:
-    free(buf);
+    dr3i_free(&l->alloc, buf);
+    dr3i_rfile_close(&f);
     return st;
 }

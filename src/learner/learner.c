@@ -147,9 +147,15 @@ dr3_status dr3_learner_create(dr3_learner **out, const dr3_learner_options *opts
     if (st == DR3_OK) {
         l->param_count = dr3_net_param_count(l->online);
         l->feature_dim = dr3_net_feature_dim(l->online);
+        /* the caller's optimizer options (read through their version), or Adam at 3e-4; the
+         * learner's allocator serves the optimizer too unless the options name their own */
         dr3_optim_options oo = DR3_OPTIM_OPTIONS_INIT;
         oo.lr = 3e-4f;
-        st = dr3_optim_create(&l->optim, l->param_count, o.optim ? o.optim : &oo);
+        if (o.optim != NULL)
+            st = dr3i_struct_in(&oo, o.optim, &dr3i_desc_dr3_optim_options, false, who,
+                                "optim options");
+        if (st == DR3_OK && oo.allocator == NULL) oo.allocator = o.allocator;
+        if (st == DR3_OK) st = dr3_optim_create(&l->optim, l->param_count, &oo);
     }
 
     /* backup and regularizers */

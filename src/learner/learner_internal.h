@@ -8,6 +8,9 @@
 
 #include "../core/internal.h"
 
+/* Descriptors of the structs the learner reads for other modules (defined there). */
+extern const dr3i_struct_desc dr3i_desc_dr3_optim_options;
+
 typedef struct dr3i_learner_reg {
     dr3_regularizer_vtable vt;
     void *payload;

@@ -20,19 +20,20 @@ static dr3_status save_impl(const dr3_net *net, const dr3_optim *optim, const ch
     if (optim != NULL) {
         dr3_status st = dr3_optim_state_size(optim, &state_len);
         if (st != DR3_OK) return st;
-        state = malloc(state_len);
+        state = dr3i_calloc(&net->alloc, state_len);
         if (state == NULL) return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
         if ((st = dr3_optim_state_save(optim, state, state_len)) != DR3_OK) {
-            free(state);
+            dr3i_free(&net->alloc, state);
             return st;
         }
     }
-    dr3i_st_out *t = calloc(2 * L + 1, sizeof *t);
-    char(*names)[32] = calloc(2 * L, sizeof *names);
+    /* 2L + 1 entries and 2L names: overflow-free, L is a network that exists */
+    dr3i_st_out *t = dr3i_calloc(&net->alloc, (2 * L + 1) * sizeof *t);
+    char(*names)[48] = dr3i_calloc(&net->alloc, 2 * L * sizeof *names);
     if (t == NULL || names == NULL) {
-        free(t);
-        free(names);
-        free(state);
+        dr3i_free(&net->alloc, t);
+        dr3i_free(&net->alloc, names);
+        dr3i_free(&net->alloc, state);
         return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
     }
     for (size_t l = 0; l < L; l++) {
@@ -63,10 +64,11 @@ static dr3_status save_impl(const dr3_net *net, const dr3_optim *optim, const ch
                                    {"activation_param", param}};
     size_t nt = 2 * L;
     if (state != NULL) t[nt++] = (dr3i_st_out){"optim.state", 1, {state_len, 0}, state, 1};
-    dr3_status st = dr3i_st_write(path, t, nt, meta, sizeof meta / sizeof meta[0], who);
-    free(t);
-    free(names);
-    free(state);
+    dr3_status st =
+        dr3i_st_write(path, t, nt, meta, sizeof meta / sizeof meta[0], &net->alloc, who);
+    dr3i_free(&net->alloc, t);
+    dr3i_free(&net->alloc, names);
+    dr3i_free(&net->alloc, state);
     return st;
 }
 
@@ -81,106 +83,262 @@ dr3_status dr3_net_save_with_optim(const dr3_net *net, const dr3_optim *optim,
     return save_impl(net, optim, path, "dr3_net_save_with_optim");
 }
 
-/* Checks that file f holds exactly this network's tensors (names, F32, shapes) with finite
- * values. */
-static dr3_status check_tensors(const dr3_net *net, const dr3i_st_file *f, const char *who,
-                                const char *path) {
-    size_t weights = 0; /* tensors other than the optimizer's */
+/* ---- loading ----------------------------------------------------------------------------
+ * Only the header is read first; every check that needs no tensor data (metadata, names,
+ * dtypes, shapes, the optimizer blob's size) runs before the data is read or anything
+ * sized by the file is allocated. */
+
+/* The architecture libdr3's metadata describes. */
+typedef struct meta_arch {
+    size_t obs_dim, action_dim, num_hidden, hidden[64];
+    dr3_head_kind head;
+    dr3_activation activation;
+    float activation_param;
+} meta_arch;
+
+/* A decimal size: digits only, no sign or spaces, no overflow. */
+static int parse_size(const char *s, size_t *out) {
+    if (s == NULL || *s < '0' || *s > '9') return 0;
+    size_t v = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        size_t d = (size_t)(*s - '0');
+        if (v > (SIZE_MAX - d) / 10) return 0;
+        v = v * 10 + d;
+    }
+    if (*s != '\0') return 0;
+    *out = v;
+    return 1;
+}
+
+/* Reads libdr3's metadata into *a. *present is 0 (and nothing else is checked) when the
+ * file has none: a file from PyTorch, or with another tool's "format" (safetensors.torch
+ * writes "pt"). A libdr3.net file must have format_version 1 and every key well formed. */
+static dr3_status read_meta(const dr3i_st_file *f, meta_arch *a, int *present, const char *who,
+                            const char *path) {
+    memset(a, 0, sizeof *a);
+    const char *fmt = dr3i_st_meta(f, "format");
+    *present = fmt != NULL && strcmp(fmt, "libdr3.net") == 0;
+    if (!*present) return DR3_OK;
+    const char *ver = dr3i_st_meta(f, "format_version");
+    if (ver == NULL || strcmp(ver, "1") != 0)
+        return dr3i_fail(DR3_ERR_VERSION,
+                         "%s: '%s' is libdr3.net format_version '%s'; this library reads "
+                         "version 1",
+                         who, path, ver ? ver : "(missing)");
+    const char *hs = dr3i_st_meta(f, "hidden"), *act = dr3i_st_meta(f, "activation");
+    const char *head = dr3i_st_meta(f, "head"), *param = dr3i_st_meta(f, "activation_param");
+    if (hs == NULL || act == NULL || head == NULL || param == NULL ||
+        !parse_size(dr3i_st_meta(f, "obs_dim"), &a->obs_dim) ||
+        !parse_size(dr3i_st_meta(f, "action_dim"), &a->action_dim))
+        return dr3i_fail(DR3_ERR_FORMAT,
+                         "%s: '%s': libdr3 metadata lacks or mangles obs_dim, action_dim, "
+                         "hidden, head, activation or activation_param",
+                         who, path);
+    for (const char *p = hs; *p != '\0';) {
+        char num[32];
+        size_t k = 0, w;
+        while (p[k] != '\0' && p[k] != ',' && k < sizeof num - 1) num[k] = p[k], k++;
+        num[k] = '\0';
+        if (a->num_hidden >= 64 || !parse_size(num, &w) || w == 0 ||
+            (p[k] != ',' && p[k] != '\0') || (p[k] == ',' && p[k + 1] == '\0'))
+            return dr3i_fail(DR3_ERR_FORMAT, "%s: '%s': bad hidden metadata '%s'", who, path,
+                             hs);
+        a->hidden[a->num_hidden++] = w;
+        p += k + (p[k] == ',');
+    }
+    int found = 0;
+    for (int k = 0; k < 5; k++)
+        if (strcmp(act, dr3i_activation_name((dr3_activation)k)) == 0) {
+            a->activation = (dr3_activation)k;
+            found = 1;
+        }
+    if (!found)
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: '%s': unknown activation '%s'", who, path, act);
+    if (strcmp(head, "critic") == 0)
+        a->head = DR3_HEAD_CRITIC;
+    else if (strcmp(head, "discrete_q") == 0)
+        a->head = DR3_HEAD_DISCRETE_Q;
+    else
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: '%s': unknown head '%s'", who, path, head);
+    char *end;
+    a->activation_param = strtof(param, &end);
+    if (end == param || *end != '\0' || !isfinite(a->activation_param))
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: '%s': bad activation_param '%s'", who, path,
+                         param);
+    if (a->obs_dim == 0 || a->action_dim == 0 || a->obs_dim > SIZE_MAX - a->action_dim)
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: '%s': impossible obs_dim or action_dim", who,
+                         path);
+    return DR3_OK;
+}
+
+/* Checks that f has layer l's two tensors, F32, shaped [out, in] and [out]; a wrong shape
+ * or a missing tensor fails with `code` (DR3_ERR_SHAPE against a network, DR3_ERR_FORMAT
+ * against the file's own metadata), naming `against`. */
+static dr3_status check_layer(const dr3i_st_file *f, size_t l, size_t in, size_t out,
+                              dr3_status code, const char *against, const char *who,
+                              const char *path) {
+    for (int k = 0; k < 2; k++) {
+        char name[48];
+        snprintf(name, sizeof name, "layers.%zu.%s", 2 * l, k ? "bias" : "weight");
+        const dr3i_st_tensor *t = dr3i_st_find(f, name);
+        if (t == NULL)
+            return dr3i_fail(code, "%s: '%s' has no tensor '%s' (%s needs it)", who, path, name,
+                             against);
+        if (strcmp(t->dtype, "F32") != 0)
+            return dr3i_fail(DR3_ERR_FORMAT, "%s: '%s': tensor '%s' is %s, not F32", who, path,
+                             name, t->dtype);
+        bool ok = k ? (t->rank == 1 && t->shape[0] == out)
+                    : (t->rank == 2 && t->shape[0] == out && t->shape[1] == in);
+        if (!ok) {
+            if (k)
+                return dr3i_fail(code, "%s: '%s': tensor '%s' has the wrong shape (%s: [%zu])",
+                                 who, path, name, against, out);
+            return dr3i_fail(code, "%s: '%s': tensor '%s' has the wrong shape (%s: [%zu, %zu])",
+                             who, path, name, against, out, in);
+        }
+    }
+    return DR3_OK;
+}
+
+static size_t weight_tensors(const dr3i_st_file *f) {
+    size_t n = 0; /* tensors other than the optimizer's */
     for (size_t i = 0; i < f->n_tensors; i++)
-        weights += strncmp(f->tensors[i].name, "optim.", 6) != 0;
-    if (weights != 2 * net->num_layers)
+        n += strncmp(f->tensors[i].name, "optim.", 6) != 0;
+    return n;
+}
+
+/* The file's tensors agree with its own metadata (architecture implied by it). */
+static dr3_status check_against_meta(const dr3i_st_file *f, const meta_arch *a, const char *who,
+                                     const char *path) {
+    const size_t L = a->num_hidden + 1;
+    static const char against[] = "its metadata";
+    if (weight_tensors(f) != 2 * L)
+        return dr3i_fail(DR3_ERR_FORMAT,
+                         "%s: '%s' has %zu weight tensors, its metadata describes %zu", who,
+                         path, weight_tensors(f), 2 * L);
+    const bool critic = a->head == DR3_HEAD_CRITIC;
+    size_t in = a->obs_dim + (critic ? a->action_dim : 0);
+    for (size_t l = 0; l < L; l++) {
+        size_t out = l + 1 < L ? a->hidden[l] : (critic ? 1 : a->action_dim);
+        dr3_status st = check_layer(f, l, in, out, DR3_ERR_FORMAT, against, who, path);
+        if (st != DR3_OK) return st;
+        in = out;
+    }
+    return DR3_OK;
+}
+
+/* The file holds exactly this network's weight tensors (names, F32, shapes). */
+static dr3_status check_against_net(const dr3_net *net, const dr3i_st_file *f, const char *who,
+                                    const char *path) {
+    if (weight_tensors(f) != 2 * net->num_layers)
         return dr3i_fail(DR3_ERR_SHAPE,
                          "%s: '%s' has %zu weight tensors, the network needs %zu", who, path,
-                         weights, 2 * net->num_layers);
+                         weight_tensors(f), 2 * net->num_layers);
+    for (size_t l = 0; l < net->num_layers; l++) {
+        dr3_status st = check_layer(f, l, net->layers[l].in, net->layers[l].out, DR3_ERR_SHAPE,
+                                    "the network", who, path);
+        if (st != DR3_OK) return st;
+    }
+    return DR3_OK;
+}
+
+/* Reads the weight tensors into dst (laid out as net->params) and checks them finite. */
+static dr3_status read_weights(const dr3_net *net, const dr3i_rfile *rf, const dr3i_st_file *f,
+                               float *dst) {
     for (size_t l = 0; l < net->num_layers; l++) {
         const dr3i_layer *ly = &net->layers[l];
         for (int k = 0; k < 2; k++) {
             char name[48];
             snprintf(name, sizeof name, "layers.%zu.%s", 2 * l, k ? "bias" : "weight");
             const dr3i_st_tensor *t = dr3i_st_find(f, name);
-            if (t == NULL)
-                return dr3i_fail(DR3_ERR_SHAPE, "%s: '%s' has no tensor '%s'", who, path, name);
-            if (strcmp(t->dtype, "F32") != 0)
-                return dr3i_fail(DR3_ERR_FORMAT, "%s: '%s': tensor '%s' is %s, not F32", who,
-                                 path, name, t->dtype);
-            bool ok = k ? (t->rank == 1 && t->shape[0] == ly->out)
-                        : (t->rank == 2 && t->shape[0] == ly->out && t->shape[1] == ly->in);
-            if (!ok)
-                return dr3i_fail(DR3_ERR_SHAPE, "%s: '%s': tensor '%s' has the wrong shape",
-                                 who, path, name);
-            size_t count = k ? ly->out : ly->out * ly->in;
-            for (size_t i = 0; i < count; i++) {
-                float v;
-                memcpy(&v, t->data + i * sizeof(float), sizeof v);
-                if (!isfinite(v))
-                    return dr3i_fail(DR3_ERR_NONFINITE,
-                                     "%s: '%s': tensor '%s' holds NaN or Inf", who, path, name);
-            }
+            float *to = dst + (k ? ly->b_off : ly->w_off);
+            const size_t count = k ? ly->out : ly->out * ly->in;
+            dr3_status st =
+                dr3i_rfile_read(rf, f->data_start + t->begin, to, count * sizeof(float));
+            if (st != DR3_OK) return st;
+            if (!dr3i_all_finite(to, count, 1))
+                return dr3i_fail(DR3_ERR_NONFINITE, "%s: '%s': tensor '%s' holds NaN or Inf",
+                                 rf->who, rf->path, name);
         }
     }
     return DR3_OK;
 }
 
-static void copy_tensors(dr3_net *net, const dr3i_st_file *f) {
-    for (size_t l = 0; l < net->num_layers; l++) {
-        const dr3i_layer *ly = &net->layers[l];
-        char name[48];
-        snprintf(name, sizeof name, "layers.%zu.weight", 2 * l);
-        memcpy(net->params + ly->w_off, dr3i_st_find(f, name)->data,
-               ly->out * ly->in * sizeof(float));
-        snprintf(name, sizeof name, "layers.%zu.bias", 2 * l);
-        memcpy(net->params + ly->b_off, dr3i_st_find(f, name)->data, ly->out * sizeof(float));
-    }
-}
-
-static dr3_status read_parse(const char *path, unsigned char **buf, dr3i_st_file **f,
-                             const char *who) {
-    size_t len;
-    dr3_status st = dr3i_read_file(path, buf, &len, who);
-    if (st != DR3_OK) return st;
-    *f = malloc(sizeof **f);
-    if (*f == NULL) {
-        free(*buf);
-        return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
-    }
-    st = dr3i_st_parse(*buf, len, *f, who, path);
-    if (st != DR3_OK) {
-        free(*f);
-        free(*buf);
-    }
-    return st;
+/* Metadata the tensor shapes cannot show must match the network: activation and head (also
+ * in foreign metadata that happens to use those keys) and, in libdr3's, activation_param. */
+static dr3_status check_against_net_options(const dr3_net *net, const dr3i_st_file *f,
+                                            const meta_arch *meta, const char *who,
+                                            const char *path) {
+    const char *act = dr3i_st_meta(f, "activation"), *head = dr3i_st_meta(f, "head");
+    const char *want_act = dr3i_activation_name(net->opts.activation);
+    if (act != NULL && strcmp(act, want_act) != 0)
+        return dr3i_fail(DR3_ERR_SHAPE,
+                         "%s: '%s' was saved with activation %s, the network uses %s", who,
+                         path, act, want_act);
+    if (head != NULL && strcmp(head, head_name(net->opts.head)) != 0)
+        return dr3i_fail(DR3_ERR_SHAPE, "%s: '%s' has a %s head, the network a %s head", who,
+                         path, head, head_name(net->opts.head));
+    if (meta != NULL && meta->activation_param != net->opts.activation_param)
+        return dr3i_fail(
+            DR3_ERR_SHAPE, "%s: '%s' was saved with activation_param %g, the network uses %g",
+            who, path, (double)meta->activation_param, (double)net->opts.activation_param);
+    return DR3_OK;
 }
 
 static dr3_status load_impl(dr3_net *net, dr3_optim *optim, const char *path, const char *who) {
     if (net == NULL || path == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who, net ? "path" : "net");
-    unsigned char *buf;
-    dr3i_st_file *f;
-    dr3_status st = read_parse(path, &buf, &f, who);
+    const dr3i_alloc *al = &net->alloc;
+    dr3i_rfile rf;
+    dr3_status st = dr3i_rfile_open(&rf, path, who);
     if (st != DR3_OK) return st;
-    /* libdr3's metadata, when present, must agree (activation and head are not visible in
-     * the tensor shapes) */
-    const char *act = dr3i_st_meta(f, "activation"), *head = dr3i_st_meta(f, "head");
-    if (act != NULL && strcmp(act, dr3i_activation_name(net->opts.activation)) != 0)
-        st = dr3i_fail(DR3_ERR_SHAPE,
-                       "%s: '%s' was saved with activation %s, the network uses %s", who, path,
-                       act, dr3i_activation_name(net->opts.activation));
-    else if (head != NULL && strcmp(head, head_name(net->opts.head)) != 0)
-        st = dr3i_fail(DR3_ERR_SHAPE, "%s: '%s' has a %s head, the network a %s head", who,
-                       path, head, head_name(net->opts.head));
-    if (st == DR3_OK) st = check_tensors(net, f, who, path);
+    dr3i_st_file *f = dr3i_calloc(al, sizeof *f);
+    float *staged = NULL;
+    unsigned char *blob = NULL;
+    size_t blob_len = 0;
+    meta_arch meta;
+    int have_meta = 0;
+    if (f == NULL) st = dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
+    if (st == DR3_OK) st = dr3i_st_read_header(&rf, al, f);
+    /* libdr3's metadata, when present, must be a version this library reads, agree with
+     * the file's own tensors, and describe this network (activation, its parameter and
+     * head are not visible in the tensor shapes) */
+    if (st == DR3_OK) st = read_meta(f, &meta, &have_meta, who, path);
+    if (st == DR3_OK && have_meta) st = check_against_meta(f, &meta, who, path);
+    if (st == DR3_OK)
+        st = check_against_net_options(net, f, have_meta ? &meta : NULL, who, path);
+    if (st == DR3_OK) st = check_against_net(net, f, who, path);
+    const dr3i_st_tensor *os = NULL;
     if (st == DR3_OK && optim != NULL) {
-        /* the optimizer validates its whole state before writing; the weights' copy that
-         * follows cannot fail, so both change or neither does */
-        const dr3i_st_tensor *os = dr3i_st_find(f, "optim.state");
+        os = dr3i_st_find(f, "optim.state");
+        size_t want = 0;
         if (os == NULL || strcmp(os->dtype, "U8") != 0 || os->rank != 1)
             st = dr3i_fail(DR3_ERR_FORMAT, "%s: '%s' holds no optimizer state", who, path);
-        else
-            st = dr3_optim_state_load(optim, os->data, os->end - os->begin);
+        else if ((st = dr3_optim_state_size(optim, &want)) == DR3_OK &&
+                 os->end - os->begin != want)
+            st = dr3i_fail(DR3_ERR_SHAPE,
+                           "%s: '%s' holds a %zu-byte optimizer state, this optimizer's is %zu",
+                           who, path, os->end - os->begin, want);
+        blob_len = want;
     }
-    if (st == DR3_OK) copy_tensors(net, f);
-    free(f);
-    free(buf);
+    /* sizes are now the network's and the optimizer's own: allocate and read */
+    if (st == DR3_OK && (staged = dr3i_calloc(al, net->param_count * sizeof(float))) == NULL)
+        st = dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
+    if (st == DR3_OK) st = read_weights(net, &rf, f, staged);
+    if (st == DR3_OK && optim != NULL) {
+        if ((blob = dr3i_calloc(al, blob_len)) == NULL)
+            st = dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
+        else
+            st = dr3i_rfile_read(&rf, f->data_start + os->begin, blob, blob_len);
+        /* the optimizer validates its whole state before writing; the weights' copy that
+         * follows cannot fail, so both change or neither does */
+        if (st == DR3_OK) st = dr3_optim_state_load(optim, blob, blob_len);
+    }
+    if (st == DR3_OK) memcpy(net->params, staged, net->param_count * sizeof(float));
+    dr3i_free(al, blob);
+    dr3i_free(al, staged);
+    dr3i_free(al, f);
+    dr3i_rfile_close(&rf);
     return st;
 }
 
@@ -194,75 +352,51 @@ dr3_status dr3_net_load_with_optim(dr3_net *net, dr3_optim *optim, const char *p
     return load_impl(net, optim, path, "dr3_net_load_with_optim");
 }
 
-static int parse_size(const char *s, size_t *out) {
-    if (s == NULL || *s == '\0') return 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end != '\0' || s[0] == '-') return 0;
-    *out = (size_t)v;
-    return 1;
-}
-
 dr3_status dr3_net_open(dr3_net **out, const char *path, const dr3_net_options *rt) {
     static const char who[] = "dr3_net_open";
     if (out == NULL || path == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who, out ? "path" : "out");
     *out = NULL;
-    unsigned char *buf;
-    dr3i_st_file *f;
-    dr3_status st = read_parse(path, &buf, &f, who);
-    if (st != DR3_OK) return st;
     dr3_net_options o;
-    st = dr3i_struct_in(&o, rt, &dr3i_desc_dr3_net_options, true, who, "runtime options");
+    dr3_status st =
+        dr3i_struct_in(&o, rt, &dr3i_desc_dr3_net_options, true, who, "runtime options");
+    if (st != DR3_OK) return st;
     if (rt == NULL) o.max_batch = 1;
-    size_t hidden[64], nh = 0;
-    const char *fmt = dr3i_st_meta(f, "format"), *hs = dr3i_st_meta(f, "hidden");
-    const char *act = dr3i_st_meta(f, "activation"), *head = dr3i_st_meta(f, "head");
-    const char *param = dr3i_st_meta(f, "activation_param");
-    if (st != DR3_OK) {
-        /* the caller's runtime options were refused: keep that message */
-    } else if (fmt == NULL || strcmp(fmt, "libdr3.net") != 0 || hs == NULL || act == NULL ||
-               head == NULL || !parse_size(dr3i_st_meta(f, "obs_dim"), &o.obs_dim) ||
-               !parse_size(dr3i_st_meta(f, "action_dim"), &o.action_dim))
+    /* the network's allocator (from the options) serves the reading too */
+    dr3i_alloc al;
+    st = dr3i_alloc_init(&al, o.allocator, who);
+    if (st != DR3_OK) return st;
+    dr3i_rfile rf;
+    if ((st = dr3i_rfile_open(&rf, path, who)) != DR3_OK) return st;
+    dr3i_st_file *f = dr3i_calloc(&al, sizeof *f);
+    meta_arch meta;
+    int have_meta = 0;
+    if (f == NULL) st = dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
+    if (st == DR3_OK) st = dr3i_st_read_header(&rf, &al, f);
+    if (st == DR3_OK) st = read_meta(f, &meta, &have_meta, who, path);
+    if (st == DR3_OK && !have_meta)
         st = dr3i_fail(DR3_ERR_FORMAT,
                        "%s: '%s' has no libdr3 architecture metadata (create the network and "
                        "use dr3_net_load)",
                        who, path);
-    for (const char *p = hs; st == DR3_OK && p && *p;) {
-        char *end;
-        unsigned long long w = strtoull(p, &end, 10);
-        if (end == p || nh >= 64 || w == 0)
-            st = dr3i_fail(DR3_ERR_FORMAT, "%s: '%s': bad hidden metadata '%s'", who, path, hs);
-        hidden[nh++] = (size_t)w;
-        p = *end == ',' ? end + 1 : end;
-        if (*end != ',' && *end != '\0')
-            st = dr3i_fail(DR3_ERR_FORMAT, "%s: '%s': bad hidden metadata '%s'", who, path, hs);
-    }
-    if (st == DR3_OK) {
-        int found = 0;
-        for (int a = 0; a < 5; a++)
-            if (strcmp(act, dr3i_activation_name((dr3_activation)a)) == 0) {
-                o.activation = (dr3_activation)a;
-                found = 1;
-            }
-        if (!found)
-            st = dr3i_fail(DR3_ERR_FORMAT, "%s: '%s': unknown activation '%s'", who, path, act);
-        if (strcmp(head, "critic") == 0)
-            o.head = DR3_HEAD_CRITIC;
-        else if (strcmp(head, "discrete_q") == 0)
-            o.head = DR3_HEAD_DISCRETE_Q;
-        else
-            st = dr3i_fail(DR3_ERR_FORMAT, "%s: '%s': unknown head '%s'", who, path, head);
-        o.activation_param = param ? strtof(param, NULL) : 0.0f;
-    }
-    o.num_hidden = nh;
-    o.hidden = hidden;
+    /* the architecture the metadata describes must be the one the file's tensors have,
+     * which the file's size backs: checked before the network is created, so that a small
+     * file cannot make us allocate a huge network */
+    if (st == DR3_OK) st = check_against_meta(f, &meta, who, path);
     dr3_net *net = NULL;
-    if (st == DR3_OK) st = dr3_net_create(&net, &o);
-    if (st == DR3_OK) st = check_tensors(net, f, who, path);
-    if (st == DR3_OK) copy_tensors(net, f);
-    free(f);
-    free(buf);
+    if (st == DR3_OK) {
+        o.obs_dim = meta.obs_dim;
+        o.action_dim = meta.action_dim;
+        o.num_hidden = meta.num_hidden;
+        o.hidden = meta.hidden;
+        o.activation = meta.activation;
+        o.activation_param = meta.activation_param;
+        o.head = meta.head;
+        st = dr3_net_create(&net, &o);
+    }
+    if (st == DR3_OK) st = read_weights(net, &rf, f, net->params);
+    dr3i_free(&al, f);
+    dr3i_rfile_close(&rf);
     if (st != DR3_OK) {
         dr3_net_free(net);
         return st;

@@ -8,6 +8,11 @@
 
 enum { MAX_STATE = 3 };
 
+/* The highest step count an optimizer accepts (2^53, also enforced on load): the step
+ * number enters Adam's bias correction as a double, exact up to here, and a counter this far
+ * below 2^64 cannot wrap to 0 (where 1 − β^t = 0 divides by zero). */
+#define DR3I_OPTIM_MAX_STEPS (UINT64_C(1) << 53)
+
 struct dr3_optim {
     dr3i_alloc alloc;
     dr3_optim_options o;
@@ -126,6 +131,155 @@ dr3_status dr3_clip_grad_norm(float *grads, size_t n, float max_norm, float *nor
     return DR3_OK;
 }
 
+/* 1 when x is Inf or NaN (exponent all ones), computed with integer operations so that the
+ * checking pass stays branch-free and vectorisable. */
+static inline uint32_t nonfinite(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return (u & 0x7f800000u) == 0x7f800000u;
+}
+
+/* Each kind's update is written once and run twice by dr3_optim_step: with write == false it
+ * computes every new parameter and state value, stores nothing and returns nonzero if any is
+ * non-finite; with write == true it stores them. Both runs perform the same float
+ * operations in the same order, so the second writes exactly the values the first checked.
+ * The functions are inlined with constant flags (the pass and the kind's structural
+ * options), so that each combination is a straight loop without conditional stores, which
+ * the compiler can vectorise. g is the clipped gradient: grads[k] * coef when clip is set
+ * (the caller scales grads in place afterwards). t is the number of the step being taken. */
+
+static inline uint32_t adam_pass(dr3_optim *opt, float *params, const float *grads,
+                                 size_t count, bool clip, float coef, uint64_t t,
+                                 bool decoupled, bool write) {
+    const dr3_optim_options *o = &opt->o;
+    float *m = opt->state[0], *v = opt->state[1];
+    const float lr = o->lr, wd = o->weight_decay;
+    const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
+    const float bc1 = (float)(1.0 - pow(b1, (double)t));
+    const float bc2_sqrt = (float)sqrt(1.0 - pow(b2, (double)t));
+    const float step_size = lr / bc1;
+    uint32_t bad = 0;
+    for (size_t k = 0; k < count; k++) {
+        float g = clip ? grads[k] * coef : grads[k], p = params[k];
+        if (decoupled)
+            p *= 1.0f - lr * wd;
+        else if (wd != 0)
+            g += wd * p;
+        const float mk = b1 * m[k] + (1.0f - b1) * g;
+        const float vk = b2 * v[k] + (1.0f - b2) * g * g;
+        const float denom = sqrtf(vk) / bc2_sqrt + eps;
+        const float pk = p - step_size * mk / denom;
+        if (write) {
+            m[k] = mk;
+            v[k] = vk;
+            params[k] = pk;
+        } else {
+            bad |= nonfinite(mk) | nonfinite(vk) | nonfinite(pk);
+        }
+    }
+    return bad;
+}
+
+static inline uint32_t sgd_pass(dr3_optim *opt, float *params, const float *grads, size_t count,
+                                bool clip, float coef, uint64_t t, bool momentum, bool nesterov,
+                                bool write) {
+    const dr3_optim_options *o = &opt->o;
+    float *buf = momentum ? opt->state[0] : NULL;
+    const float lr = o->lr, wd = o->weight_decay, mu = o->momentum, damp = o->dampening;
+    const bool first = t == 1;
+    uint32_t bad = 0;
+    for (size_t k = 0; k < count; k++) {
+        float g = clip ? grads[k] * coef : grads[k], bk = 0.0f;
+        if (wd != 0) g += wd * params[k];
+        if (momentum) {
+            bk = first ? g : mu * buf[k] + (1.0f - damp) * g;
+            g = nesterov ? g + mu * bk : bk;
+        }
+        const float pk = params[k] - lr * g;
+        if (write) {
+            if (momentum) buf[k] = bk;
+            params[k] = pk;
+        } else {
+            bad |= nonfinite(bk) | nonfinite(pk);
+        }
+    }
+    return bad;
+}
+
+static inline uint32_t rmsprop_pass(dr3_optim *opt, float *params, const float *grads,
+                                    size_t count, bool clip, float coef, bool centered,
+                                    bool momentum, bool write) {
+    const dr3_optim_options *o = &opt->o;
+    size_t idx = 0;
+    float *sq = opt->state[idx++];
+    float *ga = centered ? opt->state[idx++] : NULL;
+    float *buf = momentum ? opt->state[idx++] : NULL;
+    const float lr = o->lr, wd = o->weight_decay, a = o->alpha, eps = o->eps, mu = o->momentum;
+    uint32_t bad = 0;
+    for (size_t k = 0; k < count; k++) {
+        float g = clip ? grads[k] * coef : grads[k], gak = 0.0f, bk = 0.0f, pk;
+        if (wd != 0) g += wd * params[k];
+        const float sqk = a * sq[k] + (1.0f - a) * g * g;
+        float avg;
+        if (centered) {
+            gak = a * ga[k] + (1.0f - a) * g;
+            avg = sqrtf(sqk - gak * gak) + eps;
+        } else {
+            avg = sqrtf(sqk) + eps;
+        }
+        if (momentum) {
+            bk = mu * buf[k] + g / avg;
+            pk = params[k] - lr * bk;
+        } else {
+            pk = params[k] - lr * g / avg;
+        }
+        if (write) {
+            sq[k] = sqk;
+            if (centered) ga[k] = gak;
+            if (momentum) buf[k] = bk;
+            params[k] = pk;
+        } else {
+            /* a NaN root (centered, sqk < gak²) reaches pk: 0 / NaN is NaN */
+            bad |= nonfinite(sqk) | nonfinite(gak) | nonfinite(bk) | nonfinite(pk);
+        }
+    }
+    return bad;
+}
+
+/* One pass (write or check) of the optimizer's kind with its options as constants. */
+static uint32_t update(dr3_optim *opt, float *params, const float *grads, size_t count,
+                       bool clip, float coef, uint64_t t, bool write) {
+    const dr3_optim_options *o = &opt->o;
+    const bool mom = o->momentum > 0;
+#define PASS(call_true, call_false) (write ? (call_true) : (call_false))
+#define ADAM(D)                                                                                \
+    PASS(adam_pass(opt, params, grads, count, clip, coef, t, D, true),                         \
+         adam_pass(opt, params, grads, count, clip, coef, t, D, false))
+#define SGD(M, N)                                                                              \
+    PASS(sgd_pass(opt, params, grads, count, clip, coef, t, M, N, true),                       \
+         sgd_pass(opt, params, grads, count, clip, coef, t, M, N, false))
+#define RMS(C, M)                                                                              \
+    PASS(rmsprop_pass(opt, params, grads, count, clip, coef, C, M, true),                      \
+         rmsprop_pass(opt, params, grads, count, clip, coef, C, M, false))
+    switch (o->kind) {
+    case DR3_OPTIM_ADAM:
+        return ADAM(false);
+    case DR3_OPTIM_ADAMW:
+        return ADAM(true);
+    case DR3_OPTIM_SGD:
+        /* momentum_buffer exists exactly when momentum > 0 (dr3_optim_create) */
+        return !mom ? SGD(false, false) : o->nesterov ? SGD(true, true) : SGD(true, false);
+    case DR3_OPTIM_RMSPROP:
+        return o->centered ? (mom ? RMS(true, true) : RMS(true, false))
+                           : (mom ? RMS(false, true) : RMS(false, false));
+    }
+#undef PASS
+#undef ADAM
+#undef SGD
+#undef RMS
+    return 1;
+}
+
 dr3_status dr3_optim_step(dr3_optim *opt, float *params, float *grads, size_t count,
                           float *grad_norm_out) {
     static const char who[] = "dr3_optim_step";
@@ -134,83 +288,32 @@ dr3_status dr3_optim_step(dr3_optim *opt, float *params, float *grads, size_t co
     if (count != opt->count)
         return dr3i_fail(DR3_ERR_SHAPE, "%s: count %zu differs from the optimizer's %zu", who,
                          count, opt->count);
-    /* the guard: nothing changes unless every gradient is finite */
+    if (opt->steps >= DR3I_OPTIM_MAX_STEPS)
+        return dr3i_fail(DR3_ERR_RANGE, "%s: the step count %llu is at its limit (2^53)", who,
+                         (unsigned long long)opt->steps);
+    /* the guard: nothing changes unless every gradient is finite ... */
     double norm = sqrt(sq_norm(grads, count));
     if (!isfinite(norm))
         return dr3i_fail(DR3_ERR_NONFINITE, "%s: the gradient contains NaN or Inf", who);
     const dr3_optim_options *o = &opt->o;
-    if (o->max_grad_norm > 0) {
-        float coef = (float)(o->max_grad_norm / (norm + 1e-6));
-        if (coef < 1.0f)
-            for (size_t k = 0; k < count; k++) grads[k] *= coef;
-    }
+    float coef = 1.0f;
+    if (o->max_grad_norm > 0) coef = (float)(o->max_grad_norm / (norm + 1e-6));
+    const bool clip = coef < 1.0f;
+    const uint64_t t = opt->steps + 1;
+    /* ... and every new parameter and state value is finite (lr = FLT_MAX, a huge weight
+     * decay or a restored state can overflow even with a finite gradient). A first pass
+     * computes the update without storing it; only if all of it is finite does the second
+     * pass store it. No workspace, no allocation. */
+    if (update(opt, params, grads, count, clip, coef, t, false) != 0)
+        return dr3i_fail(DR3_ERR_NONFINITE,
+                         "%s: the update would make a parameter or optimizer state NaN or Inf "
+                         "(learning rate %g too large?); nothing was changed",
+                         who, (double)o->lr);
+    update(opt, params, grads, count, clip, coef, t, true);
+    if (clip) /* the same products the passes used */
+        for (size_t k = 0; k < count; k++) grads[k] *= coef;
+    opt->steps = t;
     if (grad_norm_out) *grad_norm_out = (float)norm;
-    opt->steps++;
-    const float lr = o->lr, wd = o->weight_decay;
-    switch (o->kind) {
-    case DR3_OPTIM_ADAM:
-    case DR3_OPTIM_ADAMW: {
-        float *m = opt->state[0], *v = opt->state[1];
-        const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
-        const double t = (double)opt->steps;
-        const float bc1 = (float)(1.0 - pow(b1, t));
-        const float bc2_sqrt = (float)sqrt(1.0 - pow(b2, t));
-        const float step_size = lr / bc1;
-        const bool decoupled = o->kind == DR3_OPTIM_ADAMW;
-        for (size_t k = 0; k < count; k++) {
-            float g = grads[k], p = params[k];
-            if (decoupled)
-                p *= 1.0f - lr * wd;
-            else if (wd != 0)
-                g += wd * p;
-            m[k] = b1 * m[k] + (1.0f - b1) * g;
-            v[k] = b2 * v[k] + (1.0f - b2) * g * g;
-            float denom = sqrtf(v[k]) / bc2_sqrt + eps;
-            params[k] = p - step_size * m[k] / denom;
-        }
-        break;
-    }
-    case DR3_OPTIM_SGD: {
-        float *buf = opt->nstate ? opt->state[0] : NULL;
-        const float mu = o->momentum, damp = o->dampening;
-        for (size_t k = 0; k < count; k++) {
-            float g = grads[k];
-            if (wd != 0) g += wd * params[k];
-            if (buf != NULL) {
-                buf[k] = opt->steps == 1 ? g : mu * buf[k] + (1.0f - damp) * g;
-                g = o->nesterov ? g + mu * buf[k] : buf[k];
-            }
-            params[k] -= lr * g;
-        }
-        break;
-    }
-    case DR3_OPTIM_RMSPROP: {
-        size_t idx = 0;
-        float *sq = opt->state[idx++];
-        float *ga = o->centered ? opt->state[idx++] : NULL;
-        float *buf = o->momentum > 0 ? opt->state[idx++] : NULL;
-        const float a = o->alpha, eps = o->eps, mu = o->momentum;
-        for (size_t k = 0; k < count; k++) {
-            float g = grads[k];
-            if (wd != 0) g += wd * params[k];
-            sq[k] = a * sq[k] + (1.0f - a) * g * g;
-            float avg;
-            if (ga != NULL) {
-                ga[k] = a * ga[k] + (1.0f - a) * g;
-                avg = sqrtf(sq[k] - ga[k] * ga[k]) + eps;
-            } else {
-                avg = sqrtf(sq[k]) + eps;
-            }
-            if (buf != NULL) {
-                buf[k] = mu * buf[k] + g / avg;
-                params[k] -= lr * buf[k];
-            } else {
-                params[k] -= lr * g / avg;
-            }
-        }
-        break;
-    }
-    }
     return DR3_OK;
 }
 
@@ -247,6 +350,9 @@ dr3_status dr3_optim_state_tensor(dr3_optim *opt, size_t index, const char **nam
 
 dr3_status dr3_optim_set_step_count(dr3_optim *opt, uint64_t steps) {
     if (opt == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_optim_set_step_count: NULL");
+    if (steps > DR3I_OPTIM_MAX_STEPS)
+        return dr3i_fail(DR3_ERR_RANGE, "dr3_optim_set_step_count: %llu steps is above 2^53",
+                         (unsigned long long)steps);
     opt->steps = steps;
     return DR3_OK;
 }
@@ -328,7 +434,29 @@ dr3_status dr3_optim_state_load(dr3_optim *opt, const void *buf, size_t len) {
     memcpy(&crc, p + need - 4, 4);
     if (dr3i_crc32c(0, p, need - 4) != crc)
         return dr3i_fail(DR3_ERR_CHECKSUM, "%s: checksum mismatch", who);
+    /* a valid checksum only says the bytes are as written: check the values too */
+    if (steps > DR3I_OPTIM_MAX_STEPS)
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: step count %llu is impossible (at most 2^53)",
+                         who, (unsigned long long)steps);
     size_t off = HEADER;
+    for (size_t k = 0; k < opt->nstate; k++, off += opt->count * sizeof(float)) {
+        /* second moments are averages of squares: never negative */
+        const bool second_moment = strcmp(opt->names[k], "exp_avg_sq") == 0 ||
+                                   strcmp(opt->names[k], "square_avg") == 0;
+        for (size_t i = 0; i < opt->count; i++) {
+            float x;
+            memcpy(&x, p + off + i * sizeof(float), sizeof x);
+            if (!isfinite(x))
+                return dr3i_fail(DR3_ERR_FORMAT,
+                                 "%s: state vector '%s' holds NaN or Inf at %zu", who,
+                                 opt->names[k], i);
+            if (second_moment && x < 0)
+                return dr3i_fail(DR3_ERR_FORMAT,
+                                 "%s: state vector '%s' holds a negative value (%g) at %zu",
+                                 who, opt->names[k], (double)x, i);
+        }
+    }
+    off = HEADER;
     for (size_t k = 0; k < opt->nstate; k++) {
         memcpy(opt->state[k], p + off, opt->count * sizeof(float));
         off += opt->count * sizeof(float);
