@@ -7,6 +7,7 @@
 #  - the documentation directory has no empty directories and the docs cited by the
 #    headers (docs/<name>.md) are installed.
 # Inputs: BUILD_DIR, SOURCE_DIR, STAGE, READELF.
+cmake_policy(VERSION 3.25)
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
