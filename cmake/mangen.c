@@ -361,6 +361,7 @@ typedef struct {
     buf line; /* the paragraph being filled */
     sym *refs[256];
     size_t nrefs;
+    char font; /* the font of running text: 'R', 'B' or 'I' */
 } page;
 
 static void esc(buf *b, const char *s) {
@@ -420,6 +421,22 @@ static void text_inline(page *pg, const char *t) {
 
 static void blocks(page *pg, const node *n);
 
+static void inlines(page *pg, const node *n);
+
+/* n's contents in font f ('B' or 'I'), back to the surrounding font after */
+static void styled(page *pg, const node *n, char f) {
+    char outer = pg->font ? pg->font : 'R';
+    if (outer == f) {
+        inlines(pg, n);
+        return;
+    }
+    bprintf(&pg->line, "\\f%c", f);
+    pg->font = f;
+    inlines(pg, n);
+    pg->font = outer;
+    bprintf(&pg->line, "\\f%c", outer);
+}
+
 static void inlines(page *pg, const node *n) {
     for (size_t i = 0; i < n->nkid; i++) {
         const node *k = n->kid[i];
@@ -433,13 +450,9 @@ static void inlines(page *pg, const node *n) {
                 add_ref(pg, t);
                 free(t);
             }
-            bputs(&pg->line, "\\fB");
-            inlines(pg, k);
-            bputs(&pg->line, "\\fR");
+            styled(pg, k, 'B');
         } else if (is(k, "emphasis")) {
-            bputs(&pg->line, "\\fI");
-            inlines(pg, k);
-            bputs(&pg->line, "\\fR");
+            styled(pg, k, 'I');
         } else if (is(k, "mdash")) {
             bputs(&pg->line, "\\(em");
         } else if (is(k, "ndash")) {
@@ -447,13 +460,21 @@ static void inlines(page *pg, const node *n) {
         } else if (is(k, "linebreak")) {
             flush_line(pg);
             bputs(&pg->out, ".br\n");
-        } else if (is(k, "zwj") || is(k, "zwnj") || is(k, "anchor")) {
+        } else if (is(k, "nonbreakablespace")) {
+            bputs(&pg->line, "\\ ");
+        } else if (is(k, "lsquo") || is(k, "rsquo")) {
+            bputs(&pg->line, "'");
+        } else if (is(k, "ldquo") || is(k, "rdquo")) {
+            bputs(&pg->line, "\"");
+        } else if (is(k, "zwj") || is(k, "zwnj") || is(k, "anchor") || is(k, "image") ||
+                   is(k, "hruler") || is(k, "indexentry")) {
             /* nothing */
         } else if (is(k, "ulink")) {
             inlines(pg, k);
         } else if (is(k, "itemizedlist") || is(k, "orderedlist") || is(k, "parameterlist") ||
                    is(k, "simplesect") || is(k, "programlisting") || is(k, "table") ||
-                   is(k, "blockquote") || is(k, "para") || is(k, "verbatim")) {
+                   is(k, "blockquote") || is(k, "para") || is(k, "verbatim") ||
+                   is(k, "xrefsect") || is(k, "heading")) {
             flush_line(pg);
             blocks(pg, k);
         } else {
@@ -477,7 +498,7 @@ static void item_body(page *pg, const node *item) {
             inlines(pg, k);
             flush_line(pg);
             first = 0;
-        } else if (k->name) {
+        } else if (k->name && !is(k, "title")) {
             blocks(pg, k);
         }
     }
@@ -524,7 +545,16 @@ static void blocks(page *pg, const node *n) {
                             : !strcmp(kind, "pre")     ? "Precondition:"
                             : !strcmp(kind, "post")    ? "Postcondition:"
                                                        : "Note:";
-        bprintf(&pg->out, ".PP\n\\fB%s\\fR\n.RS 4\n", title);
+        const node *t = child(n, "title");
+        if (t) {
+            char *tt = plain_of(t);
+            bputs(&pg->out, ".PP\n\\fB");
+            esc(&pg->out, tt);
+            bputs(&pg->out, "\\fR\n.RS 4\n");
+            free(tt);
+        } else {
+            bprintf(&pg->out, ".PP\n\\fB%s\\fR\n.RS 4\n", title);
+        }
         item_body(pg, n);
         bputs(&pg->out, ".RE\n");
     } else if (is(n, "programlisting") || is(n, "verbatim")) {
@@ -578,6 +608,29 @@ static void blocks(page *pg, const node *n) {
             }
             flush_line(pg);
         }
+    } else if (is(n, "xrefsect")) { /* @deprecated, @todo, ... */
+        char *tt = plain_of(child(n, "xreftitle"));
+        bputs(&pg->out, ".PP\n\\fB");
+        esc(&pg->out, tt);
+        bputs(&pg->out, ":\\fR\n.RS 4\n");
+        free(tt);
+        const node *d = child(n, "xrefdescription");
+        if (d) item_body(pg, d);
+        bputs(&pg->out, ".RE\n");
+    } else if (is(n, "sect1") || is(n, "sect2") || is(n, "sect3") || is(n, "sect4")) {
+        char *tt = plain_of(child(n, "title"));
+        bputs(&pg->out, ".SS ");
+        esc(&pg->out, tt);
+        bputs(&pg->out, "\n");
+        free(tt);
+        for (size_t i = 0; i < n->nkid; i++)
+            if (n->kid[i]->name && !is(n->kid[i], "title")) blocks(pg, n->kid[i]);
+    } else if (is(n, "heading")) {
+        char *tt = plain_of(n);
+        bputs(&pg->out, ".SS ");
+        esc(&pg->out, tt);
+        bputs(&pg->out, "\n");
+        free(tt);
     } else if (is(n, "blockquote")) {
         bputs(&pg->out, ".RS 4\n");
         for (size_t i = 0; i < n->nkid; i++)
@@ -665,21 +718,24 @@ static void description(page *pg, const node *n) {
 
 static void see_also(page *pg, const sym *self, const char *header) {
     char *hp = header_page(header);
-    bputs(&pg->out, ".SH SEE ALSO\n");
-    int first = 1;
+    buf list = {0};
     for (size_t i = 0; i < pg->nrefs; i++) {
         if (pg->refs[i] == self) continue;
-        bprintf(&pg->out, "%s\\fB", first ? "" : ",\n");
-        esc(&pg->out, pg->refs[i]->name);
-        bputs(&pg->out, "\\fR(3)");
-        first = 0;
+        bprintf(&list, "%s\\fB", list.n ? ",\n" : "");
+        esc(&list, pg->refs[i]->name);
+        bputs(&list, "\\fR(3)");
     }
     if (!self || self->kind != K_FILE) {
-        bprintf(&pg->out, "%s\\fB", first ? "" : ",\n");
-        esc(&pg->out, hp);
-        bputs(&pg->out, "\\fR(3)");
+        bprintf(&list, "%s\\fB", list.n ? ",\n" : "");
+        esc(&list, hp);
+        bputs(&list, "\\fR(3)");
     }
-    bputs(&pg->out, "\n");
+    if (list.n) {
+        bputs(&pg->out, ".SH SEE ALSO\n");
+        bputs(&pg->out, bstr(&list));
+        bputs(&pg->out, "\n");
+    }
+    free(list.s);
     free(hp);
 }
 
@@ -902,7 +958,8 @@ static void gen_struct(sym *s) {
     synopsis_include(&pg, s->header);
     int typedefd = find_sym(s->name, K_TYPEDEF) != NULL;
     bputs(&pg.out, ".PP\n\\fB");
-    bprintf(&pg.out, "%sstruct ", typedefd ? "typedef " : "");
+    const char *ckind = attr(s->n, "kind");
+    bprintf(&pg.out, "%s%s ", typedefd ? "typedef " : "", ckind ? ckind : "struct");
     esc(&pg.out, s->name);
     bputs(&pg.out, " {\\fR\n");
     /* fields in declaration order */
