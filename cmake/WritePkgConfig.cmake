@@ -1,8 +1,10 @@
-# Run at install time (install(SCRIPT)): writes dr3.pc for the prefix actually installed
-# into, so `cmake --install <dir> --prefix <p>` and CPack both get correct absolute paths
-# without `..` components. DESTDIR is honoured and not written into the file.
-# Inputs (set by Install.cmake's install(CODE)): DR3_PC_IN, DR3_PC_WORK, DR3_PC_LIBDIR_REL, DR3_PC_INCLUDEDIR_REL, DR3_PC_LIBS_PRIVATE, PROJECT_* values.
-set(DR3_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+# Run at install time (included by an install(CODE) rule in Install.cmake): writes dr3.pc
+# for the prefix actually installed into, so `cmake --install <dir> --prefix <p>` and CPack
+# both get correct absolute paths without `..` components. DESTDIR is honoured and not
+# written into the file. Inputs: DR3_PC_IN, DR3_PC_WORK, DR3_PC_LIBDIR_REL,
+# DR3_PC_INCLUDEDIR_REL, DR3_PC_LIBS_PRIVATE and the PROJECT_* values dr3.pc.in uses.
+# `cmake --install --prefix rel` installs relative to the working directory: spell it out
+get_filename_component(DR3_PC_PREFIX "${CMAKE_INSTALL_PREFIX}" ABSOLUTE)
 string(REGEX REPLACE "(.)/+$" "\\1" DR3_PC_PREFIX "${DR3_PC_PREFIX}")
 foreach(kind LIBDIR INCLUDEDIR)
   set(rel "${DR3_PC_${kind}_REL}")
