@@ -320,7 +320,31 @@ typedef struct sym {
 static sym *syms;
 static size_t nsyms;
 
+static sym *find_sym(const char *name, int kind);
+
+/* How much `header` looks like the home of `name`: dr3_learner lives in dr3/learner.h, not
+ * in the sys/ headers that repeat its typedef. */
+static int home_score(const char *name, const char *header) {
+    const char *base = strrchr(header, '/');
+    base = base ? base + 1 : header;
+    size_t blen = strlen(base) > 2 ? strlen(base) - 2 : 0; /* without ".h" */
+    int score = strstr(header, "/sys/") ? 0 : 1;
+    if (!strncmp(name, "dr3_", 4) && blen && !strncmp(name + 4, base, blen) &&
+        (name[4 + blen] == 0 || name[4 + blen] == '_'))
+        score += 2;
+    return score;
+}
+
 static sym *add_sym(enum kind k, const char *name, const char *header, const node *n) {
+    sym *dup = k == K_FILE || k == K_ENUMVALUE ? NULL : find_sym(name, (int)k);
+    if (dup) { /* declared again in another header: keep the one that looks like home */
+        if (home_score(name, header) > home_score(name, dup->header)) {
+            free(dup->header);
+            dup->header = xstrdup(header);
+            dup->n = n;
+        }
+        return dup;
+    }
     syms = xrealloc(syms, (nsyms + 1) * sizeof *syms);
     sym *s = &syms[nsyms++];
     memset(s, 0, sizeof *s);
@@ -777,6 +801,20 @@ static void prototype(buf *b, const char *decl) {
     }
 }
 
+static void normalise_space(char *s);
+
+/* Doxygen writes "(int a,...)": give the ellipsis its space */
+static void space_ellipsis(buf *b) {
+    if (!b->s || !strstr(b->s, ",...")) return;
+    buf out = {0};
+    for (const char *c = b->s; *c; c++) {
+        bput(&out, c, 1);
+        if (*c == ',' && !strncmp(c + 1, "...", 3)) bputs(&out, " ");
+    }
+    free(b->s);
+    *b = out;
+}
+
 static void normalise_space(char *s) {
     char *w = s;
     int sp = 0;
@@ -803,6 +841,7 @@ static void gen_function(sym *s) {
     bprintf(&decl, "%s%s%s%s;", type,
             type[strlen(type) ? strlen(type) - 1 : 0] == '*' ? "" : " ", s->name, args);
     normalise_space(decl.s);
+    space_ellipsis(&decl);
     bputs(&pg.out, ".PP\n\\fB");
     prototype(&pg.out, bstr(&decl));
     bputs(&pg.out, "\\fR\n.fi\n");
