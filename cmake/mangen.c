@@ -9,13 +9,14 @@
  *     listing what it declares;
  *   - a `.so` link per enumerator to the page of its enum (or of its header, for an
  *     anonymous enum).
+ * Declarations inside `#ifdef DR3_EXPERIMENTAL` (found by reading the headers in the
+ * include directories given) are marked experimental on their pages.
  *
- * usage: mangen <doxygen-xml-dir> <output-dir> <title> <date>
+ * usage: mangen <doxygen-xml-dir> <output-dir> <title> <date> [<include-dir>...]
  * The output directory must exist; pages are written as <name>.3.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -315,6 +316,7 @@ typedef struct sym {
     const node *n;          /* memberdef or compounddef */
     const node *owner_enum; /* for enumerators */
     const char *so_target;  /* page an enumerator links to */
+    int experimental;       /* declared inside #ifdef DR3_EXPERIMENTAL */
 } sym;
 
 static sym *syms;
@@ -726,16 +728,25 @@ static void page_begin(page *pg, const char *name, const char *what) {
     bputs(&pg->out, "\n");
 }
 
-static void synopsis_include(page *pg, const char *header) {
-    bputs(&pg->out, ".SH SYNOPSIS\n.nf\n\\fB#include <");
-    esc(&pg->out, header);
+static void synopsis_include(page *pg, const sym *s) {
+    bputs(&pg->out, ".SH SYNOPSIS\n.nf\n");
+    if (s->experimental) bputs(&pg->out, "\\fB#define DR3_EXPERIMENTAL\\fR\n");
+    bputs(&pg->out, "\\fB#include <");
+    esc(&pg->out, s->header);
     bputs(&pg->out, ">\\fR\n");
 }
 
-static void description(page *pg, const node *n) {
-    if (!has_text(child(n, "briefdescription")) && !has_text(child(n, "detaileddescription")))
+static void description(page *pg, const sym *s) {
+    const node *n = s->n;
+    if (!s->experimental && !has_text(child(n, "briefdescription")) &&
+        !has_text(child(n, "detaileddescription")))
         return;
     bputs(&pg->out, ".SH DESCRIPTION\n");
+    if (s->experimental)
+        bputs(&pg->out,
+              ".PP\n\\fBExperimental:\\fR declared only when \\fBDR3_EXPERIMENTAL\\fR is "
+              "defined before the header is included; it may change or go away in any "
+              "release (docs/api\\-stability.md).\n");
     blocks(pg, child(n, "briefdescription"));
     blocks(pg, child(n, "detaileddescription"));
 }
@@ -834,7 +845,7 @@ static void gen_function(sym *s) {
     page pg;
     char *sum = summary(s->n);
     page_begin(&pg, s->name, sum);
-    synopsis_include(&pg, s->header);
+    synopsis_include(&pg, s);
     buf decl = {0};
     char *type = plain_of(child(s->n, "type"));
     char *args = plain_of(child(s->n, "argsstring"));
@@ -845,7 +856,7 @@ static void gen_function(sym *s) {
     bputs(&pg.out, ".PP\n\\fB");
     prototype(&pg.out, bstr(&decl));
     bputs(&pg.out, "\\fR\n.fi\n");
-    description(&pg, s->n);
+    description(&pg, s);
     see_also(&pg, s, s->header);
     page_write(&pg, s->name);
     free(decl.s);
@@ -858,7 +869,7 @@ static void gen_define(sym *s) {
     page pg;
     char *sum = summary(s->n);
     page_begin(&pg, s->name, sum);
-    synopsis_include(&pg, s->header);
+    synopsis_include(&pg, s);
     buf d = {0};
     bprintf(&d, "#define %s", s->name);
     const node *params = NULL;
@@ -879,7 +890,7 @@ static void gen_define(sym *s) {
     bputs(&pg.out, ".PP\n\\fB");
     prototype(&pg.out, bstr(&d));
     bputs(&pg.out, "\\fR\n.fi\n");
-    description(&pg, s->n);
+    description(&pg, s);
     see_also(&pg, s, s->header);
     page_write(&pg, s->name);
     free(d.s);
@@ -891,7 +902,7 @@ static void gen_typedef(sym *s) {
     page pg;
     char *sum = summary(s->n);
     page_begin(&pg, s->name, sum);
-    synopsis_include(&pg, s->header);
+    synopsis_include(&pg, s);
     buf d = {0};
     char *def = plain_of(child(s->n, "definition"));
     char *args = plain_of(child(s->n, "argsstring"));
@@ -900,7 +911,7 @@ static void gen_typedef(sym *s) {
     bputs(&pg.out, ".PP\n\\fB");
     prototype(&pg.out, bstr(&d));
     bputs(&pg.out, "\\fR\n.fi\n");
-    description(&pg, s->n);
+    description(&pg, s);
     see_also(&pg, s, s->header);
     page_write(&pg, s->name);
     free(d.s);
@@ -980,9 +991,9 @@ static void gen_enum(sym *s) {
     page pg;
     char *sum = summary(s->n);
     page_begin(&pg, s->name, sum);
-    synopsis_include(&pg, s->header);
+    synopsis_include(&pg, s);
     enum_synopsis(&pg, s->name, s->n);
-    description(&pg, s->n);
+    description(&pg, s);
     bputs(&pg.out, ".SH VALUES\n");
     enum_values(&pg, s->n);
     see_also(&pg, s, s->header);
@@ -994,7 +1005,7 @@ static void gen_struct(sym *s) {
     page pg;
     char *sum = summary(s->n);
     page_begin(&pg, s->name, sum);
-    synopsis_include(&pg, s->header);
+    synopsis_include(&pg, s);
     int typedefd = find_sym(s->name, K_TYPEDEF) != NULL;
     bputs(&pg.out, ".PP\n\\fB");
     const char *ckind = attr(s->n, "kind");
@@ -1040,7 +1051,7 @@ static void gen_struct(sym *s) {
         esc(&pg.out, s->name);
     }
     bputs(&pg.out, ";\\fR\n.fi\n");
-    description(&pg, s->n);
+    description(&pg, s);
     if (nf) {
         bputs(&pg.out, ".SH FIELDS\n");
         for (size_t i = 0; i < nf; i++) {
@@ -1075,9 +1086,9 @@ static void gen_header(sym *f) {
     page pg;
     char *sum = summary(f->n);
     page_begin(&pg, f->name, sum);
-    synopsis_include(&pg, f->header);
+    synopsis_include(&pg, f);
     bputs(&pg.out, ".fi\n");
-    description(&pg, f->n);
+    description(&pg, f);
     /* what the header declares, by kind */
     static const enum kind order[] = {K_FUNC, K_STRUCT, K_ENUM, K_TYPEDEF, K_DEFINE};
     for (size_t o = 0; o < sizeof order / sizeof order[0]; o++) {
@@ -1096,6 +1107,7 @@ static void gen_header(sym *f) {
             bputs(&pg.out, ".TP\n\\fB");
             esc(&pg.out, list[i]->name);
             bputs(&pg.out, "\\fR(3)\n");
+            if (list[i]->experimental) bputs(&pg.out, "(experimental) ");
             esc(&pg.out, s);
             bputs(&pg.out, "\n");
             free(s);
@@ -1203,11 +1215,70 @@ static void read_file_compound(node *cd) {
     }
 }
 
+/* ---- experimental declarations: inside #ifdef DR3_EXPERIMENTAL in the header ----------- */
+
+static const char **g_incdirs;
+static int g_nincdirs;
+
+static int is_experimental_cond(const char *d) {
+    return strstr(d, "DR3_EXPERIMENTAL") != NULL && strncmp(d, "ifndef", 6) != 0 &&
+           !strstr(d, "!defined") && !strstr(d, "! defined");
+}
+
+/* 1 if line `line` (1-based) of `header` sits inside an experimental conditional */
+static int experimental_at(const char *header, long line) {
+    for (int i = 0; i < g_nincdirs; i++) {
+        buf path = {0};
+        bprintf(&path, "%s/%s", g_incdirs[i], header);
+        FILE *f = fopen(bstr(&path), "r");
+        free(path.s);
+        if (!f) continue;
+        char l[4096];
+        int stack[64], top = 0, depth_exp = 0, result = 0;
+        long n = 0;
+        while (fgets(l, sizeof l, f)) {
+            n++;
+            if (n == line) {
+                result = depth_exp > 0;
+                break;
+            }
+            const char *p = l;
+            while (*p == ' ' || *p == '\t') p++;
+            if (*p != '#') continue;
+            p++;
+            while (*p == ' ' || *p == '\t') p++;
+            if (!strncmp(p, "if", 2)) {
+                int e = is_experimental_cond(p);
+                if (top < 64) stack[top++] = e;
+                depth_exp += e;
+            } else if (!strncmp(p, "el", 2) && top) { /* #else, #elif: the other branch */
+                depth_exp -= stack[top - 1];
+                stack[top - 1] = 0;
+            } else if (!strncmp(p, "endif", 5) && top) {
+                depth_exp -= stack[--top];
+            }
+        }
+        fclose(f);
+        return result;
+    }
+    return 0;
+}
+
+static long location_line(const node *n) {
+    const node *loc = child(n, "location");
+    const char *l = loc ? attr(loc, "line") : NULL;
+    return l ? strtol(l, NULL, 10) : 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s <doxygen-xml-dir> <output-dir> <title> <date>\n", argv[0]);
+    if (argc < 5) {
+        fprintf(stderr,
+                "usage: %s <doxygen-xml-dir> <output-dir> <title> <date> [<include-dir>...]\n",
+                argv[0]);
         return 2;
     }
+    g_incdirs = (const char **)argv + 5;
+    g_nincdirs = argc - 5;
     g_xmldir = argv[1];
     g_outdir = argv[2];
     g_title = argv[3];
@@ -1234,6 +1305,10 @@ int main(int argc, char **argv) {
                 free(name);
             }
         }
+
+    for (size_t i = 0; i < nsyms; i++)
+        if (syms[i].kind != K_FILE)
+            syms[i].experimental = experimental_at(syms[i].header, location_line(syms[i].n));
 
     size_t pages = 0;
     for (size_t i = 0; i < nsyms; i++) {
