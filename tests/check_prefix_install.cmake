@@ -116,6 +116,20 @@ foreach(root ${prefix} ${STAGE}/sys/usr)
   endif()
 endforeach()
 
+# ---- the CMake package's static target: no libraries libdr3 does not link itself ---------
+file(GLOB_RECURSE targets ${prefix}/*/dr3Targets.cmake)
+if(NOT targets)
+  fail("no dr3Targets.cmake under ${prefix}")
+endif()
+foreach(t ${targets})
+  file(STRINGS ${t} links REGEX "INTERFACE_LINK_LIBRARIES")
+  foreach(line ${links})
+    if(line MATCHES "lib(curl|crypto|ssl|sz|aec)\\.")
+      fail("${t} makes users link what libdr3 does not call (${CMAKE_MATCH_0}): ${line}")
+    endif()
+  endforeach()
+endforeach()
+
 # ---- documentation ---------------------------------------------------------------------
 file(GLOB_RECURSE everything LIST_DIRECTORIES true ${prefix}/share/doc/*)
 foreach(path ${everything})
