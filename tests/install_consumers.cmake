@@ -1,6 +1,7 @@
 # Installs the build into STAGE and builds the examples as an outside program would:
 # (1) CMake find_package(dr3 CONFIG) and (2) pkg-config dr3. Runs them and checks with ldd
-# that they load libdr3.so from the staging prefix (shared, not static).
+# that they load libdr3.so from the staging prefix (shared, not static); (1b) a program
+# linking dr3::dr3_static builds and runs without libdr3.so.
 # (3) The C++ consumer is compiled as C++11, C++17 and C++20 with every C++ compiler at hand
 # (the configured one, g++, clang++), warnings as errors: the public headers must be valid,
 # warning-free C++ in each (no C++ keywords as names, extern "C" linkage).
@@ -21,7 +22,7 @@ function(check_uses_shared exe)
   endif()
 endfunction()
 
-file(REMOVE_RECURSE ${STAGE} ${STAGE}-cmake ${STAGE}-pc)
+file(REMOVE_RECURSE ${STAGE} ${STAGE}-cmake ${STAGE}-pc ${STAGE}-static)
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${STAGE})
 
 # (1) find_package
@@ -39,6 +40,24 @@ foreach(exe ${exes})
   run(${exe} --quick)
   message(STATUS "find_package: ${exe} ran")
 endforeach()
+
+# (1b) find_package, static: dr3::dr3_static links libdr3.a and only what it needs
+file(REMOVE_RECURSE ${STAGE}-static)
+file(WRITE ${STAGE}-static/src/CMakeLists.txt "cmake_minimum_required(VERSION 3.25)
+project(static_consumer C)
+find_package(dr3 CONFIG REQUIRED)
+add_executable(custom_loop_static ${SOURCE_DIR}/examples/custom_loop.c)
+target_link_libraries(custom_loop_static PRIVATE dr3::dr3_static m)
+")
+run(${CMAKE_COMMAND} -S ${STAGE}-static/src -B ${STAGE}-static/build -DCMAKE_PREFIX_PATH=${STAGE}
+    -DCMAKE_C_COMPILER=${CMAKE_C_COMPILER} -DCMAKE_BUILD_TYPE=Release)
+run(${CMAKE_COMMAND} --build ${STAGE}-static/build)
+run(ldd ${STAGE}-static/build/custom_loop_static)
+if(LAST_OUTPUT MATCHES "libdr3\\.so")
+  message(FATAL_ERROR "dr3::dr3_static still loads libdr3.so:\n${LAST_OUTPUT}")
+endif()
+run(${STAGE}-static/build/custom_loop_static --quick)
+message(STATUS "find_package: dr3::dr3_static consumer ran")
 
 # (2) pkg-config, compiled by hand like a Makefile user would
 find_program(PKG_CONFIG pkg-config REQUIRED)
