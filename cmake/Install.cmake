@@ -25,24 +25,54 @@ install(FILES ${PROJECT_BINARY_DIR}/dr3Config.cmake ${PROJECT_BINARY_DIR}/dr3Con
               ${PROJECT_SOURCE_DIR}/cmake/FindBLIS.cmake
         DESTINATION ${DR3_CMAKE_DIR} COMPONENT dev)
 
-# pkg-config: shared by default; `pkg-config --static dr3` adds what libdr3.a needs.
-set(DR3_PC_REQUIRES_PRIVATE "")
-set(DR3_PC_LIBS_PRIVATE "-lblis -lm -pthread")
+# pkg-config: shared by default; `pkg-config --static dr3` adds what libdr3.a needs: -l flags
+# for the libraries libdr3 itself links (never absolute .so paths, nor what those libraries
+# link in turn), with -L only for directories the linker does not search anyway.
+function(dr3_pc_flags out)
+  set(flags "")
+  foreach(lib ${ARGN})
+    if(lib MATCHES "^-")
+      list(APPEND flags "${lib}")
+    elseif(IS_ABSOLUTE "${lib}")
+      get_filename_component(dir "${lib}" DIRECTORY)
+      get_filename_component(name "${lib}" NAME)
+      string(REGEX REPLACE "^lib" "" name "${name}")
+      string(REGEX REPLACE "\\.(so|a)(\\..*)?$" "" name "${name}")
+      list(FIND CMAKE_C_IMPLICIT_LINK_DIRECTORIES "${dir}" implicit)
+      if(implicit EQUAL -1)
+        list(APPEND flags "-L${dir}")
+      endif()
+      list(APPEND flags "-l${name}")
+    else()
+      list(APPEND flags "-l${lib}")
+    endif()
+  endforeach()
+  list(REMOVE_DUPLICATES flags)
+  string(REPLACE ";" " " flags "${flags}")
+  set(${out} "${flags}" PARENT_SCOPE)
+endfunction()
+set(dr3_pc_libs ${BLIS_LIBRARIES})
 if(DR3_HAVE_ZLIB)
-  set(DR3_PC_REQUIRES_PRIVATE "zlib")
+  list(APPEND dr3_pc_libs ${ZLIB_LIBRARIES})
 endif()
 if(DR3_HAVE_HDF5)
-  foreach(lib ${HDF5_C_LIBRARIES})
-    string(APPEND DR3_PC_LIBS_PRIVATE " ${lib}")
-  endforeach()
+  # libhdf5 alone when it is shared (narrowed in the top-level CMakeLists.txt)
+  list(APPEND dr3_pc_libs ${HDF5_C_LIBRARIES})
 endif()
-# Relocatable: paths are relative to the .pc file, so a staged or DESTDIR install works.
-file(RELATIVE_PATH DR3_PC_UP ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig ${CMAKE_INSTALL_PREFIX})
-string(REGEX REPLACE "/$" "" DR3_PC_UP "${DR3_PC_UP}")
-set(DR3_PC_PREFIX "\${pcfiledir}/${DR3_PC_UP}")
-configure_file(${PROJECT_SOURCE_DIR}/cmake/dr3.pc.in ${PROJECT_BINARY_DIR}/dr3.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/dr3.pc
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
+list(APPEND dr3_pc_libs -lm -pthread)
+dr3_pc_flags(DR3_PC_LIBS_PRIVATE ${dr3_pc_libs})
+# Written at install time for the prefix really installed into (see WritePkgConfig.cmake).
+install(CODE "
+  set(DR3_PC_IN \"${PROJECT_SOURCE_DIR}/cmake/dr3.pc.in\")
+  set(DR3_PC_WORK \"${PROJECT_BINARY_DIR}/pkgconfig\")
+  set(DR3_PC_LIBDIR_REL \"${CMAKE_INSTALL_LIBDIR}\")
+  set(DR3_PC_INCLUDEDIR_REL \"${CMAKE_INSTALL_INCLUDEDIR}\")
+  set(DR3_PC_LIBS_PRIVATE \"${DR3_PC_LIBS_PRIVATE}\")
+  set(PROJECT_DESCRIPTION \"${PROJECT_DESCRIPTION}\")
+  set(PROJECT_HOMEPAGE_URL \"${PROJECT_HOMEPAGE_URL}\")
+  set(PROJECT_VERSION \"${PROJECT_VERSION}\")
+  include(\"${PROJECT_SOURCE_DIR}/cmake/WritePkgConfig.cmake\")
+  " COMPONENT dev)
 
 # Debian wants a copyright file and a changelog in each package's doc directory.
 set(DR3_DEB_CHANGELOG ${PROJECT_BINARY_DIR}/changelog.gz)
@@ -66,4 +96,4 @@ install(FILES ${PROJECT_SOURCE_DIR}/README.md
         DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/libdr3-dev COMPONENT dev)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/
         DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/libdr3-dev/guide COMPONENT dev
-        FILES_MATCHING PATTERN "*.md")
+        FILES_MATCHING PATTERN "*.md" PATTERN "*.svg" PATTERN "*.csv" PATTERN "*.txt")

@@ -1,4 +1,5 @@
-# Debian packages through CPack (cpack -G DEB in the build directory):
+# Debian packages through CPack: `cmake --workflow --preset deb` (configures for /usr with
+# the multiarch library directory, builds, runs cpack -G DEB in build/deb):
 #   libdr3-<soversion>  the shared library          (component runtime)
 #   libdr3-dev          headers, static library, pkg-config, CMake package, docs (dev)
 #   dr3-tools           the dr3 command             (tools)
@@ -41,7 +42,15 @@ This package contains the shared library.")
 
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libdr3-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
-set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "${DR3_DEB_RUNTIME} (= ${PROJECT_VERSION}), libblis-dev")
+# what `pkg-config --static dr3` / dr3::dr3_static link besides libdr3.a (see Install.cmake)
+set(DR3_DEB_DEV_DEPENDS "${DR3_DEB_RUNTIME} (= ${PROJECT_VERSION}), libblis-dev")
+if(DR3_HAVE_ZLIB)
+  string(APPEND DR3_DEB_DEV_DEPENDS ", zlib1g-dev")
+endif()
+if(DR3_HAVE_HDF5)
+  string(APPEND DR3_DEB_DEV_DEPENDS ", libhdf5-dev")
+endif()
+set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "${DR3_DEB_DEV_DEPENDS}")
 set(CPACK_COMPONENT_DEV_DESCRIPTION
 "value-based deep RL with DR3 explicit regularization (development files)
 libdr3 is a C library for value-based deep reinforcement learning with the
@@ -58,5 +67,29 @@ set(CPACK_COMPONENT_TOOLS_DESCRIPTION
 The dr3 command collects offline datasets from built-in environments, trains
 value-based agents with or without DR3 on any supported dataset format,
 evaluates them and reproduces the DR3 feature co-adaptation experiment.")
+
+# A package is only right when the build was configured for /usr: then GNUInstallDirs puts
+# the libraries, dr3.pc and the CMake package under the multiarch directory
+# (lib/<triplet>) and the tools carry no RUNPATH. Any other build (the default /usr/local
+# prefix of build/release, say) would produce a package that installs into /usr/lib, which
+# lintian rejects (pkg-config-multi-arch-wrong-dir): cpack stops with the way to do it.
+set(DR3_DEB_LIBDIR lib)
+if(CMAKE_LIBRARY_ARCHITECTURE)
+  set(DR3_DEB_LIBDIR lib/${CMAKE_LIBRARY_ARCHITECTURE})
+endif()
+set(DR3_CPACK_CHECK ${PROJECT_BINARY_DIR}/CPackCheckPrefix.cmake)
+if(CMAKE_INSTALL_PREFIX MATCHES "^/usr/?$" AND CMAKE_INSTALL_LIBDIR STREQUAL DR3_DEB_LIBDIR)
+  file(WRITE ${DR3_CPACK_CHECK} "# configured for /usr: Debian packages are fine\n")
+else()
+  file(WRITE ${DR3_CPACK_CHECK} "
+if(CPACK_GENERATOR STREQUAL \"DEB\")
+  message(FATAL_ERROR \"this build (${PROJECT_BINARY_DIR}) was configured with \"
+    \"CMAKE_INSTALL_PREFIX=${CMAKE_INSTALL_PREFIX} and CMAKE_INSTALL_LIBDIR=${CMAKE_INSTALL_LIBDIR}; \"
+    \"Debian packages need /usr and ${DR3_DEB_LIBDIR}. Build them with:  \"
+    \"cmake --workflow --preset deb   (packages in build/deb)\")
+endif()
+")
+endif()
+set(CPACK_PROJECT_CONFIG_FILE ${DR3_CPACK_CHECK})
 
 include(CPack)

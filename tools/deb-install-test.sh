@@ -1,20 +1,41 @@
 #!/bin/sh
-# Builds the Debian packages, installs them with dpkg, builds the examples out of tree
-# against the installed package (find_package(dr3) and pkg-config dr3), runs them and the
-# dr3 command, then removes the packages. Needs root (dpkg) and lintian.
+# Builds the Debian packages the way README.md documents (its package command, the `deb`
+# preset: packages in build/deb), checks them with lintian, installs them with dpkg, then
+# uses them as a user would: man pages for every exported function and public type, the
+# examples built out of tree with find_package(dr3) and with pkg-config (shared and
+# static), the C++ consumer as C++11/17/20 with g++ and clang++, and the dr3 command.
+# Finally removes the packages. Needs root (dpkg) and lintian.
 set -eu
 cd "$(dirname "$0")/.."
-B=${1:-build/deb}
+B=build/deb
+if [ $# -gt 0 ] && [ "$1" != "$B" ]; then
+    echo "the deb preset builds in $B (asked for $1)" >&2
+    exit 2
+fi
 W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
-    -DDR3_BUILD_TESTS=OFF -DDR3_BUILD_BENCH=OFF -DDR3_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$B" -j2 >/dev/null
-(cd "$B" && rm -f ./*.deb && cpack -G DEB >/dev/null)
+INSTALLED=""
+cleanup() {
+    # a failed check must not leave the packages installed
+    [ -z "$INSTALLED" ] || dpkg -r $INSTALLED >/dev/null 2>&1 || true
+    rm -rf "$W"
+}
+trap cleanup EXIT
+PKG_CMD=$(awk '/<!-- package-command -->/ { getline; getline; print; exit }' README.md)
+[ -n "$PKG_CMD" ] || { echo "no package command found in README.md" >&2; exit 1; }
+echo "== $PKG_CMD"
+rm -f "$B"/*.deb
+sh -c "$PKG_CMD" >"$W/package.log" 2>&1 || { cat "$W/package.log" >&2; exit 1; }
+ls "$B"/libdr3-[0-9]*.deb "$B"/libdr3-dev_*.deb "$B"/dr3-tools_*.deb >/dev/null
 echo "== lintian"
 lintian --fail-on error "$B"/*.deb || { echo "lintian reported errors" >&2; exit 1; }
 echo "== dpkg -i"
+INSTALLED="dr3-tools libdr3-dev $(dpkg-deb -f "$B"/libdr3-[0-9]*.deb Package)"
 dpkg -i "$B"/libdr3-[0-9]*.deb "$B"/libdr3-dev_*.deb "$B"/dr3-tools_*.deb >/dev/null
+LIBDIR=$(pkg-config --variable=libdir dr3)
+echo "== man pages"
+cmake -DLIB="$(ls "$LIBDIR"/libdr3.so.[0-9]*.*)" -DNM=nm -DGZIP=gzip \
+    -DMAN="$(command -v man || true)" -DSOURCE_DIR="$PWD" -DMANROOT=/usr/share/man \
+    -P tests/check_man_pages.cmake
 echo "== find_package(dr3)"
 cmake -S examples -B "$W/cmake" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$W/cmake" -j2 >/dev/null
@@ -24,14 +45,35 @@ for exe in custom_loop cpp_consumer custom_backup custom_regularizer; do
     echo "   $exe ok"
 done
 echo "== pkg-config dr3"
+case "$(pkg-config --cflags dr3)" in
+    *..*) echo "pkg-config --cflags dr3 has a relative path: $(pkg-config --cflags dr3)" >&2; exit 1 ;;
+esac
 cc -std=c11 -O2 examples/custom_loop.c -o "$W/custom_loop" $(pkg-config --cflags --libs dr3) -lm
 c++ -std=c++11 -O2 examples/cpp_consumer.cpp -o "$W/cpp_consumer" $(pkg-config --cflags --libs dr3)
 "$W/custom_loop" --quick >/dev/null && "$W/cpp_consumer" --quick >/dev/null
 echo "   custom_loop, cpp_consumer ok"
+# static: libdr3.a plus exactly what `pkg-config --static` lists (libdr3-dev's Depends)
+STATIC_LIBS=$(pkg-config --static --libs dr3 | sed 's/-ldr3\b/-l:libdr3.a/')
+cc -std=c11 -O2 examples/custom_loop.c -o "$W/custom_loop_static" $(pkg-config --cflags dr3) $STATIC_LIBS -lm
+! ldd "$W/custom_loop_static" | grep -q libdr3 || { echo "static link still loads libdr3.so" >&2; exit 1; }
+"$W/custom_loop_static" --quick >/dev/null
+echo "   custom_loop (static, pkg-config --static) ok"
+echo "== C++ consumer: C++11, C++17, C++20"
+for cxx in g++ clang++; do
+    command -v "$cxx" >/dev/null || continue
+    for std in 11 17 20; do
+        "$cxx" -std=c++$std -Wall -Wextra -Wpedantic -Werror -O1 examples/cpp_consumer.cpp \
+            -o "$W/cpp_$std" $(pkg-config --cflags --libs dr3)
+        "$W/cpp_$std" --quick >/dev/null
+        echo "   $cxx -std=c++$std ok"
+    done
+done
 echo "== dr3 command"
 dr3 info | head -3
 dr3 --help >/dev/null
+! readelf -d "$(command -v dr3)" | grep -Eq 'RPATH|RUNPATH' || { echo "/usr/bin/dr3 has a RUNPATH" >&2; exit 1; }
 echo "== dpkg -r"
-dpkg -r dr3-tools libdr3-dev "$(dpkg-deb -f "$B"/libdr3-[0-9]*.deb Package)" >/dev/null
+dpkg -r $INSTALLED >/dev/null
+INSTALLED=""
 ! dpkg -s libdr3-dev >/dev/null 2>&1 || { echo "libdr3-dev still installed" >&2; exit 1; }
 echo "deb install test passed"
