@@ -17,7 +17,7 @@ DR3I_DEFINE_STRUCT(dr3_backup_vtable, dr3_backup_vtable, DR3_BACKUP_VTABLE_INIT,
 
 dr3_status dr3i_backup_options_load(dr3_backup_options *out, const dr3_backup_options *user,
                                     const char *who) {
-    dr3_backup_options o;
+    dr3_backup_options o = DR3_BACKUP_OPTIONS_INIT;
     dr3_status st =
         dr3i_struct_in(&o, user, &dr3i_desc_dr3_backup_options, true, who, "backup options");
     if (st != DR3_OK) return st;
@@ -177,10 +177,10 @@ static dr3_status compute(const dr3_backup_options *o, const dr3_backup_input *i
 dr3_status dr3_backup_values(const dr3_backup_options *opts, const dr3_backup_input *in,
                              float *values) {
     static const char who[] = "dr3_backup_values";
-    dr3_backup_options o;
+    dr3_backup_options o = DR3_BACKUP_OPTIONS_INIT;
     dr3_status st = dr3i_backup_options_load(&o, opts, who);
     if (st != DR3_OK) return st;
-    dr3_backup_input x;
+    dr3_backup_input x = DR3_BACKUP_INPUT_INIT;
     st = dr3i_struct_in(&x, in, &dr3i_desc_dr3_backup_input, false, who, "input");
     if (st != DR3_OK) return st;
     if (x.n > 0 && values == NULL)

@@ -23,7 +23,7 @@ dr3_status dr3_bc_create(dr3_bc **out, const dr3_bc_options *opts) {
     static const char who[] = "dr3_bc_create";
     if (out == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: out is NULL", who);
     *out = NULL;
-    dr3_bc_options o;
+    dr3_bc_options o = DR3_BC_OPTIONS_INIT;
     dr3_status vst = dr3i_struct_in(&o, opts, &dr3i_desc_dr3_bc_options, false, who, "options");
     if (vst != DR3_OK) return vst;
     if (o.obs_dim == 0 || o.num_actions == 0 || o.batch_size == 0)

@@ -21,7 +21,7 @@ DR3I_DEFINE_STRUCT(dr3_allocator, dr3_allocator, DR3_ALLOCATOR_INIT, DR3_ALLOCAT
                    sizeof(dr3_allocator))
 
 dr3_status dr3i_alloc_init(dr3i_alloc *out, const dr3_allocator *user, const char *who) {
-    dr3_allocator a;
+    dr3_allocator a = DR3_ALLOCATOR_INIT;
     dr3_status st = dr3i_struct_in(&a, user, &dr3i_desc_dr3_allocator, true, who, "allocator");
     if (st != DR3_OK) return st;
     if ((a.alloc == NULL) != (a.free == NULL))

@@ -122,7 +122,7 @@ DR3I_DEFINE_STRUCT(dr3_runtime_info, dr3_runtime_info, DR3_RUNTIME_INFO_INIT,
 
 dr3_status dr3_runtime_info_get(dr3_runtime_info *info) {
     static const char who[] = "dr3_runtime_info_get";
-    dr3_runtime_info probe;
+    dr3_runtime_info probe = DR3_RUNTIME_INFO_INIT;
     dr3_status st =
         dr3i_struct_in(&probe, info, &dr3i_desc_dr3_runtime_info, false, who, "info");
     if (st != DR3_OK) return st;

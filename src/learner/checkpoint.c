@@ -180,7 +180,7 @@ DR3I_DEFINE_STRUCT(dr3_checkpoint_info, dr3_checkpoint_info, DR3_CHECKPOINT_INFO
 dr3_status dr3_learner_checkpoint_info(dr3_checkpoint_info *info, const char *path) {
     static const char who[] = "dr3_learner_checkpoint_info";
     if (path == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: path is NULL", who);
-    dr3_checkpoint_info full;
+    dr3_checkpoint_info full = DR3_CHECKPOINT_INFO_INIT;
     dr3_status st =
         dr3i_struct_in(&full, info, &dr3i_desc_dr3_checkpoint_info, false, who, "info");
     if (st != DR3_OK) return st;

@@ -337,7 +337,7 @@ static dr3_status begin(step_ctx *c, dr3_learner *l, const dr3_batch *batch,
     if (l == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: learner is NULL", who);
     c->rng = l->rng; /* committed only if the step succeeds */
     if (m != NULL) { /* the caller's metrics must be writable before anything happens */
-        dr3_step_metrics probe;
+        dr3_step_metrics probe = DR3_STEP_METRICS_INIT;
         dr3_status st =
             dr3i_struct_in(&probe, m, &dr3i_desc_dr3_step_metrics, false, who, "metrics");
         if (st != DR3_OK) return st;

@@ -357,7 +357,7 @@ dr3_status dr3_net_open(dr3_net **out, const char *path, const dr3_net_options *
     if (out == NULL || path == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who, out ? "path" : "out");
     *out = NULL;
-    dr3_net_options o;
+    dr3_net_options o = DR3_NET_OPTIONS_INIT;
     dr3_status st =
         dr3i_struct_in(&o, rt, &dr3i_desc_dr3_net_options, true, who, "runtime options");
     if (st != DR3_OK) return st;

@@ -59,7 +59,7 @@ dr3_status dr3_optim_create(dr3_optim **out, size_t param_count,
     static const char who[] = "dr3_optim_create";
     if (out == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: out is NULL", who);
     *out = NULL;
-    dr3_optim_options o;
+    dr3_optim_options o = DR3_OPTIM_OPTIONS_INIT;
     dr3_status st =
         dr3i_struct_in(&o, opts, &dr3i_desc_dr3_optim_options, false, who, "options");
     if (st != DR3_OK) return st;

@@ -20,7 +20,7 @@ DR3I_DEFINE_STRUCT(dr3_regularizer_vtable, dr3_regularizer_vtable, DR3_REGULARIZ
 
 dr3_status dr3i_regularizer_options_load(dr3_regularizer_options *out,
                                          const dr3_regularizer_options *user, const char *who) {
-    dr3_regularizer_options o;
+    dr3_regularizer_options o = DR3_REGULARIZER_OPTIONS_INIT;
     dr3_status st = dr3i_struct_in(&o, user, &dr3i_desc_dr3_regularizer_options, false, who,
                                    "regularizer options");
     if (st != DR3_OK) return st;
@@ -100,11 +100,11 @@ static dr3_status apply(const dr3_regularizer_options *o, const dr3_reg_view *v,
 dr3_status dr3_regularizer_apply(const dr3_regularizer_options *opts, const dr3_reg_view *view,
                                  const dr3_reg_grads *grads, float *loss) {
     static const char who[] = "dr3_regularizer_apply";
-    dr3_regularizer_options o;
+    dr3_regularizer_options o = DR3_REGULARIZER_OPTIONS_INIT;
     dr3_status st = dr3i_regularizer_options_load(&o, opts, who);
     if (st != DR3_OK) return st;
-    dr3_reg_view v;
-    dr3_reg_grads g;
+    dr3_reg_view v = DR3_REG_VIEW_INIT;
+    dr3_reg_grads g = DR3_REG_GRADS_INIT;
     if ((st = dr3i_struct_in(&v, view, &dr3i_desc_dr3_reg_view, false, who, "view")) !=
             DR3_OK ||
         (st = dr3i_struct_in(&g, grads, &dr3i_desc_dr3_reg_grads, false, who, "grads")) !=

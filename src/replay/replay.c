@@ -18,7 +18,7 @@ dr3_status dr3i_replay_opts(dr3_replay_options *o, dr3i_alloc *alloc,
                             const dr3_replay_options *opts, const char *who) {
     /* Fields newer than the caller's version take the DR3_REPLAY_OPTIONS_INIT defaults
      * (including the embedded allocator's). */
-    dr3_replay_options d;
+    dr3_replay_options d = DR3_REPLAY_OPTIONS_INIT;
     dr3_status st = dr3i_struct_in(&d, opts, &dr3i_desc_dr3_replay_options, true, who, "opts");
     if (st != DR3_OK) return st;
     st = dr3i_alloc_init(alloc, &d.allocator, who);
