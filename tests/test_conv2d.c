@@ -185,7 +185,8 @@ static void run_ours(const layer *l, size_t group, size_t extra, int threads, re
     const size_t n = l->n, ldx = c->in_size + extra, ldo = c->out_size + extra;
     size_t wsf = 0;
     assert_int_equal(dr3i_conv2d_workspace(c, group, &wsf), DR3_OK);
-    assert_int_equal(wsf, (c->patch + c->out_c) * c->positions * group);
+    assert_int_equal(wsf, (c->patch + c->out_c) * c->positions * group + c->in_h * c->in_w +
+                              c->weight_count);
     const size_t canary = 17;
     float *ws = tu_alloc_nan(wsf + canary);
     dr3i_conv2d_src src = {NULL, NULL, ldx};
@@ -487,10 +488,10 @@ static void test_u8_scaling(void **state) {
     dr3i_conv2d c = shape(1, 16, 16, 1, 1, 1, 1, 0);
     uint8_t x[256];
     for (int v = 0; v < 256; v++) x[v] = (uint8_t)v;
-    float w = 1, b = 0, out[256], ws[512];
+    float w = 1, b = 0, out[256], ws[769];
     size_t wsf;
     assert_int_equal(dr3i_conv2d_workspace(&c, 1, &wsf), DR3_OK);
-    assert_int_equal(wsf, 512);
+    assert_int_equal(wsf, 769);
     dr3i_conv2d_src src = {NULL, x, 256};
     assert_int_equal(dr3i_conv2d_forward(&c, 1, 1, &src, &w, &b, out, 256, ws, wsf), DR3_OK);
     volatile float d = 255.0f;
@@ -638,8 +639,9 @@ static void test_bad_shapes(void **state) {
 static void test_bad_calls(void **state) {
     (void)state;
     dr3i_conv2d c = shape(2, 5, 5, 3, 3, 3, 1, 1);
-    size_t wsf;
+    size_t wsf, ws1; /* for groups of 2 and of 1 */
     assert_int_equal(dr3i_conv2d_workspace(&c, 2, &wsf), DR3_OK);
+    assert_int_equal(dr3i_conv2d_workspace(&c, 1, &ws1), DR3_OK);
     float *ws = tu_alloc_nan(wsf), x[100] = {0}, w[54] = {0}, b[3] = {0};
     float *out = tu_alloc_nan(2 * c.out_size), *gx = tu_alloc_nan(100);
     float g[150] = {0}, gw[54], gb[3];
@@ -673,7 +675,7 @@ static void test_bad_calls(void **state) {
                     DR3_ERR_INVALID_ARG);
     TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, NULL, wsf),
                     DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, ws, wsf / 2 - 1),
+    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, ws, ws1 - 1),
                     DR3_ERR_INVALID_ARG);
     TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 0, 2, &fx, w, b, out, 75, ws, wsf),
                     DR3_ERR_INVALID_ARG);
@@ -684,7 +686,7 @@ static void test_bad_calls(void **state) {
         assert_true(isnan(out[k])); /* nothing written */
     for (size_t k = 0; k < wsf; k++) assert_true(isnan(ws[k]));
     /* half the workspace: one sample per GEMM, still correct */
-    assert_int_equal(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, ws, wsf / 2), DR3_OK);
+    assert_int_equal(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, ws, ws1), DR3_OK);
 
     /* backward */
     TU_ASSERT_FAILS(
@@ -705,7 +707,7 @@ static void test_bad_calls(void **state) {
         dr3i_conv2d_backward(&c, 1, 2, &fx, NULL, g, 75, gw, gb, gx, 50, 0, ws, wsf),
         DR3_ERR_INVALID_ARG);
     TU_ASSERT_FAILS(dr3i_conv2d_backward(&c, 1, 2, &fx, w, g, 75, gw, gb, gx, 50,
-                                         DR3I_CONV2D_REUSE_COLS, ws, wsf / 2),
+                                         DR3I_CONV2D_REUSE_COLS, ws, wsf - 1),
                     DR3_ERR_INVALID_ARG); /* the columns of 2 samples cannot be in it */
     for (size_t k = 0; k < 100; k++) assert_true(isnan(gx[k]));
     /* dX alone needs neither x nor dW; a uint8 input without dX is fine */
@@ -772,7 +774,8 @@ static void test_no_allocation(void **state) {
 #endif
 }
 
-/* ---- timing (DR3_CONV_BENCH=1; docs/conv.md) --------------------------------------------- */
+/* ---- timing (DR3_CONV_BENCH=1, DR3_CONV_BENCH_THREADS=2; docs/conv.md)
+ * --------------------------------------------- */
 
 static double now_s(void) {
     struct timespec t;
@@ -831,7 +834,9 @@ static void test_timing(void **state) {
     printf("  DR3_BLIS_ARCH=%s\n", arch ? arch : "(auto)");
     dr3i_conv2d l1 = shape(4, 84, 84, 32, 8, 8, 4, 0), l2 = shape(32, 20, 20, 64, 4, 4, 2, 0);
     dr3i_conv2d l3 = shape(64, 9, 9, 64, 3, 3, 1, 0), mn = shape(10, 10, 10, 16, 3, 3, 1, 0);
-    for (int threads = 1; threads <= 2; threads++) {
+    const char *te = getenv("DR3_CONV_BENCH_THREADS");
+    const int max_threads = te != NULL && atoi(te) > 1 ? atoi(te) : 1;
+    for (int threads = 1; threads <= max_threads; threads++) {
         const size_t groups[] = {32, 8, 1};
         for (size_t gi = 0; gi < 3; gi++) {
             bench_layer("nature1", l1, 32, true, groups[gi], threads);

@@ -70,14 +70,14 @@ enum {
 dr3_status dr3i_conv2d_init(dr3i_conv2d *c, const char *who);
 
 /* Floats of workspace that lets forward and backward handle @p group samples per GEMM
- * (group >= 1): (C·kh·kw + K) · OH·OW · group. Size it once at creation with group = the
- * maximum batch for one GEMM per call, or smaller to bound memory. DR3_ERR_OVERFLOW when it
- * does not fit in size_t; DR3_ERR_INVALID_ARG for group 0 or an uninitialised @p c. */
+ * (group >= 1): (C·kh·kw + K) · OH·OW · group + H·W + K·C·kh·kw. Size it once at creation with
+ * group = the maximum batch for one GEMM per call, or smaller to bound memory. DR3_ERR_OVERFLOW
+ * when it does not fit in size_t; DR3_ERR_INVALID_ARG for group 0 or an uninitialised @p c. */
 dr3_status dr3i_conv2d_workspace(const dr3i_conv2d *c, size_t group, size_t *floats);
 
 /* out[i] = conv(x[i], weight) + bias for i < n. out's sample i starts at out + i·ld_out
- * (ld_out >= K·OH·OW). @p ws holds @p ws_floats floats (at least the workspace of one sample;
- * the group size is ws_floats / the per-sample workspace). Returns DR3_ERR_INVALID_ARG on a
+ * (ld_out >= K·OH·OW). @p ws holds @p ws_floats floats (at least the workspace for a group of
+ * one; the group is the largest one ws_floats has room for). Returns DR3_ERR_INVALID_ARG on a
  * NULL pointer, n == 0, both or neither input pointer, a stride or workspace too small;
  * nothing is written then. Never allocates. */
 dr3_status dr3i_conv2d_forward(const dr3i_conv2d *c, int threads, size_t n,
