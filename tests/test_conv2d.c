@@ -57,10 +57,10 @@
 #endif
 #endif
 
+#if COUNT_ALLOCS
 static atomic_int counting;
 static atomic_long alloc_calls;
 
-#if COUNT_ALLOCS
 extern void *__libc_malloc(size_t size);
 extern void *__libc_calloc(size_t n, size_t size);
 extern void *__libc_realloc(void *p, size_t size);
@@ -203,7 +203,7 @@ static void run_ours(const layer *l, size_t group, size_t extra, int threads, re
         src.f32 = xs;
     }
     float *out = tu_alloc_nan(n * ldo);
-    assert_int_equal(dr3i_conv2d_forward(c, threads, n, &src, l->w, l->b, out, ldo, ws, wsf),
+    assert_int_equal(dr3i_conv2d_forward(c, threads, n, &src, l->w, l->b, out, ldo, 0, ws, wsf),
                      DR3_OK);
     assert_true(tu_padding_untouched(out, n, c->out_size, ldo));
     for (size_t k = 0; k < canary; k++) assert_true(isnan(ws[wsf + k]));
@@ -228,7 +228,7 @@ static void run_ours(const layer *l, size_t group, size_t extra, int threads, re
     if (n <= group) {
         float *gw2 = tu_alloc_nan(c->weight_count), *gb2 = tu_alloc_nan(c->out_c);
         assert_int_equal(
-            dr3i_conv2d_forward(c, threads, n, &src, l->w, l->b, out, ldo, ws, wsf), DR3_OK);
+            dr3i_conv2d_forward(c, threads, n, &src, l->w, l->b, out, ldo, 0, ws, wsf), DR3_OK);
         assert_int_equal(dr3i_conv2d_backward(c, threads, n, &src, l->w, g, ldo, gw2, gb2, NULL,
                                               0, DR3I_CONV2D_REUSE_COLS, ws, wsf),
                          DR3_OK);
@@ -439,6 +439,8 @@ static const grid_case GRID[] = {
     {"pad > kernel", 2, 1, 3, 3, 2, 1, 1, 1, 3, false},
     {"batch 33", 33, 2, 7, 7, 3, 3, 3, 1, 1, false},
     {"uint8 s2 p1", 3, 3, 9, 8, 4, 3, 3, 2, 1, true},
+    {"uint8 s3 p2", 4, 2, 11, 10, 3, 4, 3, 3, 2, true},
+    {"uint8 s1 p1", 3, 2, 6, 6, 3, 3, 3, 1, 1, true},
     {"MinAtar", 3, 10, 10, 10, 16, 3, 3, 1, 0, false},
     {"Nature 1 float", 2, 4, 84, 84, 32, 8, 8, 4, 0, false},
     {"Nature 1 uint8", 2, 4, 84, 84, 32, 8, 8, 4, 0, true},
@@ -493,7 +495,7 @@ static void test_u8_scaling(void **state) {
     assert_int_equal(dr3i_conv2d_workspace(&c, 1, &wsf), DR3_OK);
     assert_int_equal(wsf, 769);
     dr3i_conv2d_src src = {NULL, x, 256};
-    assert_int_equal(dr3i_conv2d_forward(&c, 1, 1, &src, &w, &b, out, 256, ws, wsf), DR3_OK);
+    assert_int_equal(dr3i_conv2d_forward(&c, 1, 1, &src, &w, &b, out, 256, 0, ws, wsf), DR3_OK);
     volatile float d = 255.0f;
     for (int v = 0; v < 256; v++) assert_true(out[v] == (float)v / d);
 }
@@ -506,7 +508,8 @@ static double fd_loss(const layer *l, float *out, float *ws, size_t wsf) {
     const dr3i_conv2d *c = &l->c;
     dr3i_conv2d_src src = {l->xf, NULL, c->in_size};
     assert_int_equal(
-        dr3i_conv2d_forward(c, 1, l->n, &src, l->w, l->b, out, c->out_size, ws, wsf), DR3_OK);
+        dr3i_conv2d_forward(c, 1, l->n, &src, l->w, l->b, out, c->out_size, 0, ws, wsf),
+        DR3_OK);
     double L = 0;
     for (size_t k = 0; k < l->n * c->out_size; k++)
         L += (double)l->g[k] * out[k] + 0.5 * (double)out[k] * out[k];
@@ -651,42 +654,44 @@ static void test_bad_calls(void **state) {
     dr3i_conv2d raw = {
         .in_c = 1, .in_h = 1, .in_w = 1, .out_c = 1, .kh = 1, .kw = 1, .stride = 1};
     /* forward */
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(NULL, 1, 2, &fx, w, b, out, 75, ws, wsf),
+    TU_ASSERT_FAILS(dr3i_conv2d_forward(NULL, 1, 2, &fx, w, b, out, 75, 0, ws, wsf),
                     DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(&raw, 1, 2, &fx, w, b, out, 75, ws, wsf),
+    TU_ASSERT_FAILS(dr3i_conv2d_forward(&raw, 1, 2, &fx, w, b, out, 75, 0, ws, wsf),
                     DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 0, &fx, w, b, out, 75, ws, wsf),
+    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 0, &fx, w, b, out, 75, 0, ws, wsf),
                     DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, NULL, w, b, out, 75, ws, wsf),
+    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, NULL, w, b, out, 75, 0, ws, wsf),
                     DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &both, w, b, out, 75, ws, wsf),
+    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &both, w, b, out, 75, 0, ws, wsf),
                     DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &neither, w, b, out, 75, ws, wsf),
+    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &neither, w, b, out, 75, 0, ws, wsf),
                     DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &short_ld, w, b, out, 75, ws, wsf),
+    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &short_ld, w, b, out, 75, 0, ws, wsf),
                     DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, NULL, b, out, 75, ws, wsf),
+    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, NULL, b, out, 75, 0, ws, wsf),
                     DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, NULL, out, 75, ws, wsf),
+    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, NULL, out, 75, 0, ws, wsf),
                     DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, NULL, 75, ws, wsf),
+    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, NULL, 75, 0, ws, wsf),
                     DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 74, ws, wsf),
+    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 74, 0, ws, wsf),
                     DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, NULL, wsf),
+    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, 0, NULL, wsf),
                     DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, ws, ws1 - 1),
+    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, 0, ws, ws1 - 1),
                     DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 0, 2, &fx, w, b, out, 75, ws, wsf),
+    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, 1u, ws, wsf),
+                    DR3_ERR_INVALID_ARG); /* no forward flag is defined yet */
+    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 0, 2, &fx, w, b, out, 75, 0, ws, wsf),
                     DR3_ERR_INVALID_ARG);
     const dr3i_conv2d_src huge = {x, NULL, SIZE_MAX / 2};
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 3, &huge, w, b, out, 75, ws, wsf),
+    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 3, &huge, w, b, out, 75, 0, ws, wsf),
                     DR3_ERR_OVERFLOW);
     for (size_t k = 0; k < 2 * c.out_size; k++)
         assert_true(isnan(out[k])); /* nothing written */
     for (size_t k = 0; k < wsf; k++) assert_true(isnan(ws[k]));
     /* half the workspace: one sample per GEMM, still correct */
-    assert_int_equal(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, ws, ws1), DR3_OK);
+    assert_int_equal(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, 0, ws, ws1), DR3_OK);
 
     /* backward */
     TU_ASSERT_FAILS(
@@ -747,12 +752,12 @@ static void test_no_allocation(void **state) {
         atomic_store(&alloc_calls, 0);
         atomic_store(&counting, round);
         for (int threads = 1; threads <= 2; threads++) {
-            assert_int_equal(
-                dr3i_conv2d_forward(c, threads, 5, &src, l.w, l.b, out, c->out_size, ws, wsf),
-                DR3_OK);
-            assert_int_equal(
-                dr3i_conv2d_forward(c, threads, 5, &bsrc, l.w, l.b, out, c->out_size, ws, wsf),
-                DR3_OK);
+            assert_int_equal(dr3i_conv2d_forward(c, threads, 5, &src, l.w, l.b, out,
+                                                 c->out_size, 0, ws, wsf),
+                             DR3_OK);
+            assert_int_equal(dr3i_conv2d_forward(c, threads, 5, &bsrc, l.w, l.b, out,
+                                                 c->out_size, 0, ws, wsf),
+                             DR3_OK);
             assert_int_equal(dr3i_conv2d_backward(c, threads, 5, &src, l.w, l.g, c->out_size,
                                                   gw, gb, gx, c->in_size, 0, ws, wsf),
                              DR3_OK);
@@ -797,7 +802,7 @@ static void bench_layer(const char *name, dr3i_conv2d c, size_t n, bool u8, size
     double best_f = 1e9, best_w = 1e9, best_wx = 1e9;
     for (int r = 0; r < reps; r++) {
         double t0 = now_s();
-        dr3i_conv2d_forward(&c, threads, n, &src, l.w, l.b, out, c.out_size, ws, wsf);
+        dr3i_conv2d_forward(&c, threads, n, &src, l.w, l.b, out, c.out_size, 0, ws, wsf);
         double t1 = now_s();
         dr3i_conv2d_backward(&c, threads, n, &src, l.w, l.g, c.out_size, gw, gb, NULL, 0, 0, ws,
                              wsf);

@@ -233,7 +233,8 @@ static dr3_status check_out(size_t n, const float *y, size_t ld, size_t width, c
 
 dr3_status dr3i_conv2d_forward(const dr3i_conv2d *c, int threads, size_t n,
                                const dr3i_conv2d_src *x, const float *weight, const float *bias,
-                               float *out, size_t ld_out, float *ws, size_t ws_floats) {
+                               float *out, size_t ld_out, unsigned flags, float *ws,
+                               size_t ws_floats) {
     static const char who[] = "conv2d forward";
     dr3_status st = check_call(c, n, x, true, weight, ws, ws_floats, who);
     if (st == DR3_OK && bias == NULL)
@@ -241,6 +242,8 @@ dr3_status dr3i_conv2d_forward(const dr3i_conv2d *c, int threads, size_t n,
     if (st == DR3_OK) st = check_out(n, out, ld_out, c->out_size, "out", who);
     if (st == DR3_OK && threads < 1)
         st = dr3i_fail(DR3_ERR_INVALID_ARG, "%s: threads must be >= 1", who);
+    if (st == DR3_OK && flags != 0)
+        st = dr3i_fail(DR3_ERR_INVALID_ARG, "%s: unknown flags 0x%x", who, flags);
     if (st != DR3_OK) return st;
 
     const size_t K = c->out_c, P = c->positions, R = c->patch;

@@ -76,13 +76,16 @@ dr3_status dr3i_conv2d_init(dr3i_conv2d *c, const char *who);
 dr3_status dr3i_conv2d_workspace(const dr3i_conv2d *c, size_t group, size_t *floats);
 
 /* out[i] = conv(x[i], weight) + bias for i < n. out's sample i starts at out + i·ld_out
- * (ld_out >= K·OH·OW). @p ws holds @p ws_floats floats (at least the workspace for a group of
- * one; the group is the largest one ws_floats has room for). Returns DR3_ERR_INVALID_ARG on a
- * NULL pointer, n == 0, both or neither input pointer, a stride or workspace too small;
- * nothing is written then. Never allocates. */
+ * (ld_out >= K·OH·OW). @p flags must be 0 for now: reserved for fusing an activation into
+ * the pass that adds the bias (the one pass that touches every output anyway). @p ws holds @p
+ * ws_floats floats (at least the workspace for a group of one; the group is the largest one
+ * ws_floats has room for). Returns DR3_ERR_INVALID_ARG on a NULL pointer, n == 0, both or
+ * neither input pointer, a stride or workspace too small; nothing is written then. Never
+ * allocates. */
 dr3_status dr3i_conv2d_forward(const dr3i_conv2d *c, int threads, size_t n,
                                const dr3i_conv2d_src *x, const float *weight, const float *bias,
-                               float *out, size_t ld_out, float *ws, size_t ws_floats);
+                               float *out, size_t ld_out, unsigned flags, float *ws,
+                               size_t ws_floats);
 
 /* Given dL/dout (sample i at grad_out + i·ld_grad_out) and the forward's input x:
  * grad_w [K, C, kh, kw] = dL/dweight and grad_b [K] = dL/dbias (overwritten, or added to with
