@@ -185,7 +185,11 @@ static void run_ours(const layer *l, size_t group, size_t extra, int threads, re
     const size_t n = l->n, ldx = c->in_size + extra, ldo = c->out_size + extra;
     size_t wsf = 0;
     assert_int_equal(dr3i_conv2d_workspace(c, group, &wsf), DR3_OK);
-    assert_int_equal(wsf, (c->patch + c->out_c) * c->positions * group + c->in_h * c->in_w +
+    /* per sample: columns, GEMM result, the C planes split into stride phases; then dWᵀ */
+    const size_t st = c->stride, na = st < c->in_h ? st : c->in_h,
+                 nb = st < c->in_w ? st : c->in_w;
+    const size_t phase = na * nb * ((c->in_h + st - 1) / st) * ((c->in_w + st - 1) / st);
+    assert_int_equal(wsf, ((c->patch + c->out_c) * c->positions + c->in_c * phase) * group +
                               c->weight_count);
     const size_t canary = 17;
     float *ws = tu_alloc_nan(wsf + canary);
@@ -437,6 +441,8 @@ static const grid_case GRID[] = {
     {"4x2 kernel s2", 5, 3, 10, 7, 4, 4, 2, 2, 0, false},
     {"stride > kernel", 2, 2, 4, 4, 3, 3, 3, 5, 1, false},
     {"pad > kernel", 2, 1, 3, 3, 2, 1, 1, 1, 3, false},
+    {"stride 1000", 2, 2, 5, 4, 3, 5, 4, 1000, 0, false},
+    {"uint8 stride 999 p1", 3, 2, 5, 4, 3, 3, 2, 999, 1, true},
     {"batch 33", 33, 2, 7, 7, 3, 3, 3, 1, 1, false},
     {"uint8 s2 p1", 3, 3, 9, 8, 4, 3, 3, 2, 1, true},
     {"uint8 s3 p2", 4, 2, 11, 10, 3, 4, 3, 3, 2, true},
@@ -493,7 +499,7 @@ static void test_u8_scaling(void **state) {
     float w = 1, b = 0, out[256], ws[769];
     size_t wsf;
     assert_int_equal(dr3i_conv2d_workspace(&c, 1, &wsf), DR3_OK);
-    assert_int_equal(wsf, 769);
+    assert_int_equal(wsf, 769); /* (1 + 1)·256 + 256 + 1 */
     dr3i_conv2d_src src = {NULL, x, 256};
     assert_int_equal(dr3i_conv2d_forward(&c, 1, 1, &src, &w, &b, out, 256, 0, ws, wsf), DR3_OK);
     volatile float d = 255.0f;

@@ -37,13 +37,17 @@ dr3_status dr3i_conv2d_init(dr3i_conv2d *c, const char *who) {
                          "(%zu×%zu + 2·%zu): the output would be empty",
                          who, c->kh, c->kw, ph, pw, c->in_h, c->in_w, c->pad);
     size_t oh = (ph - c->kh) / c->stride + 1, ow = (pw - c->kw) / c->stride + 1;
-    size_t in_size, positions, out_size, patch, wc;
+    size_t in_size, positions, out_size, patch, wc, phf;
+    const size_t na = c->stride < c->in_h ? c->stride : c->in_h;
+    const size_t nb = c->stride < c->in_w ? c->stride : c->in_w;
     if (!dr3i_mul(c->in_c, c->in_h, &t) || !dr3i_mul(t, c->in_w, &in_size) ||
         !dr3i_mul(oh, ow, &positions) || !dr3i_mul(positions, c->out_c, &out_size) ||
         !dr3i_mul(c->in_c, c->kh, &t) || !dr3i_mul(t, c->kw, &patch) ||
         !dr3i_mul(patch, c->out_c, &wc) || !dr3i_add(wc, c->out_c, &t) ||
         !dr3i_add(patch, c->out_c, &t) || !dr3i_mul(t, positions, &t) ||
-        !dr3i_add(t, c->in_h * c->in_w, &t) || !dr3i_add(t, wc, &t))
+        !dr3i_mul(na, nb, &phf) || !dr3i_mul(phf, (c->in_h - 1) / c->stride + 1, &phf) ||
+        !dr3i_mul(phf, (c->in_w - 1) / c->stride + 1, &phf) || !dr3i_add(t, phf, &t) ||
+        !dr3i_add(t, wc, &t))
         return dr3i_fail(DR3_ERR_OVERFLOW, "%s: conv2d sizes overflow", who);
     c->out_h = oh;
     c->out_w = ow;
@@ -56,12 +60,13 @@ dr3_status dr3i_conv2d_init(dr3i_conv2d *c, const char *who) {
 }
 
 /* Workspace layout for a group of G samples: cols [R × G·P], then the GEMM's result or the
- * gathered dL/dout [K × G·P], then one input plane [H·W] (uint8 inputs are scaled into it),
- * then dWᵀ [R × K]. */
+ * gathered dL/dout [K × G·P], then the group's input planes split into their stride phases
+ * [G·C × phase_floats] (unfold; unused for float inputs with stride 1), then dWᵀ [R × K]. */
+static size_t phase_floats(const dr3i_conv2d *c);
 static size_t ws_per_sample(const dr3i_conv2d *c) {
-    return (c->patch + c->out_c) * c->positions;
+    return (c->patch + c->out_c) * c->positions + c->in_c * phase_floats(c);
 }
-static size_t ws_fixed(const dr3i_conv2d *c) { return c->in_h * c->in_w + c->weight_count; }
+static size_t ws_fixed(const dr3i_conv2d *c) { return c->weight_count; }
 
 dr3_status dr3i_conv2d_workspace(const dr3i_conv2d *c, size_t group, size_t *floats) {
     if (floats != NULL) *floats = 0;
@@ -110,59 +115,113 @@ static window tap_window(const dr3i_conv2d *c, size_t u, size_t v) {
     return w;
 }
 
-/* One row block of the columns: dst[oh·OW + ow] = plane[(oh·s + u − p)·W + ow·s + v − p],
- * 0 in the padding; plane is one H × W channel of one sample. */
-static void unfold_tap(const dr3i_conv2d *c, size_t u, size_t v, window t,
-                       const float *restrict plane, float *restrict dst) {
-    const size_t W = c->in_w, OH = c->out_h, OW = c->out_w, s = c->stride, p = c->pad;
+/* One row block of the columns: dst[oh·OW + ow] = the input tap (u, v) reads for output
+ * (oh, ow), 0 in the padding. Inside the window t the inputs are
+ * first[(oh − hlo)·row_step + (ow − wlo)·col_step]; col_step 1 copies whole runs. */
+static void unfold_tap(const dr3i_conv2d *c, window t, const float *first, size_t row_step,
+                       size_t col_step, float *restrict dst) {
+    const size_t OH = c->out_h, OW = c->out_w, cnt = t.whi - t.wlo;
     memset(dst, 0, t.hlo * OW * sizeof(float));
-    for (size_t oh = t.hlo; oh < t.hhi; oh++) {
+    for (size_t oh = t.hlo; oh < t.hhi; oh++, first += row_step) {
         float *d = dst + oh * OW;
-        /* the input of (oh, ow), ow >= wlo, is src[(ow − wlo)·s] */
-        const float *src = plane + (oh * s + u - p) * W + t.wlo * s + v - p;
-        const size_t cnt = t.whi - t.wlo;
         for (size_t q = 0; q < t.wlo; q++) d[q] = 0;
-        if (s == 1)
-            memcpy(d + t.wlo, src, cnt * sizeof(float));
-        else if (s == 2)
-            gather(d + t.wlo, src, cnt, 2);
-        else if (s == 4)
-            gather(d + t.wlo, src, cnt, 4);
+        if (col_step == 1)
+            gather(d + t.wlo, first, cnt, 1);
+        else if (col_step == 2)
+            gather(d + t.wlo, first, cnt, 2);
+        else if (col_step == 4)
+            gather(d + t.wlo, first, cnt, 4);
         else
-            gather(d + t.wlo, src, cnt, s);
+            gather(d + t.wlo, first, cnt, col_step);
         for (size_t q = t.whi; q < OW; q++) d[q] = 0;
     }
     memset(dst + t.hhi * OW, 0, (OH - t.hhi) * OW * sizeof(float));
 }
 
+/* The phase split of one plane: min(s, H) × min(s, W) phases (rows a ≡ ih mod s, columns
+ * b ≡ iw mod s; a phase with a >= H or b >= W would be empty) of ⌈H/s⌉ × ⌈W/s⌉ each. */
+typedef struct phases {
+    size_t na, nb, rows, cols, sub; /* sub = rows·cols: floats per phase */
+} phases;
+
+static phases phase_shape(const dr3i_conv2d *c) {
+    const size_t s = c->stride;
+    phases f = {s < c->in_h ? s : c->in_h, s < c->in_w ? s : c->in_w, (c->in_h - 1) / s + 1,
+                (c->in_w - 1) / s + 1, 0};
+    f.sub = f.rows * f.cols;
+    return f;
+}
+
+/* Floats of the plane scratch (<= (H + s)·(W + s); the init checks its size arithmetic). */
+static size_t phase_floats(const dr3i_conv2d *c) {
+    const phases f = phase_shape(c);
+    return f.na * f.nb * f.sub;
+}
+
+/* Splits one H × W plane (float or uint8, scaled) into its phases:
+ * ph[(a·nb + b)·sub + i·cols + k] = x[i·s + a][k·s + b], so that every tap of a stride-s
+ * kernel reads consecutive elements of one phase (see unfold). */
+static void split_phases(const dr3i_conv2d *c, const float *xf, const uint8_t *xb, float *ph) {
+    const size_t H = c->in_h, W = c->in_w, s = c->stride;
+    const phases f = phase_shape(c);
+    for (size_t ih = 0; ih < H; ih++) {
+        const size_t a = ih % s, i = ih / s;
+        for (size_t b = 0; b < f.nb; b++) {
+            float *d = ph + (a * f.nb + b) * f.sub + i * f.cols;
+            const size_t cnt = (W - b - 1) / s + 1; /* columns b, b + s, ... < W */
+            if (xf != NULL)
+                gather(d, xf + ih * W + b, cnt, s);
+            else
+                for (size_t k = 0; k < cnt; k++) d[k] = u8_unit[xb[ih * W + b + k * s]];
+        }
+    }
+}
+
 /* cols[r][j·P + q] for the g samples starting at x (r = (c, u, v), q = (oh, ow)); ldc = g·P.
- * Float input: tap by tap, each row of cols written front to back. uint8 input: each plane
- * is first scaled into @p scratch (H·W floats) once, rather than once per tap that reads
- * it (kh·kw/s² times), then unfolded from there. */
+ * Tap by tap, so each row of cols is written front to back in runs of OW. A float input is
+ * read in place (runs with step s). A uint8 input is first scaled into @p scratch
+ * (g·C·phase_floats floats), once rather than once per tap that reads it (kh·kw/s² times),
+ * and split into its stride phases on the way: tap (u, v) with u − p = a + s·m,
+ * v − p = b + s·e (0 <= a, b < s) reads phase (a, b) at row oh + m, columns ow + e, so its
+ * runs are contiguous. (Measured: the split pays for uint8 inputs; for float inputs with
+ * s > 1 the extra pass costs more than the contiguous runs save, docs/conv.md.) */
 static void unfold(const dr3i_conv2d *c, size_t g, const dr3i_conv2d_src *x, size_t i0,
                    float *cols, size_t ldc, float *scratch) {
-    const size_t HW = c->in_h * c->in_w, P = c->positions, kh = c->kh, kw = c->kw;
-    if (x->f32 != NULL) {
-        const float *xf = x->f32 + i0 * x->ld;
-        float *row = cols;
-        for (size_t ch = 0; ch < c->in_c; ch++)
-            for (size_t u = 0; u < kh; u++)
-                for (size_t v = 0; v < kw; v++, row += ldc) {
-                    const window t = tap_window(c, u, v);
-                    for (size_t j = 0; j < g; j++)
-                        unfold_tap(c, u, v, t, xf + j * x->ld + ch * HW, row + j * P);
+    const size_t W = c->in_w, HW = c->in_h * W, P = c->positions, s = c->stride, p = c->pad;
+    const bool direct = x->f32 != NULL;
+    const phases f = phase_shape(c);
+    const size_t plane_floats = f.na * f.nb * f.sub;
+    if (!direct)
+        for (size_t j = 0; j < g; j++)
+            for (size_t ch = 0; ch < c->in_c; ch++) {
+                const size_t at = (i0 + j) * x->ld + ch * HW;
+                split_phases(c, x->f32 ? x->f32 + at : NULL, x->u8 ? x->u8 + at : NULL,
+                             scratch + (j * c->in_c + ch) * plane_floats);
+            }
+    float *row = cols;
+    for (size_t ch = 0; ch < c->in_c; ch++)
+        for (size_t u = 0; u < c->kh; u++)
+            for (size_t v = 0; v < c->kw; v++, row += ldc) {
+                const window t = tap_window(c, u, v);
+                if (t.hlo == t.hhi) {
+                    memset(row, 0, g * P * sizeof(float));
+                    continue;
                 }
-        return;
-    }
-    for (size_t j = 0; j < g; j++)
-        for (size_t ch = 0; ch < c->in_c; ch++) {
-            const uint8_t *src = x->u8 + (i0 + j) * x->ld + ch * HW;
-            for (size_t k = 0; k < HW; k++) scratch[k] = u8_unit[src[k]];
-            float *row = cols + ch * kh * kw * ldc + j * P;
-            for (size_t u = 0; u < kh; u++)
-                for (size_t v = 0; v < kw; v++, row += ldc)
-                    unfold_tap(c, u, v, tap_window(c, u, v), scratch, row);
-        }
+                /* the input of (hlo, wlo): row ih = hlo·s + u − p = (hlo + m)·s + a, column
+                 * iw = wlo·s + v − p = (wlo + e)·s + b; both >= 0 inside the window */
+                const size_t ih = t.hlo * s + u - p, iw = t.wlo * s + v - p;
+                for (size_t j = 0; j < g; j++) {
+                    if (direct) {
+                        const float *plane = x->f32 + (i0 + j) * x->ld + ch * HW;
+                        unfold_tap(c, t, plane + ih * W + iw, s * W, s, row + j * P);
+                    } else {
+                        const float *ph = scratch + (j * c->in_c + ch) * plane_floats;
+                        const size_t off =
+                            ((ih % s) * f.nb + iw % s) * f.sub + (ih / s) * f.cols + iw / s;
+                        unfold_tap(c, t, ph + off, f.cols, 1, row + j * P);
+                    }
+                }
+            }
 }
 
 /* The adjoint of unfold: gx[j][c][h][w] += cols[r][j·P + q] over every (r, q) that read
@@ -251,7 +310,7 @@ dr3_status dr3i_conv2d_forward(const dr3i_conv2d *c, int threads, size_t n,
     for (size_t i0 = 0; i0 < n; i0 += G) {
         const size_t g = n - i0 < G ? n - i0 : G, ldc = g * P;
         float *cols = ws, *y = ws + R * ldc;
-        unfold(c, g, x, i0, cols, ldc, ws + G * ws_per_sample(c));
+        unfold(c, g, x, i0, cols, ldc, ws + (R + K) * P * G);
         if (g == 1) {
             /* one sample: the product lands in out directly, on top of the bias */
             float *o = out + i0 * ld_out;
@@ -302,7 +361,7 @@ dr3_status dr3i_conv2d_backward(const dr3i_conv2d *c, int threads, size_t n,
 
     /* dWᵀ [R × K] accumulates over the groups in the workspace: as a product with R rows and
      * K columns BLIS runs it ~1.5× faster than dW [K × R] (measured, docs/conv.md) */
-    float *const plane = ws + G * ws_per_sample(c), *const dwt = plane + c->in_h * c->in_w;
+    float *const phase = ws + (R + K) * P * G, *const dwt = ws + G * ws_per_sample(c);
     if (!(flags & DR3I_CONV2D_ACCUMULATE) && grad_b != NULL)
         memset(grad_b, 0, K * sizeof(float));
     for (size_t i0 = 0; i0 < n; i0 += G) {
@@ -322,7 +381,7 @@ dr3_status dr3i_conv2d_backward(const dr3i_conv2d *c, int threads, size_t n,
             if (grad_b != NULL) grad_b[k] += (float)sum;
         }
         if (grad_w != NULL) {
-            if (!(flags & DR3I_CONV2D_REUSE_COLS)) unfold(c, g, x, i0, cols, ldc, plane);
+            if (!(flags & DR3I_CONV2D_REUSE_COLS)) unfold(c, g, x, i0, cols, ldc, phase);
             /* dWᵀ[R × K] (+)= cols · dYᵀ */
             dr3k_sgemm(threads, false, true, R, K, ldc, 1.0f, cols, ldc, dy, ldc,
                        i0 == 0 ? 0.0f : 1.0f, dwt, K);

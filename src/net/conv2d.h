@@ -70,9 +70,11 @@ enum {
 dr3_status dr3i_conv2d_init(dr3i_conv2d *c, const char *who);
 
 /* Floats of workspace that lets forward and backward handle @p group samples per GEMM
- * (group >= 1): (C·kh·kw + K) · OH·OW · group + H·W + K·C·kh·kw. Size it once at creation with
- * group = the maximum batch for one GEMM per call, or smaller to bound memory. DR3_ERR_OVERFLOW
- * when it does not fit in size_t; DR3_ERR_INVALID_ARG for group 0 or an uninitialised @p c. */
+ * (group >= 1): ((C·kh·kw + K)·OH·OW + C·F)·group + K·C·kh·kw, where F = H·W for
+ * stride 1 and a little more for larger strides (the planes split by stride phase). Size it
+ * once at creation with group = the maximum batch for one GEMM per call, or smaller to bound
+ * memory. DR3_ERR_OVERFLOW when it does not fit in size_t; DR3_ERR_INVALID_ARG for group 0 or
+ * an uninitialised @p c. */
 dr3_status dr3i_conv2d_workspace(const dr3i_conv2d *c, size_t group, size_t *floats);
 
 /* out[i] = conv(x[i], weight) + bias for i < n. out's sample i starts at out + i·ld_out
