@@ -1,0 +1,105 @@
+/* 2-D convolution kernels with torch.nn.Conv2d semantics (internal to the net module).
+ *
+ * One layer: input NCHW (n × C × H × W), weight [K, C, kh, kw] (Conv2d.weight, contiguous),
+ * bias [K], zero padding p on all four sides, the same stride s in both directions, output
+ * NCHW n × K × OH × OW with OH = (H + 2p − kh)/s + 1 and OW = (W + 2p − kw)/s + 1 (integer
+ * division, as PyTorch). No activation: the caller composes it.
+ *
+ * Scheme (docs/conv.md): the input is unfolded into a column matrix cols[C·kh·kw × g·OH·OW]
+ * for a group of g samples (the batch as extra columns), so that one dr3k_sgemm computes the
+ * whole group: Y = W · cols. Backward: dW = dY · colsᵀ, dcols = Wᵀ · dY, then dcols is folded
+ * back onto dX, adding where windows overlap. uint8 inputs are scaled by 1/255 while they are
+ * unfolded, so a frame batch is never converted to a float copy first.
+ *
+ * Memory: every scratch float comes from the caller's workspace (dr3i_conv2d_workspace);
+ * forward and backward never allocate. A workspace sized for g samples lets a call take any
+ * n: the batch is processed g samples per GEMM.
+ *
+ * Threading: the functions keep no state; calls on distinct workspaces and outputs may run
+ * concurrently. `threads` is handed to BLIS (dr3k_sgemm). */
+#ifndef DR3_SRC_NET_CONV2D_H
+#define DR3_SRC_NET_CONV2D_H
+
+#include "../core/internal.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One convolution layer. The caller sets the eight shape fields (a designated initialiser
+ * reads well) and calls dr3i_conv2d_init, which checks them and fills the derived ones. */
+typedef struct dr3i_conv2d {
+    size_t in_c, in_h, in_w; /* C, H, W */
+    size_t out_c;            /* K: filters */
+    size_t kh, kw;           /* kernel height, width */
+    size_t stride, pad;      /* s >= 1 both ways; p zeros on every side */
+    /* derived by dr3i_conv2d_init */
+    size_t out_h, out_w; /* OH, OW */
+    size_t in_size;      /* C·H·W: floats (or bytes) of one input sample */
+    size_t out_size;     /* K·OH·OW: floats of one output sample */
+    size_t patch;        /* C·kh·kw: one row of the weight matrix */
+    size_t positions;    /* OH·OW */
+    size_t weight_count; /* K·C·kh·kw; parameters = weight_count + K (bias) */
+} dr3i_conv2d;
+
+/* The input of a call: exactly one of f32 / u8 is non-NULL. Sample i starts at element
+ * i·ld (ld >= C·H·W); within a sample the layout is C × H × W, contiguous. A u8 value v
+ * enters the convolution as (float)v / 255.0f (correctly rounded, as torch's
+ * `x.float() / 255`). */
+typedef struct dr3i_conv2d_src {
+    const float *f32;
+    const uint8_t *u8;
+    size_t ld;
+} dr3i_conv2d_src;
+
+/* Flags of dr3i_conv2d_backward. */
+enum {
+    /* add dW and db into grad_w / grad_b instead of overwriting them */
+    DR3I_CONV2D_ACCUMULATE = 1u << 0,
+    /* add dL/dX into grad_x instead of overwriting it */
+    DR3I_CONV2D_ACCUMULATE_DX = 1u << 1,
+    /* the workspace still holds the columns the last forward unfolded from this same input
+     * and n (nothing else used it since, and n fitted in one group): skip unfolding again */
+    DR3I_CONV2D_REUSE_COLS = 1u << 2,
+};
+
+/* Checks the shape fields of @p c and fills the derived ones. Fails with DR3_ERR_INVALID_ARG
+ * when a size or the stride is 0 or the output would be smaller than 1×1 (H + 2p < kh or
+ * W + 2p < kw), DR3_ERR_OVERFLOW when a size product does not fit; the message starts with
+ * @p who. On failure the derived fields are zero. */
+dr3_status dr3i_conv2d_init(dr3i_conv2d *c, const char *who);
+
+/* Floats of workspace that lets forward and backward handle @p group samples per GEMM
+ * (group >= 1): ((C·kh·kw + K)·OH·OW + C·F)·group + K·C·kh·kw, where F = H·W for
+ * stride 1 and a little more for larger strides (the planes split by stride phase). Size it
+ * once at creation with group = the maximum batch for one GEMM per call, or smaller to bound
+ * memory. DR3_ERR_OVERFLOW when it does not fit in size_t; DR3_ERR_INVALID_ARG for group 0 or
+ * an uninitialised @p c. */
+dr3_status dr3i_conv2d_workspace(const dr3i_conv2d *c, size_t group, size_t *floats);
+
+/* out[i] = conv(x[i], weight) + bias for i < n. out's sample i starts at out + i·ld_out
+ * (ld_out >= K·OH·OW). @p flags must be 0 for now: reserved for fusing an activation into
+ * the pass that adds the bias (the one pass that touches every output anyway). @p ws holds @p
+ * ws_floats floats (at least the workspace for a group of one; the group is the largest one
+ * ws_floats has room for). Returns DR3_ERR_INVALID_ARG on a NULL pointer, n == 0, both or
+ * neither input pointer, a stride or workspace too small; nothing is written then. Never
+ * allocates. */
+dr3_status dr3i_conv2d_forward(const dr3i_conv2d *c, int threads, size_t n,
+                               const dr3i_conv2d_src *x, const float *weight, const float *bias,
+                               float *out, size_t ld_out, unsigned flags, float *ws,
+                               size_t ws_floats);
+
+/* Given dL/dout (sample i at grad_out + i·ld_grad_out) and the forward's input x:
+ * grad_w [K, C, kh, kw] = dL/dweight and grad_b [K] = dL/dbias (overwritten, or added to with
+ * DR3I_CONV2D_ACCUMULATE; either may be NULL to skip it), and, when grad_x is non-NULL,
+ * dL/dx (sample i at grad_x + i·ld_grad_x, ld_grad_x >= C·H·W; overwritten, or added to
+ * with DR3I_CONV2D_ACCUMULATE_DX). dL/dx needs only the weight, not x; but it is available
+ * for float inputs only (a uint8 input is data, not a parameter). x may be NULL when
+ * grad_w is NULL. Errors as forward, also for unknown flags; never allocates. */
+dr3_status dr3i_conv2d_backward(const dr3i_conv2d *c, int threads, size_t n,
+                                const dr3i_conv2d_src *x, const float *weight,
+                                const float *grad_out, size_t ld_grad_out, float *grad_w,
+                                float *grad_b, float *grad_x, size_t ld_grad_x, unsigned flags,
+                                float *ws, size_t ws_floats);
+
+#endif
