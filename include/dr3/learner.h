@@ -351,6 +351,25 @@ DR3_API dr3_status dr3_checkpoint_info_init(dr3_checkpoint_info *s, unsigned ver
  */
 DR3_API dr3_status dr3_learner_checkpoint_info(dr3_checkpoint_info *info, const char *path);
 
+#ifdef DR3_EXPERIMENTAL
+/**
+ * @brief Creates a learner whose online and target networks are built from a layer list
+ *        (dr3_net_create_desc(): convolutional Q-networks such as the "nature" and
+ *        "minatar" presets). Experimental (issue #11).
+ *
+ * @p opts is read as for dr3_learner_create(), except that the architecture comes from
+ * @p desc: num_hidden/hidden/activation are ignored (the description's activation applies),
+ * and obs_dim / num_actions are 0 (taken from the description: C·H·W and action_dim) or must
+ * agree with it. Batches carry observations as floats, C·H·W per row in NCHW order (a uint8
+ * replay with frame stacking produces them with its u8_scale). Such a learner cannot be
+ * saved or loaded yet (dr3_learner_save / _load return ::DR3_ERR_UNSUPPORTED): the
+ * checkpoint format records MLP widths only.
+ * Errors: those of dr3_learner_create() and dr3_net_create_desc(), ::DR3_ERR_SHAPE.
+ */
+DR3_API dr3_status dr3_learner_create_desc(dr3_learner **out, const dr3_learner_options *opts,
+                                           const dr3_net_desc *desc);
+#endif /* DR3_EXPERIMENTAL */
+
 #ifdef __cplusplus
 }
 #endif

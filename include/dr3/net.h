@@ -255,6 +255,105 @@ DR3_API dr3_status dr3_net_save_with_optim(const dr3_net *net, const dr3_optim *
  */
 DR3_API dr3_status dr3_net_load_with_optim(dr3_net *net, dr3_optim *optim, const char *path);
 
+#ifdef DR3_EXPERIMENTAL
+/* ---- networks from a layer list (experimental: issue #11; may change in any release) ---- */
+
+/** Kinds of layers in a ::dr3_net_desc. Values are fixed. */
+typedef enum dr3_layer_kind {
+    DR3_LAYER_LINEAR = 0, /**< torch.nn.Linear: `units` outputs. */
+    DR3_LAYER_CONV2D = 1 /**< torch.nn.Conv2d on C×H×W: `units` filters of kernel_h×kernel_w,
+                              the same stride both ways, zero padding on every side. */
+} dr3_layer_kind;
+
+/** Version of ::dr3_layer in this header. */
+#define DR3_LAYER_VERSION 1
+
+/** @brief One hidden layer of a ::dr3_net_desc (followed by the description's activation).
+ *  Experimental. */
+typedef struct dr3_layer {
+    unsigned version;    /**< ::DR3_LAYER_VERSION; set by ::DR3_LAYER_INIT. */
+    dr3_layer_kind kind; /**< Linear or 2-D convolution. */
+    size_t units;        /**< Linear: output features; conv: filters (output channels). */
+    size_t kernel_h;     /**< Conv: kernel height. */
+    size_t kernel_w;     /**< Conv: kernel width. */
+    size_t stride;       /**< Conv: stride (>= 1, both directions). */
+    size_t padding;      /**< Conv: zero padding on each side. */
+} dr3_layer;
+
+/** Initializer for ::dr3_layer: a linear layer (set units). */
+#define DR3_LAYER_INIT                                                                         \
+    { DR3_LAYER_VERSION, DR3_LAYER_LINEAR, 0, 0, 0, 1, 0 }
+
+/** @brief Fills @p s with ::DR3_LAYER_INIT for struct version @p version. Experimental.
+ *  Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_VERSION. Thread-safe. */
+DR3_API dr3_status dr3_layer_init(dr3_layer *s, unsigned version);
+
+/** Version of ::dr3_net_desc in this header. */
+#define DR3_NET_DESC_VERSION 1
+
+/**
+ * @brief A network as a list of layers (experimental): convolutions on a C×H×W input
+ *        (NCHW, as PyTorch), then fully connected layers, then the output head. The flatten
+ *        between the last convolution and the first linear layer is implicit (PyTorch's
+ *        nn.Flatten order, C·H·W). Every hidden layer is followed by `activation`; φ is the
+ *        last hidden layer's output (after it), as for MLPs. Input rows hold C·H·W floats.
+ */
+typedef struct dr3_net_desc {
+    unsigned version;   /**< ::DR3_NET_DESC_VERSION; set by ::DR3_NET_DESC_INIT. */
+    size_t in_channels; /**< C (for an MLP: the observation size, with H = W = 1). */
+    size_t in_height;   /**< H. */
+    size_t in_width;    /**< W. */
+    size_t num_layers;  /**< Hidden layers (convolutions first, then linear). */
+    const dr3_layer *const *layers; /**< num_layers pointers (each read through its version,
+                                         copied at creation). */
+    dr3_activation activation;      /**< After every hidden layer (default ReLU). */
+    float activation_param;         /**< ELU α / leaky slope; 0 means the default. */
+    size_t action_dim;              /**< Q-values per state (discrete head; > 0). */
+} dr3_net_desc;
+
+/** Initializer for ::dr3_net_desc (set the input shape, layers and action_dim). */
+#define DR3_NET_DESC_INIT                                                                      \
+    { DR3_NET_DESC_VERSION, 0, 0, 0, 0, NULL, DR3_ACT_RELU, 0.0f, 0 }
+
+/** @brief Fills @p s with ::DR3_NET_DESC_INIT for struct version @p version. Experimental.
+ *  Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_VERSION. Thread-safe. */
+DR3_API dr3_status dr3_net_desc_init(dr3_net_desc *s, unsigned version);
+
+/**
+ * @brief Fills @p out with a named architecture for @p in_channels input planes and
+ *        @p action_dim actions. Its layer pointers are static (borrowed, never freed).
+ *        - "nature": Mnih et al. 2015 on 84×84 — conv 32 8×8/4, conv 64 4×4/2, conv 64
+ *          3×3/1, linear 512 (φ is the 512-wide output);
+ *        - "minatar": Young & Tian 2019 on 10×10 — conv 16 3×3/1, linear 128.
+ * Errors: ::DR3_ERR_INVALID_ARG (NULL, zero sizes, unknown name). Thread-safe.
+ */
+DR3_API dr3_status dr3_net_desc_preset(dr3_net_desc *out, const char *name, size_t in_channels,
+                                       size_t action_dim);
+
+/**
+ * @brief Creates a network from a layer list, initialised as PyTorch's defaults (weights and
+ *        biases uniform in ±1/√fan_in, fan_in = C·kh·kw for a convolution) from
+ *        runtime->seed. @p runtime supplies max_batch, seed, threads and allocator (its
+ *        architecture fields are ignored; obs_dim becomes C·H·W). Parameters are laid out as
+ *        the equivalent torch.nn.Sequential's state_dict: each layer's weight
+ *        (Conv2d [K, C, kh, kw] / Linear [out, in]) then bias. Saving such a network to a
+ *        file is not supported yet (dr3_net_save refuses it).
+ * Errors: ::DR3_ERR_INVALID_ARG (bad sizes, a convolution after a linear layer, a kernel
+ * larger than its padded input), ::DR3_ERR_VERSION, ::DR3_ERR_OVERFLOW, ::DR3_ERR_NOMEM.
+ * *out is NULL on error.
+ */
+DR3_API dr3_status dr3_net_create_desc(dr3_net **out, const dr3_net_desc *desc,
+                                       const dr3_net_options *runtime);
+
+/**
+ * @brief dr3_net_forward() on uint8 input rows (pixels), scaled by 1/255 once, into the
+ *        network's own input buffer (the caller's frames are never copied to floats
+ *        elsewhere). Discrete-head networks only. Errors as dr3_net_forward().
+ */
+DR3_API dr3_status dr3_net_forward_u8(dr3_net *net, size_t n, const uint8_t *obs, size_t ld_obs,
+                                      float *out, size_t ld_out, const float **features);
+#endif /* DR3_EXPERIMENTAL */
+
 #ifdef __cplusplus
 }
 #endif

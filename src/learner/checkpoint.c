@@ -40,6 +40,11 @@ dr3_status dr3_learner_save(const dr3_learner *l, const char *path) {
     if (l == NULL || path == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who,
                          l == NULL ? "learner" : "path");
+    if (l->from_desc) /* the format records MLP widths only (docs/formats.md) */
+        return dr3i_fail(DR3_ERR_UNSUPPORTED,
+                         "%s: learners on a layer-list network have no checkpoint format yet "
+                         "(experimental, issue #11)",
+                         who);
     size_t optim_len = 0;
     dr3_status st = dr3_optim_state_size(l->optim, &optim_len);
     if (st != DR3_OK) return st;
@@ -237,6 +242,11 @@ dr3_status dr3_learner_load(dr3_learner *l, const char *path) {
     if (l == NULL || path == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who,
                          l == NULL ? "learner" : "path");
+    if (l->from_desc) /* the format records MLP widths only (docs/formats.md) */
+        return dr3i_fail(DR3_ERR_UNSUPPORTED,
+                         "%s: learners on a layer-list network have no checkpoint format yet "
+                         "(experimental, issue #11)",
+                         who);
     dr3i_rfile f;
     dr3_status st = dr3i_rfile_open(&f, path, who);
     if (st != DR3_OK) return st;

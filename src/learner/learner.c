@@ -17,11 +17,8 @@
 DR3I_DEFINE_STRUCT(dr3_learner_options, dr3_learner_options, DR3_LEARNER_OPTIONS_INIT,
                    DR3_LEARNER_OPTIONS_VERSION, sizeof(dr3_learner_options))
 
-static dr3_status load_options(dr3_learner_options *o, const dr3_learner_options *user) {
-    static const char who[] = "dr3_learner_create";
-    dr3_status st =
-        dr3i_struct_in(o, user, &dr3i_desc_dr3_learner_options, false, who, "options");
-    if (st != DR3_OK) return st;
+/* Checks the normalised options (already read through their version). */
+static dr3_status check_options(dr3_learner_options *o, const char *who) {
     if (o->obs_dim == 0 || o->num_actions == 0 || o->batch_size == 0)
         return dr3i_fail(DR3_ERR_INVALID_ARG,
                          "%s: obs_dim, num_actions and batch_size must be > 0", who);
@@ -99,13 +96,37 @@ static dr3_status reserve_regularizers(dr3_learner *l, size_t count, const char 
     return DR3_OK;
 }
 
-dr3_status dr3_learner_create(dr3_learner **out, const dr3_learner_options *opts) {
-    static const char who[] = "dr3_learner_create";
+/* Creation with an MLP from the options, or (desc != NULL) the network a layer list
+ * describes; obs_dim and num_actions may then be 0 (taken from the description) or must
+ * agree with it. */
+static dr3_status create(dr3_learner **out, const dr3_learner_options *opts,
+                         const dr3_net_desc *desc, const char *who) {
     if (out == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: out is NULL", who);
     *out = NULL;
-    dr3_learner_options o;
-    dr3_status st = load_options(&o, opts);
+    dr3_learner_options o = DR3_LEARNER_OPTIONS_INIT;
+    dr3_status st =
+        dr3i_struct_in(&o, opts, &dr3i_desc_dr3_learner_options, false, who, "options");
     if (st != DR3_OK) return st;
+    if (desc != NULL) {
+        if (desc->version == 0 || desc->version > DR3_NET_DESC_VERSION)
+            return dr3i_fail(DR3_ERR_VERSION, "%s: desc has version %u (use DR3_NET_DESC_INIT)",
+                             who, desc->version);
+        size_t in = 0;
+        if (!dr3i_mul(desc->in_channels, desc->in_height, &in) ||
+            !dr3i_mul(in, desc->in_width, &in))
+            return dr3i_fail(DR3_ERR_OVERFLOW, "%s: the description's input size overflows",
+                             who);
+        if (o.obs_dim == 0) o.obs_dim = in;
+        if (o.num_actions == 0) o.num_actions = desc->action_dim;
+        if (o.obs_dim != in || o.num_actions != desc->action_dim)
+            return dr3i_fail(DR3_ERR_SHAPE,
+                             "%s: options say %zu observation floats and %zu actions, the "
+                             "description %zu (C·H·W) and %zu",
+                             who, o.obs_dim, o.num_actions, in, desc->action_dim);
+        o.num_hidden = 0; /* the layers come from the description */
+        o.hidden = NULL;
+    }
+    if ((st = check_options(&o, who)) != DR3_OK) return st;
     if ((st = dr3i_runtime_ensure()) != DR3_OK) return st;
     dr3i_alloc alloc;
     if ((st = dr3i_alloc_init(&alloc, o.allocator, who)) != DR3_OK) return st;
@@ -138,11 +159,15 @@ dr3_status dr3_learner_create(dr3_learner **out, const dr3_learner_options *opts
     no.threads = o.threads;
     no.allocator = o.allocator;
     if (2 * B < B) st = dr3i_fail(DR3_ERR_OVERFLOW, "%s: batch_size too large", who);
-    if (st == DR3_OK) st = dr3_net_create(&l->online, &no);
+    if (st == DR3_OK)
+        st =
+            desc ? dr3_net_create_desc(&l->online, desc, &no) : dr3_net_create(&l->online, &no);
     if (st == DR3_OK) {
         no.max_batch = B;
-        st = dr3_net_create(&l->target, &no);
+        st =
+            desc ? dr3_net_create_desc(&l->target, desc, &no) : dr3_net_create(&l->target, &no);
     }
+    l->from_desc = desc != NULL;
     if (st == DR3_OK) st = dr3_net_copy_params(l->target, l->online);
     if (st == DR3_OK) {
         l->param_count = dr3_net_param_count(l->online);
@@ -213,6 +238,17 @@ dr3_status dr3_learner_create(dr3_learner **out, const dr3_learner_options *opts
     dr3_rng_seed(&l->rng, o.seed ^ 0x6c65617264723321ULL); /* distinct from the weights' */
     *out = l;
     return DR3_OK;
+}
+
+dr3_status dr3_learner_create(dr3_learner **out, const dr3_learner_options *opts) {
+    return create(out, opts, NULL, "dr3_learner_create");
+}
+
+dr3_status dr3_learner_create_desc(dr3_learner **out, const dr3_learner_options *opts,
+                                   const dr3_net_desc *desc) {
+    static const char who[] = "dr3_learner_create_desc";
+    if (desc == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: desc is NULL", who);
+    return create(out, opts, desc, who);
 }
 
 void dr3_learner_free(dr3_learner *l) {

@@ -28,6 +28,7 @@ struct dr3_learner {
     dr3_optim *optim;
     dr3_rng rng;
     uint64_t steps;
+    bool from_desc; /* networks from a layer list (experimental dr3_learner_create_desc) */
 
     dr3_backup_vtable backup_vt;
     void *backup_payload;

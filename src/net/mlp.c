@@ -7,6 +7,7 @@
 #include "../kernels/kernels.h"
 #include "net_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *const act_names[] = {"identity", "relu", "tanh", "elu", "leaky_relu"};
@@ -51,102 +52,160 @@ static dr3_status validate_options(dr3_net_options *o, const dr3_net_options *us
 }
 
 static void init_params(dr3_net *net, uint64_t seed) {
-    /* torch.nn.Linear.reset_parameters: kaiming_uniform_(a = √5) gives the bound
-     * gain·√(3/fan_in) with gain = √(2/(1+5)), i.e. 1/√fan_in; the bias uses 1/√fan_in too. */
+    /* torch.nn.Linear/Conv2d.reset_parameters: kaiming_uniform_(a = √5) gives the bound
+     * gain·√(3/fan_in) with gain = √(2/(1+5)), i.e. 1/√fan_in; the bias uses 1/√fan_in too.
+     * fan_in is in (linear) or C·kh·kw (convolution). */
     dr3_rng rng;
     dr3_rng_seed(&rng, seed);
     for (size_t l = 0; l < net->num_layers; l++) {
         const dr3i_layer *ly = &net->layers[l];
-        float bound = (float)(1.0 / sqrt((double)ly->in));
+        float bound = (float)(1.0 / sqrt((double)ly->fan_in));
         float *w = net->params + ly->w_off, *b = net->params + ly->b_off;
-        for (size_t k = 0; k < ly->out * ly->in; k++)
+        size_t nb = ly->conv ? ly->cv.out_c : ly->out;
+        for (size_t k = 0; k < ly->w_count; k++)
             w[k] = bound * (2.0f * dr3_rng_uniform(&rng) - 1.0f);
-        for (size_t k = 0; k < ly->out; k++)
-            b[k] = bound * (2.0f * dr3_rng_uniform(&rng) - 1.0f);
+        for (size_t k = 0; k < nb; k++) b[k] = bound * (2.0f * dr3_rng_uniform(&rng) - 1.0f);
     }
     memset(net->grads, 0, net->param_count * sizeof(float));
 }
 
-dr3_status dr3_net_create(dr3_net **out, const dr3_net_options *opts) {
-    static const char who[] = "dr3_net_create";
-    if (out == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: out is NULL", who);
-    *out = NULL;
-    dr3_net_options o;
-    dr3_status st = validate_options(&o, opts, who);
-    if (st != DR3_OK) return st;
+/* The layers a network is built from: linear widths, or convolution geometries. */
+typedef struct plan_layer {
+    bool conv;
+    dr3i_conv2d cv; /* conv only, initialised */
+    size_t out;     /* linear: units */
+} plan_layer;
+
+/* Sizes everything (overflow-checked), allocates once per buffer, lays the layers out as
+ * PyTorch's state_dict and initialises the parameters. @p o is validated. */
+static dr3_status build(dr3_net **out, const dr3_net_options *o, const plan_layer *plan,
+                        size_t L, size_t in_width, const char *who) {
+    dr3_status st;
     if ((st = dr3i_runtime_ensure()) != DR3_OK) return st;
     dr3i_alloc alloc;
-    if ((st = dr3i_alloc_init(&alloc, o.allocator, who)) != DR3_OK) return st;
-
-    /* sizes first, all overflow-checked, then one allocation per buffer */
-    const size_t L = o.num_hidden + 1;
-    const size_t in_width = o.obs_dim + (o.head == DR3_HEAD_CRITIC ? o.action_dim : 0);
-    const size_t out_width = o.head == DR3_HEAD_CRITIC ? 1 : o.action_dim;
-    size_t params = 0, widest = in_width, act_total = 0;
+    if ((st = dr3i_alloc_init(&alloc, o->allocator, who)) != DR3_OK) return st;
+    const size_t out_width = o->head == DR3_HEAD_CRITIC ? 1 : o->action_dim;
+    size_t params = 0, widest = in_width, act_total = 0, ws = 0;
+    const size_t group = o->max_batch < 32 ? o->max_batch : 32;
     bool ok = true;
+    size_t prev = in_width;
     for (size_t l = 0; l < L && ok; l++) {
-        size_t in = l == 0 ? in_width : o.hidden[l - 1];
-        size_t outw = l + 1 < L ? o.hidden[l] : out_width, wsz, rows;
-        ok = dr3i_mul(in, outw, &wsz) && dr3i_add(params, wsz, &params) &&
-             dr3i_add(params, outw, &params) && dr3i_mul(o.max_batch, outw, &rows) &&
-             dr3i_add(act_total, rows, &act_total);
+        const plan_layer *p = &plan[l];
+        size_t outw, wsz, nb, rows;
+        if (p->conv) {
+            outw = p->cv.out_size;
+            wsz = p->cv.weight_count;
+            nb = p->cv.out_c;
+            size_t need;
+            ok = dr3i_conv2d_workspace(&p->cv, group, &need) == DR3_OK;
+            if (ok && need > ws) ws = need;
+        } else {
+            outw = p->out;
+            nb = outw;
+            ok = dr3i_mul(prev, outw, &wsz);
+        }
+        ok = ok && dr3i_add(params, wsz, &params) && dr3i_add(params, nb, &params) &&
+             dr3i_mul(o->max_batch, outw, &rows) && dr3i_add(act_total, rows, &act_total);
         if (outw > widest) widest = outw;
+        prev = outw;
     }
     size_t in_buf = 0, delta = 0, bytes;
-    ok =
-        ok && dr3i_mul(o.max_batch, in_width, &in_buf) && dr3i_mul(o.max_batch, widest, &delta);
+    ok = ok && dr3i_mul(o->max_batch, in_width, &in_buf) &&
+         dr3i_mul(o->max_batch, widest, &delta);
     ok = ok && dr3i_mul(params, 2 * sizeof(float), &bytes) &&
          dr3i_mul(act_total, sizeof(float), &bytes) &&
-         dr3i_mul(delta, 2 * sizeof(float), &bytes) && dr3i_mul(in_buf, sizeof(float), &bytes);
+         dr3i_mul(delta, 2 * sizeof(float), &bytes) &&
+         dr3i_mul(in_buf, sizeof(float), &bytes) && dr3i_mul(ws, sizeof(float), &bytes);
     if (!ok) return dr3i_fail(DR3_ERR_OVERFLOW, "%s: network sizes overflow", who);
 
     dr3_net *net = dr3i_calloc(&alloc, sizeof *net);
     if (net == NULL) return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
     net->alloc = alloc;
-    net->opts = o;
+    net->opts = *o;
     net->opts.allocator = NULL;
     net->num_layers = L;
     net->in_width = in_width;
     net->out_width = out_width;
     net->param_count = params;
     net->layers = dr3i_calloc(&alloc, L * sizeof(dr3i_layer));
-    net->hidden = dr3i_calloc(&alloc, (o.num_hidden ? o.num_hidden : 1) * sizeof(size_t));
+    net->hidden = dr3i_calloc(&alloc, (o->num_hidden ? o->num_hidden : 1) * sizeof(size_t));
     net->params = dr3i_calloc(&alloc, params * sizeof(float));
     net->grads = dr3i_calloc(&alloc, params * sizeof(float));
     net->acts = dr3i_calloc(&alloc, act_total * sizeof(float));
     net->input = dr3i_calloc(&alloc, in_buf * sizeof(float));
     net->delta[0] = dr3i_calloc(&alloc, delta * sizeof(float));
     net->delta[1] = dr3i_calloc(&alloc, delta * sizeof(float));
-    net->ones = dr3i_calloc(&alloc, o.max_batch * sizeof(float));
+    net->ones = dr3i_calloc(&alloc, o->max_batch * sizeof(float));
+    net->conv_ws_len = ws;
+    if (ws > 0) net->conv_ws = dr3i_calloc(&alloc, ws * sizeof(float));
     if (net->ones)
-        for (size_t i = 0; i < o.max_batch; i++) net->ones[i] = 1.0f;
+        for (size_t i = 0; i < o->max_batch; i++) net->ones[i] = 1.0f;
     if (!net->ones || !net->layers || !net->hidden || !net->params || !net->grads ||
-        !net->acts || !net->input || !net->delta[0] || !net->delta[1]) {
+        !net->acts || !net->input || !net->delta[0] || !net->delta[1] ||
+        (ws > 0 && !net->conv_ws)) {
         dr3_net_free(net);
         return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
     }
-    if (o.num_hidden) memcpy(net->hidden, o.hidden, o.num_hidden * sizeof(size_t));
-    net->opts.hidden = net->hidden;
+    if (o->num_hidden) memcpy(net->hidden, o->hidden, o->num_hidden * sizeof(size_t));
+    net->opts.hidden = o->num_hidden ? net->hidden : NULL;
     size_t off = 0, aoff = 0;
+    prev = in_width;
     for (size_t l = 0; l < L; l++) {
         dr3i_layer *ly = &net->layers[l];
-        ly->in = l == 0 ? in_width : o.hidden[l - 1];
-        ly->out = l + 1 < L ? o.hidden[l] : out_width;
+        const plan_layer *p = &plan[l];
+        ly->conv = p->conv;
+        ly->in = prev;
+        if (p->conv) {
+            ly->cv = p->cv;
+            ly->out = p->cv.out_size;
+            ly->w_count = p->cv.weight_count;
+            ly->fan_in = p->cv.patch;
+        } else {
+            ly->out = l + 1 < L ? p->out : out_width;
+            ly->w_count = ly->in * ly->out;
+            ly->fan_in = ly->in;
+        }
         ly->w_off = off;
-        ly->b_off = off + ly->in * ly->out;
-        off = ly->b_off + ly->out;
+        ly->b_off = off + ly->w_count;
+        off = ly->b_off + (p->conv ? p->cv.out_c : ly->out);
         ly->act = net->acts + aoff;
-        aoff += o.max_batch * ly->out;
+        aoff += o->max_batch * ly->out;
+        prev = ly->out;
     }
-    init_params(net, o.seed);
+    init_params(net, o->seed);
     *out = net;
     return DR3_OK;
+}
+
+dr3_status dr3_net_create(dr3_net **out, const dr3_net_options *opts) {
+    static const char who[] = "dr3_net_create";
+    if (out == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: out is NULL", who);
+    *out = NULL;
+    dr3_net_options o = DR3_NET_OPTIONS_INIT;
+    dr3_status st = validate_options(&o, opts, who);
+    if (st != DR3_OK) return st;
+    const size_t L = o.num_hidden + 1;
+    const size_t in_width = o.obs_dim + (o.head == DR3_HEAD_CRITIC ? o.action_dim : 0);
+    plan_layer small[17], *plan = small;
+    dr3i_alloc a;
+    if ((st = dr3i_alloc_init(&a, o.allocator, who)) != DR3_OK) return st;
+    if (L > sizeof small / sizeof small[0]) {
+        plan = dr3i_calloc(&a, L * sizeof *plan);
+        if (plan == NULL) return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
+    }
+    for (size_t l = 0; l < L; l++) {
+        plan[l].conv = false;
+        plan[l].out = l + 1 < L ? o.hidden[l] : (o.head == DR3_HEAD_CRITIC ? 1 : o.action_dim);
+    }
+    st = build(out, &o, plan, L, in_width, who);
+    if (plan != small) dr3i_free(&a, plan);
+    return st;
 }
 
 void dr3_net_free(dr3_net *net) {
     if (net == NULL) return;
     void *bufs[] = {net->layers, net->hidden,   net->params,   net->grads, net->acts,
-                    net->input,  net->delta[0], net->delta[1], net->ones};
+                    net->input,  net->delta[0], net->delta[1], net->ones,  net->conv_ws};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dr3i_free(&net->alloc, bufs[i]);
     dr3i_alloc a = net->alloc;
     dr3i_free(&a, net);
@@ -157,10 +216,28 @@ dr3_status dr3_net_clone(dr3_net **out, const dr3_net *src) {
         return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_clone: %s is NULL",
                          out == NULL ? "out" : "src");
     *out = NULL;
+    /* the same layers (linear or convolution) and the same allocator hooks */
     dr3_net_options o = src->opts;
+    dr3_allocator hooks = DR3_ALLOCATOR_INIT;
+    hooks.alloc = src->alloc.alloc;
+    hooks.free = src->alloc.free;
+    hooks.opaque = src->alloc.opaque;
+    o.allocator = &hooks;
+    plan_layer *plan = dr3i_calloc(&src->alloc, src->num_layers * sizeof *plan);
+    if (plan == NULL) return dr3i_fail(DR3_ERR_NOMEM, "dr3_net_clone: out of memory");
+    for (size_t l = 0; l < src->num_layers; l++) {
+        plan[l].conv = src->layers[l].conv;
+        plan[l].cv = src->layers[l].cv;
+        plan[l].out = src->layers[l].out;
+    }
     dr3_net *n = NULL;
-    dr3_status st = dr3_net_create(&n, &o);
+    dr3_status st = build(&n, &o, plan, src->num_layers, src->in_width, "dr3_net_clone");
+    dr3i_free(&src->alloc, plan);
     if (st != DR3_OK) return st;
+    n->from_desc = src->from_desc;
+    n->in_c = src->in_c;
+    n->in_h = src->in_h;
+    n->in_w = src->in_w;
     memcpy(n->params, src->params, src->param_count * sizeof(float));
     *out = n;
     return DR3_OK;
@@ -204,9 +281,15 @@ int dr3_net_same_shape(const dr3_net *a, const dr3_net *b) {
     if (a == NULL || b == NULL || a->num_layers != b->num_layers ||
         a->opts.head != b->opts.head || a->in_width != b->in_width)
         return 0;
-    for (size_t l = 0; l < a->num_layers; l++)
-        if (a->layers[l].in != b->layers[l].in || a->layers[l].out != b->layers[l].out)
+    for (size_t l = 0; l < a->num_layers; l++) {
+        const dr3i_layer *x = &a->layers[l], *y = &b->layers[l];
+        if (x->in != y->in || x->out != y->out || x->conv != y->conv) return 0;
+        if (x->conv &&
+            (x->cv.in_c != y->cv.in_c || x->cv.in_h != y->cv.in_h || x->cv.in_w != y->cv.in_w ||
+             x->cv.out_c != y->cv.out_c || x->cv.kh != y->cv.kh || x->cv.kw != y->cv.kw ||
+             x->cv.stride != y->cv.stride || x->cv.pad != y->cv.pad))
             return 0;
+    }
     return 1;
 }
 
@@ -254,6 +337,31 @@ static void activate_backward(dr3_activation act, float p, const float *y, float
     }
 }
 
+/* The forward pass over net->input (n rows, already copied there). */
+static void run_layers(dr3_net *net, size_t n) {
+    const dr3_net_options *o = &net->opts;
+    const float *x = net->input;
+    for (size_t l = 0; l < net->num_layers; l++) {
+        dr3i_layer *ly = &net->layers[l];
+        const float *w = net->params + ly->w_off, *b = net->params + ly->b_off;
+        if (ly->conv) {
+            /* arguments were checked at creation and by the caller: it cannot fail */
+            dr3i_conv2d_src src = {x, NULL, ly->in};
+            (void)dr3i_conv2d_forward(&ly->cv, o->threads, n, &src, w, b, ly->act, ly->out, 0,
+                                      net->conv_ws, net->conv_ws_len);
+        } else {
+            /* Z = X Wᵀ: X is n × in, W is out × in (row-major, PyTorch's layout) */
+            for (size_t i = 0; i < n; i++)
+                memcpy(ly->act + i * ly->out, b, ly->out * sizeof(float));
+            dr3k_sgemm(o->threads, false, true, n, ly->out, ly->in, 1.0f, x, ly->in, w, ly->in,
+                       1.0f, ly->act, ly->out);
+        }
+        if (l + 1 < net->num_layers)
+            activate(o->activation, o->activation_param, ly->act, n * ly->out);
+        x = ly->act;
+    }
+}
+
 dr3_status dr3_net_forward(dr3_net *net, size_t n, const float *obs, size_t ld_obs,
                            const float *action, size_t ld_action, float *out, size_t ld_out,
                            const float **features) {
@@ -292,19 +400,7 @@ dr3_status dr3_net_forward(dr3_net *net, size_t n, const float *obs, size_t ld_o
             memcpy(net->input + i * W + o->obs_dim, action + i * ld_action,
                    o->action_dim * sizeof(float));
     }
-    const float *x = net->input;
-    for (size_t l = 0; l < net->num_layers; l++) {
-        dr3i_layer *ly = &net->layers[l];
-        const float *w = net->params + ly->w_off, *b = net->params + ly->b_off;
-        /* Z = X Wᵀ: X is n × in, W is out × in (row-major, PyTorch's layout) */
-        for (size_t i = 0; i < n; i++)
-            memcpy(ly->act + i * ly->out, b, ly->out * sizeof(float));
-        dr3k_sgemm(o->threads, false, true, n, ly->out, ly->in, 1.0f, x, ly->in, w, ly->in,
-                   1.0f, ly->act, ly->out);
-        if (l + 1 < net->num_layers)
-            activate(o->activation, o->activation_param, ly->act, n * ly->out);
-        x = ly->act;
-    }
+    run_layers(net, n);
     net->cached_n = n;
     net->have_forward = true;
     const dr3i_layer *last = &net->layers[net->num_layers - 1];
@@ -353,16 +449,26 @@ dr3_status dr3_net_backward(dr3_net *net, size_t n, const float *grad_out, size_
         dr3i_layer *ly = &net->layers[l];
         const float *x = l > 0 ? net->layers[l - 1].act : net->input;
         float *gw = net->grads + ly->w_off, *gb = net->grads + ly->b_off;
-        /* dW = deltaᵀ X (out × in); db = column sums of delta */
-        dr3k_sgemm(o->threads, true, false, ly->out, ly->in, n, 1.0f, delta, ly->out, x, ly->in,
-                   beta, gw, ly->in);
-        /* db = deltaᵀ · 1 (a matrix-vector product through BLIS, not a strided loop) */
-        dr3k_sgemm(o->threads, true, false, ly->out, 1, n, 1.0f, delta, ly->out, net->ones, 1,
-                   beta, gb, 1);
-        if (l == 0 && grad_input == NULL) break; /* nothing upstream of the input */
-        /* dX = delta W (n × in) */
-        dr3k_sgemm(o->threads, false, false, n, ly->in, ly->out, 1.0f, delta, ly->out,
-                   net->params + ly->w_off, ly->in, 0.0f, next, ly->in);
+        bool need_dx = !(l == 0 && grad_input == NULL); /* nothing upstream of the input */
+        if (ly->conv) {
+            dr3i_conv2d_src src = {x, NULL, ly->in};
+            unsigned cf = (flags & DR3_NET_ACCUMULATE) ? DR3I_CONV2D_ACCUMULATE : 0u;
+            (void)dr3i_conv2d_backward(&ly->cv, o->threads, n, &src, net->params + ly->w_off,
+                                       delta, ly->out, gw, gb, need_dx ? next : NULL, ly->in,
+                                       cf, net->conv_ws, net->conv_ws_len);
+            if (!need_dx) break;
+        } else {
+            /* dW = deltaᵀ X (out × in); db = column sums of delta */
+            dr3k_sgemm(o->threads, true, false, ly->out, ly->in, n, 1.0f, delta, ly->out, x,
+                       ly->in, beta, gw, ly->in);
+            /* db = deltaᵀ · 1 (a matrix-vector product through BLIS, not a strided loop) */
+            dr3k_sgemm(o->threads, true, false, ly->out, 1, n, 1.0f, delta, ly->out, net->ones,
+                       1, beta, gb, 1);
+            if (!need_dx) break;
+            /* dX = delta W (n × in) */
+            dr3k_sgemm(o->threads, false, false, n, ly->in, ly->out, 1.0f, delta, ly->out,
+                       net->params + ly->w_off, ly->in, 0.0f, next, ly->in);
+        }
         if (l == L - 1 && L > 1 && grad_features != NULL) {
             /* next is dL/dφ from the head; add the injected feature gradient */
             for (size_t i = 0; i < n; i++)
@@ -416,5 +522,184 @@ dr3_status dr3_net_polyak(dr3_net *dst, const dr3_net *src, float tau) {
     if (!dr3_net_same_shape(dst, src))
         return dr3i_fail(DR3_ERR_SHAPE, "dr3_net_polyak: networks differ in shape");
     dr3i_net_polyak_trusted(dst, src, tau);
+    return DR3_OK;
+}
+
+/* ---- networks from a layer list (experimental) ------------------------------------------ */
+
+DR3I_DEFINE_STRUCT(dr3_layer, dr3_layer, DR3_LAYER_INIT, DR3_LAYER_VERSION, sizeof(dr3_layer))
+DR3I_DEFINE_STRUCT(dr3_net_desc, dr3_net_desc, DR3_NET_DESC_INIT, DR3_NET_DESC_VERSION,
+                   sizeof(dr3_net_desc))
+
+/* Presets: static layers, handed out by pointer. */
+static const dr3_layer nature_layers[] = {
+    {DR3_LAYER_VERSION, DR3_LAYER_CONV2D, 32, 8, 8, 4, 0},
+    {DR3_LAYER_VERSION, DR3_LAYER_CONV2D, 64, 4, 4, 2, 0},
+    {DR3_LAYER_VERSION, DR3_LAYER_CONV2D, 64, 3, 3, 1, 0},
+    {DR3_LAYER_VERSION, DR3_LAYER_LINEAR, 512, 0, 0, 1, 0}};
+static const dr3_layer *const nature_ptrs[] = {&nature_layers[0], &nature_layers[1],
+                                               &nature_layers[2], &nature_layers[3]};
+static const dr3_layer minatar_layers[] = {
+    {DR3_LAYER_VERSION, DR3_LAYER_CONV2D, 16, 3, 3, 1, 0},
+    {DR3_LAYER_VERSION, DR3_LAYER_LINEAR, 128, 0, 0, 1, 0}};
+static const dr3_layer *const minatar_ptrs[] = {&minatar_layers[0], &minatar_layers[1]};
+
+dr3_status dr3_net_desc_preset(dr3_net_desc *out, const char *name, size_t in_channels,
+                               size_t action_dim) {
+    static const char who[] = "dr3_net_desc_preset";
+    if (out == NULL || name == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: NULL argument", who);
+    if (in_channels == 0 || action_dim == 0)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: in_channels and action_dim must be > 0",
+                         who);
+    dr3_net_desc d = DR3_NET_DESC_INIT;
+    d.in_channels = in_channels;
+    d.action_dim = action_dim;
+    if (strcmp(name, "nature") == 0) {
+        d.in_height = d.in_width = 84;
+        d.num_layers = 4;
+        d.layers = nature_ptrs;
+    } else if (strcmp(name, "minatar") == 0) {
+        d.in_height = d.in_width = 10;
+        d.num_layers = 2;
+        d.layers = minatar_ptrs;
+    } else {
+        return dr3i_fail(DR3_ERR_INVALID_ARG,
+                         "%s: unknown preset '%s' (expected nature or minatar)", who, name);
+    }
+    *out = d;
+    return DR3_OK;
+}
+
+dr3_status dr3_net_create_desc(dr3_net **out, const dr3_net_desc *desc,
+                               const dr3_net_options *runtime) {
+    static const char who[] = "dr3_net_create_desc";
+    if (out == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: out is NULL", who);
+    *out = NULL;
+    dr3_net_desc d = DR3_NET_DESC_INIT;
+    dr3_status st = dr3i_struct_in(&d, desc, &dr3i_desc_dr3_net_desc, false, who, "desc");
+    if (st != DR3_OK) return st;
+    dr3_net_options o = DR3_NET_OPTIONS_INIT;
+    if ((st = dr3i_struct_in(&o, runtime, &dr3i_desc_dr3_net_options, false, who,
+                             "runtime options")) != DR3_OK)
+        return st;
+    size_t in_width;
+    if (d.in_channels == 0 || d.in_height == 0 || d.in_width == 0 || d.action_dim == 0)
+        return dr3i_fail(DR3_ERR_INVALID_ARG,
+                         "%s: in_channels, in_height, in_width and action_dim must be > 0",
+                         who);
+    if (!dr3i_mul(d.in_channels, d.in_height, &in_width) ||
+        !dr3i_mul(in_width, d.in_width, &in_width))
+        return dr3i_fail(DR3_ERR_OVERFLOW, "%s: the input size overflows", who);
+    if (d.num_layers > 0 && d.layers == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: layers is NULL with num_layers = %zu", who,
+                         d.num_layers);
+    if (d.num_layers > 1024)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %zu layers is not supported", who,
+                         d.num_layers);
+    /* the architecture fields of the runtime options follow the description */
+    o.obs_dim = in_width;
+    o.action_dim = d.action_dim;
+    o.head = DR3_HEAD_DISCRETE_Q;
+    o.activation = d.activation;
+    o.activation_param = d.activation_param;
+    o.num_hidden = 0;
+    o.hidden = NULL;
+    dr3_net_options checked = DR3_NET_OPTIONS_INIT;
+    if ((st = validate_options(&checked, &o, who)) != DR3_OK) return st;
+    dr3i_alloc a;
+    if ((st = dr3i_alloc_init(&a, checked.allocator, who)) != DR3_OK) return st;
+    const size_t L = d.num_layers + 1;
+    plan_layer *plan = dr3i_calloc(&a, L * sizeof *plan);
+    if (plan == NULL) return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
+    size_t c = d.in_channels, h = d.in_height, w = d.in_width;
+    bool linear_seen = false;
+    for (size_t l = 0; l < d.num_layers && st == DR3_OK; l++) {
+        dr3_layer ly = DR3_LAYER_INIT;
+        char what[48];
+        snprintf(what, sizeof what, "layers[%zu]", l);
+        st = dr3i_struct_in(&ly, d.layers[l], &dr3i_desc_dr3_layer, false, who, what);
+        if (st != DR3_OK) break;
+        if (ly.units == 0) {
+            st = dr3i_fail(DR3_ERR_INVALID_ARG, "%s: layers[%zu].units is 0", who, l);
+        } else if (ly.kind == DR3_LAYER_CONV2D) {
+            if (linear_seen) {
+                st = dr3i_fail(DR3_ERR_INVALID_ARG,
+                               "%s: layers[%zu] is a convolution after a linear layer", who, l);
+                break;
+            }
+            dr3i_conv2d *cv = &plan[l].cv;
+            cv->in_c = c;
+            cv->in_h = h;
+            cv->in_w = w;
+            cv->out_c = ly.units;
+            cv->kh = ly.kernel_h;
+            cv->kw = ly.kernel_w;
+            cv->stride = ly.stride;
+            cv->pad = ly.padding;
+            st = dr3i_conv2d_init(cv, who);
+            plan[l].conv = true;
+            c = cv->out_c;
+            h = cv->out_h;
+            w = cv->out_w;
+        } else if (ly.kind == DR3_LAYER_LINEAR) {
+            linear_seen = true;
+            plan[l].out = ly.units;
+            c = ly.units;
+            h = w = 1;
+        } else {
+            st = dr3i_fail(DR3_ERR_INVALID_ARG, "%s: layers[%zu] has unknown kind %d", who, l,
+                           (int)ly.kind);
+        }
+    }
+    if (st == DR3_OK) {
+        plan[L - 1].conv = false;
+        plan[L - 1].out = d.action_dim;
+        st = build(out, &checked, plan, L, in_width, who);
+    }
+    dr3i_free(&a, plan);
+    if (st != DR3_OK) return st;
+    (*out)->from_desc = true;
+    (*out)->in_c = d.in_channels;
+    (*out)->in_h = d.in_height;
+    (*out)->in_w = d.in_width;
+    return DR3_OK;
+}
+
+dr3_status dr3_net_forward_u8(dr3_net *net, size_t n, const uint8_t *obs, size_t ld_obs,
+                              float *out, size_t ld_out, const float **features) {
+    static const char who[] = "dr3_net_forward_u8";
+    if (net == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: net is NULL", who);
+    const dr3_net_options *o = &net->opts;
+    if (o->head != DR3_HEAD_DISCRETE_Q)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: only discrete-head networks take pixels",
+                         who);
+    if (n == 0 || n > o->max_batch)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: n = %zu must be in 1..%zu (max_batch)", who,
+                         n, o->max_batch);
+    if (obs == NULL || ld_obs < o->obs_dim)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: obs is NULL or ld_obs (%zu) < obs_dim (%zu)",
+                         who, ld_obs, o->obs_dim);
+    if (out != NULL && ld_out < net->out_width)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: ld_out (%zu) < output width (%zu)", who,
+                         ld_out, net->out_width);
+    size_t span;
+    if (!dr3i_span(n, o->obs_dim, ld_obs, &span) ||
+        (out && !dr3i_span(n, net->out_width, ld_out, &span)))
+        return dr3i_fail(DR3_ERR_OVERFLOW, "%s: strides overflow", who);
+    /* the one float copy: into the network's input buffer, kept for backward */
+    const size_t W = net->in_width;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < W; k++)
+            net->input[i * W + k] = (float)obs[i * ld_obs + k] / 255.0f;
+    run_layers(net, n);
+    net->cached_n = n;
+    net->have_forward = true;
+    const dr3i_layer *last = &net->layers[net->num_layers - 1];
+    if (out != NULL)
+        for (size_t i = 0; i < n; i++)
+            memcpy(out + i * ld_out, last->act + i * last->out, last->out * sizeof(float));
+    if (features != NULL)
+        *features = net->num_layers > 1 ? net->layers[net->num_layers - 2].act : net->input;
     return DR3_OK;
 }

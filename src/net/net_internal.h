@@ -5,11 +5,16 @@
 #include <dr3/net.h>
 
 #include "../core/internal.h"
+#include "conv2d.h"
 
 typedef struct dr3i_layer {
-    size_t in, out;      /* weight is out × in */
+    size_t in, out;      /* floats per row in and out (a convolution's C·H·W, K·OH·OW) */
     size_t w_off, b_off; /* offsets into params / grads */
-    float *act;          /* max_batch × out: the layer's output (after the activation) */
+    size_t w_count;      /* weights: out × in (linear) or K·C·kh·kw (convolution) */
+    size_t fan_in;       /* in (linear) or C·kh·kw: PyTorch's init bound is 1/√fan_in */
+    bool conv;           /* a 2-D convolution (geometry in cv) */
+    dr3i_conv2d cv;
+    float *act; /* max_batch × out: the layer's output (after the activation) */
 } dr3i_layer;
 
 struct dr3_net {
@@ -25,6 +30,11 @@ struct dr3_net {
     float *ones;     /* max_batch ones: bias gradients as a product with this vector */
     size_t cached_n;
     bool have_forward;
+    /* networks from a layer list (dr3_net_create_desc) */
+    bool from_desc;
+    size_t in_c, in_h, in_w;
+    float *conv_ws; /* convolution workspace shared by the conv layers */
+    size_t conv_ws_len;
 };
 
 const char *dr3i_activation_name(dr3_activation a);

@@ -14,6 +14,11 @@ static dr3_status save_impl(const dr3_net *net, const dr3_optim *optim, const ch
                             const char *who) {
     if (net == NULL || path == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who, net ? "path" : "net");
+    if (net->from_desc) /* its file layout (4-D tensors, Flatten indices) is not settled */
+        return dr3i_fail(DR3_ERR_UNSUPPORTED,
+                         "%s: networks built from a layer list cannot be saved yet "
+                         "(experimental, issue #11); copy dr3_net_params() instead",
+                         who);
     const size_t L = net->num_layers;
     size_t state_len = 0;
     void *state = NULL;
@@ -288,6 +293,11 @@ static dr3_status check_against_net_options(const dr3_net *net, const dr3i_st_fi
 static dr3_status load_impl(dr3_net *net, dr3_optim *optim, const char *path, const char *who) {
     if (net == NULL || path == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who, net ? "path" : "net");
+    if (net->from_desc)
+        return dr3i_fail(DR3_ERR_UNSUPPORTED,
+                         "%s: networks built from a layer list cannot be loaded from files yet "
+                         "(experimental, issue #11)",
+                         who);
     const dr3i_alloc *al = &net->alloc;
     dr3i_rfile rf;
     dr3_status st = dr3i_rfile_open(&rf, path, who);

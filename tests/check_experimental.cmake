@@ -1,0 +1,28 @@
+# The experimental functions (declared between `#ifdef DR3_EXPERIMENTAL` and
+# `#endif /* DR3_EXPERIMENTAL */` in the public headers) and abi/experimental.suppr, which
+# keeps them out of the ABI baseline, must list the same names.
+file(GLOB headers ${SOURCE_DIR}/include/dr3/*.h ${SOURCE_DIR}/include/dr3/sys/*.h)
+set(declared "")
+foreach(h ${headers})
+  file(READ ${h} text)
+  string(REGEX MATCHALL "#ifdef DR3_EXPERIMENTAL.*#endif /\\* DR3_EXPERIMENTAL \\*/" blocks "${text}")
+  foreach(b ${blocks})
+    string(REGEX MATCHALL "DR3_API[^;(]*[ *](dr3_[a-z0-9_]+)\\(" decls "${b}")
+    foreach(d ${decls})
+      string(REGEX REPLACE ".*[ *](dr3_[a-z0-9_]+)\\($" "\\1" name "${d}")
+      list(APPEND declared ${name})
+    endforeach()
+  endforeach()
+endforeach()
+file(READ ${SOURCE_DIR}/abi/experimental.suppr suppr)
+string(REGEX MATCH "\\[suppress_function\\][^[]*name_regexp = \\^dr3_\\(([a-z0-9_|]+)\\)\\$" m "${suppr}")
+string(REPLACE "|" ";" listed "${CMAKE_MATCH_1}")
+list(TRANSFORM listed PREPEND "dr3_")
+list(SORT declared)
+list(SORT listed)
+if(NOT declared STREQUAL listed)
+  message(FATAL_ERROR "experimental functions in the headers:\n  ${declared}\n"
+                      "in abi/experimental.suppr:\n  ${listed}")
+endif()
+list(LENGTH declared n)
+message(STATUS "${n} experimental functions, all suppressed in the ABI baseline")
