@@ -7,14 +7,7 @@
 # here, reading the roff source), GZIP, and either BUILD_DIR + STAGE (install the build
 # into STAGE first) or MANROOT (an existing man tree such as /usr/share/man).
 cmake_policy(VERSION 3.25)
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    string(REPLACE ";" " " cmd "${ARGN}")
-    message(FATAL_ERROR "failed (${rc}): ${cmd}\n${out}\n${err}")
-  endif()
-  set(LAST_OUTPUT "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/cmake_run.cmake)
 
 if(STAGE)
   file(REMOVE_RECURSE ${STAGE})

@@ -8,14 +8,7 @@
 #    headers (docs/<name>.md) are installed.
 # Inputs: BUILD_DIR, SOURCE_DIR, STAGE, READELF.
 cmake_policy(VERSION 3.25)
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    string(REPLACE ";" " " cmd "${ARGN}")
-    message(FATAL_ERROR "failed (${rc}): ${cmd}\n${out}\n${err}")
-  endif()
-  set(LAST_OUTPUT "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/cmake_run.cmake)
 set(failures "")
 macro(fail msg)
   string(APPEND failures "  ${msg}\n")

@@ -6,14 +6,7 @@
 # (the configured one, g++, clang++), warnings as errors: the public headers must be valid,
 # warning-free C++ in each (no C++ keywords as names, extern "C" linkage).
 cmake_policy(VERSION 3.25)
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    string(REPLACE ";" " " cmd "${ARGN}")
-    message(FATAL_ERROR "failed (${rc}): ${cmd}\n${out}\n${err}")
-  endif()
-  set(LAST_OUTPUT "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/cmake_run.cmake)
 
 function(check_uses_shared exe)
   run(ldd ${exe})

@@ -362,6 +362,21 @@ static void run_layers(dr3_net *net, size_t n) {
     }
 }
 
+/* Runs the layers over net->input, caches the pass for backward, copies the outputs and
+ * hands out the features pointer. */
+static void run_and_hand_out(dr3_net *net, size_t n, float *out, size_t ld_out,
+                             const float **features) {
+    run_layers(net, n);
+    net->cached_n = n;
+    net->have_forward = true;
+    const dr3i_layer *last = &net->layers[net->num_layers - 1];
+    if (out != NULL)
+        for (size_t i = 0; i < n; i++)
+            memcpy(out + i * ld_out, last->act + i * last->out, last->out * sizeof(float));
+    if (features != NULL)
+        *features = net->num_layers > 1 ? net->layers[net->num_layers - 2].act : net->input;
+}
+
 dr3_status dr3_net_forward(dr3_net *net, size_t n, const float *obs, size_t ld_obs,
                            const float *action, size_t ld_action, float *out, size_t ld_out,
                            const float **features) {
@@ -400,15 +415,7 @@ dr3_status dr3_net_forward(dr3_net *net, size_t n, const float *obs, size_t ld_o
             memcpy(net->input + i * W + o->obs_dim, action + i * ld_action,
                    o->action_dim * sizeof(float));
     }
-    run_layers(net, n);
-    net->cached_n = n;
-    net->have_forward = true;
-    const dr3i_layer *last = &net->layers[net->num_layers - 1];
-    if (out != NULL)
-        for (size_t i = 0; i < n; i++)
-            memcpy(out + i * ld_out, last->act + i * last->out, last->out * sizeof(float));
-    if (features != NULL)
-        *features = net->num_layers > 1 ? net->layers[net->num_layers - 2].act : net->input;
+    run_and_hand_out(net, n, out, ld_out, features);
     return DR3_OK;
 }
 
@@ -692,14 +699,6 @@ dr3_status dr3_net_forward_u8(dr3_net *net, size_t n, const uint8_t *obs, size_t
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < W; k++)
             net->input[i * W + k] = (float)obs[i * ld_obs + k] / 255.0f;
-    run_layers(net, n);
-    net->cached_n = n;
-    net->have_forward = true;
-    const dr3i_layer *last = &net->layers[net->num_layers - 1];
-    if (out != NULL)
-        for (size_t i = 0; i < n; i++)
-            memcpy(out + i * ld_out, last->act + i * last->out, last->out * sizeof(float));
-    if (features != NULL)
-        *features = net->num_layers > 1 ? net->layers[net->num_layers - 2].act : net->input;
+    run_and_hand_out(net, n, out, ld_out, features);
     return DR3_OK;
 }
