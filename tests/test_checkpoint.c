@@ -664,9 +664,61 @@ static void test_kill_during_save(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* dr3_learner_open: the architecture from the file (an options struct naming other widths
+ * is overruled), the rest from the caller; the reopened learner continues bit for bit. */
+static void test_open_recreates(void **state) {
+    (void)state;
+    char path[256];
+    tmp_path(path, sizeof path, "open.ckpt");
+    dr3_learner *a = make(24);
+    data d;
+    for (int t = 0; t < 5; t++) {
+        batch_for_step(&d, t);
+        assert_int_equal(dr3_learner_step(a, &d.b, NULL), DR3_OK);
+    }
+    assert_int_equal(dr3_learner_save(a, path), DR3_OK);
+    dr3_learner *b = NULL;
+    size_t wrong[1] = {7};
+    dr3_learner_options o = DR3_LEARNER_OPTIONS_INIT;
+    o.num_hidden = 1; /* ignored: the file says 2 x 24 */
+    o.hidden = wrong;
+    o.batch_size = B;
+    o.target_update_period = 4;
+    dr3_backup_options bo = DR3_BACKUP_OPTIONS_INIT;
+    bo.kind = DR3_BACKUP_SAMPLED;
+    bo.policy = pi_uniform;
+    o.backup = &bo;
+    dr3_regularizer_options reg = DR3_REGULARIZER_OPTIONS_INIT;
+    const dr3_regularizer_options *regs[1] = {&reg};
+    o.regularizers = regs;
+    o.num_regularizers = 1;
+    assert_int_equal(dr3_learner_open(&b, path, &o), DR3_OK);
+    assert_true(dr3_learner_step_count(b) == 5);
+    size_t np = dr3_net_param_count(dr3_learner_online(a));
+    assert_int_equal(dr3_net_param_count(dr3_learner_online(b)), np);
+    for (int t = 5; t < 9; t++) {
+        batch_for_step(&d, t);
+        assert_int_equal(dr3_learner_step(a, &d.b, NULL), DR3_OK);
+        assert_int_equal(dr3_learner_step(b, &d.b, NULL), DR3_OK);
+    }
+    assert_memory_equal(dr3_net_params(dr3_learner_online(a)),
+                        dr3_net_params(dr3_learner_online(b)), np * sizeof(float));
+    dr3_learner_free(b);
+    /* NULL options: defaults, still the file's network */
+    assert_int_equal(dr3_learner_open(&b, path, NULL), DR3_OK);
+    assert_int_equal(dr3_net_param_count(dr3_learner_online(b)), np);
+    dr3_learner_free(b);
+    b = (dr3_learner *)1;
+    TU_ASSERT_FAILS(dr3_learner_open(&b, "/nonexistent/x.ckpt", NULL), DR3_ERR_IO);
+    assert_null(b);
+    dr3_learner_free(a);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_is_bitwise_identical),
+        cmocka_unit_test(test_open_recreates),
         cmocka_unit_test(test_corrupt_checkpoints_are_refused),
         cmocka_unit_test(test_kill_during_save),
         cmocka_unit_test(test_crafted_values_refused),

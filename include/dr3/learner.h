@@ -351,6 +351,23 @@ DR3_API dr3_status dr3_checkpoint_info_init(dr3_checkpoint_info *s, unsigned ver
  */
 DR3_API dr3_status dr3_learner_checkpoint_info(dr3_checkpoint_info *info, const char *path);
 
+/**
+ * @brief Creates a learner with the architecture a checkpoint holds and restores it (as
+ *        dr3_learner_create() then dr3_learner_load()): the way to resume or evaluate a
+ *        saved learner without knowing its shape.
+ *
+ * The architecture (observation size, actions, hidden layers, activation — or, for a
+ * checkpoint of an experimental layer-list network, its whole layer list) comes from the
+ * file; everything else (batch size, optimizer, backup, regularizers, threads, allocator,
+ * ...) from @p opts, whose architecture fields are ignored. @p opts may be NULL: the
+ * defaults of ::DR3_LEARNER_OPTIONS_INIT with batch_size 32. Plugins are not stored; add
+ * them again after opening.
+ * Errors: those of dr3_learner_checkpoint_info(), dr3_learner_create() and
+ * dr3_learner_load(); *out is NULL on error. Thread-safe.
+ */
+DR3_API dr3_status dr3_learner_open(dr3_learner **out, const char *path,
+                                    const dr3_learner_options *opts);
+
 #ifdef DR3_EXPERIMENTAL
 /**
  * @brief Creates a learner whose online and target networks are built from a layer list
@@ -361,9 +378,10 @@ DR3_API dr3_status dr3_learner_checkpoint_info(dr3_checkpoint_info *info, const 
  * @p desc: num_hidden/hidden/activation are ignored (the description's activation applies),
  * and obs_dim / num_actions are 0 (taken from the description: C·H·W and action_dim) or must
  * agree with it. Batches carry observations as floats, C·H·W per row in NCHW order (a uint8
- * replay with frame stacking produces them with its u8_scale). Such a learner cannot be
- * saved or loaded yet (dr3_learner_save / _load return ::DR3_ERR_UNSUPPORTED): the
- * checkpoint format records MLP widths only.
+ * replay with frame stacking produces them with its u8_scale). Checkpoints record the
+ * layer list (format version 2, docs/formats.md): dr3_learner_load() refuses a file with
+ * another architecture, dr3_learner_open() recreates the learner from the file, and
+ * dr3_learner_checkpoint_info(), which describes MLPs, returns ::DR3_ERR_UNSUPPORTED.
  * Errors: those of dr3_learner_create() and dr3_net_create_desc(), ::DR3_ERR_SHAPE.
  */
 DR3_API dr3_status dr3_learner_create_desc(dr3_learner **out, const dr3_learner_options *opts,

@@ -5,13 +5,20 @@
 
 #include "../core/checksum.h"
 #include "../io/atomic_file.h"
+#include "../net/net_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 static const char MAGIC[8] = {'D', 'R', '3', 'L', 'R', 'N', 'R', '\0'};
-enum { CKPT_VERSION = 1 };
+/* Version 1: an MLP, its hidden widths after the header. Version 2 (experimental layer-list
+ * networks): an architecture record after the header instead (net_internal.h). */
+enum { CKPT_VERSION = 1, CKPT_VERSION_LAYERS = 2 };
+
+/* Longest architecture record read or written: 1024 MLP widths, or 3 + 6 × 170 layer-list
+ * words. */
+#define MAX_ARCH_WORDS 1024
 
 /* Fixed part after the magic, in file order. */
 typedef struct ckpt_header {
@@ -40,11 +47,6 @@ dr3_status dr3_learner_save(const dr3_learner *l, const char *path) {
     if (l == NULL || path == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who,
                          l == NULL ? "learner" : "path");
-    if (l->from_desc) /* the format records MLP widths only (docs/formats.md) */
-        return dr3i_fail(DR3_ERR_UNSUPPORTED,
-                         "%s: learners on a layer-list network have no checkpoint format yet "
-                         "(experimental, issue #11)",
-                         who);
     size_t optim_len = 0;
     dr3_status st = dr3_optim_state_size(l->optim, &optim_len);
     if (st != DR3_OK) return st;
@@ -57,12 +59,23 @@ dr3_status dr3_learner_save(const dr3_learner *l, const char *path) {
     }
     ckpt_header h;
     memset(&h, 0, sizeof h);
+    uint64_t arch[MAX_ARCH_WORDS];
+    size_t narch = 0;
     h.version = CKPT_VERSION;
+    if (l->from_desc) {
+        narch = dr3i_net_arch_words(l->online, arch, MAX_ARCH_WORDS);
+        if (narch == 0) {
+            dr3i_free(&l->alloc, optim_blob);
+            return dr3i_fail(DR3_ERR_UNSUPPORTED, "%s: the network has too many layers to save",
+                             who);
+        }
+        h.version = CKPT_VERSION_LAYERS;
+    }
     h.activation = (uint32_t)l->opts.activation;
     h.activation_param = l->opts.activation_param;
     h.obs_dim = l->opts.obs_dim;
     h.num_actions = l->opts.num_actions;
-    h.num_hidden = l->opts.num_hidden;
+    h.num_hidden = l->from_desc ? (narch - 3) / DR3I_ARCH_LAYER_WORDS : l->opts.num_hidden;
     h.param_count = l->param_count;
     h.steps = l->steps;
     h.optim_len = optim_len;
@@ -75,9 +88,13 @@ dr3_status dr3_learner_save(const dr3_learner *l, const char *path) {
     }
     put(&w, MAGIC, sizeof MAGIC);
     put(&w, &h, sizeof h);
-    for (size_t i = 0; i < l->opts.num_hidden; i++) {
-        uint64_t width = l->hidden[i];
-        put(&w, &width, sizeof width);
+    if (l->from_desc) {
+        put(&w, arch, narch * sizeof(uint64_t));
+    } else {
+        for (size_t i = 0; i < l->opts.num_hidden; i++) {
+            uint64_t width = l->hidden[i];
+            put(&w, &width, sizeof width);
+        }
     }
     /* the networks' parameters are only read here; the const-cast is for the accessor */
     put(&w, dr3_net_params(l->online), l->param_count * sizeof(float));
@@ -94,8 +111,8 @@ dr3_status dr3_learner_save(const dr3_learner *l, const char *path) {
 }
 
 enum {
-    HEAD_BYTES = 8 + 96,   /* magic + ckpt_header */
-    MAX_HIDDEN = 1024,     /* more hidden layers than any file libdr3 writes */
+    HEAD_BYTES = 8 + 96,         /* magic + ckpt_header */
+    MAX_HIDDEN = MAX_ARCH_WORDS, /* more hidden layers than any file libdr3 writes */
     OPTIM_HEADER = 44,     /* dr3_optim_state_save: 40-byte header + CRC (docs/optim.md) */
     OPTIM_MAX_VECTORS = 3, /* RMSprop centered with momentum */
 };
@@ -124,7 +141,7 @@ static bool mlp_params(uint64_t obs_dim, uint64_t num_actions, const uint64_t *h
  * in range, and a total equal to the file's size. Nothing is allocated: a header declaring
  * gigabytes, or a huge file with a small header, is refused before the body is read. */
 static dr3_status read_header(const dr3i_rfile *f, ckpt_header *h, uint64_t *hidden,
-                              const char *who) {
+                              size_t *arch_words, const char *who) {
     const char *path = f->path;
     unsigned char head[HEAD_BYTES];
     if (f->size < HEAD_BYTES + 4)
@@ -137,19 +154,36 @@ static dr3_status read_header(const dr3i_rfile *f, ckpt_header *h, uint64_t *hid
         return dr3i_fail(DR3_ERR_FORMAT, "%s: '%s' is not a libdr3 learner checkpoint", who,
                          path);
     memcpy(h, head + sizeof MAGIC, sizeof *h);
-    if (h->version != CKPT_VERSION)
+    if (h->version != CKPT_VERSION && h->version != CKPT_VERSION_LAYERS)
         return dr3i_fail(DR3_ERR_VERSION,
-                         "%s: '%s' has checkpoint version %u (this library reads %d)", who,
-                         path, h->version, CKPT_VERSION);
-    if (h->num_hidden > MAX_HIDDEN || f->size < HEAD_BYTES + 8 * h->num_hidden + 4)
+                         "%s: '%s' has checkpoint version %u (this library reads %d and %d)",
+                         who, path, h->version, CKPT_VERSION, CKPT_VERSION_LAYERS);
+    const bool layers = h->version == CKPT_VERSION_LAYERS;
+    const uint64_t max_units =
+        layers ? (MAX_ARCH_WORDS - 3) / DR3I_ARCH_LAYER_WORDS : MAX_HIDDEN;
+    if (h->num_hidden > max_units)
         return dr3i_fail(DR3_ERR_FORMAT,
                          "%s: '%s' has an impossible header (%llu hidden layers)", who, path,
                          (unsigned long long)h->num_hidden);
-    const size_t nh = (size_t)h->num_hidden;
+    const size_t nh = layers ? 3 + DR3I_ARCH_LAYER_WORDS * (size_t)h->num_hidden
+                             : (size_t)h->num_hidden; /* words of the architecture record */
+    if (f->size < HEAD_BYTES + 8 * nh + 4)
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: '%s' is shorter than its header says", who, path);
     if (nh > 0 && (st = dr3i_rfile_read(f, HEAD_BYTES, hidden, 8 * nh)) != DR3_OK) return st;
+    *arch_words = nh;
     size_t params = 0, need = 0, params_bytes = 0, vec = 0;
-    if (!mlp_params(h->obs_dim, h->num_actions, hidden, nh, &params) ||
-        params != h->param_count)
+    bool arch_ok;
+    if (layers) {
+        dr3_net_desc d;
+        dr3_layer ls[(MAX_ARCH_WORDS - 3) / DR3I_ARCH_LAYER_WORDS];
+        const dr3_layer *lp[(MAX_ARCH_WORDS - 3) / DR3I_ARCH_LAYER_WORDS];
+        arch_ok = dr3i_arch_from_words(hidden, nh, h->num_actions, &d, ls, lp,
+                                       sizeof ls / sizeof ls[0], &params, who) == DR3_OK &&
+                  d.in_channels * d.in_height * d.in_width == h->obs_dim;
+    } else {
+        arch_ok = mlp_params(h->obs_dim, h->num_actions, hidden, nh, &params);
+    }
+    if (!arch_ok || params != h->param_count)
         return dr3i_fail(DR3_ERR_FORMAT,
                          "%s: '%s' declares %llu parameters, which its architecture does not "
                          "have",
@@ -197,9 +231,18 @@ dr3_status dr3_learner_checkpoint_info(dr3_checkpoint_info *info, const char *pa
     if (st != DR3_OK) return st;
     ckpt_header h;
     uint64_t hidden[MAX_HIDDEN];
-    if ((st = read_header(&f, &h, hidden, who)) != DR3_OK) {
+    size_t nwords = 0;
+    if ((st = read_header(&f, &h, hidden, &nwords, who)) != DR3_OK) {
         dr3i_rfile_close(&f);
         return st;
+    }
+    if (h.version == CKPT_VERSION_LAYERS) {
+        dr3i_rfile_close(&f);
+        return dr3i_fail(DR3_ERR_UNSUPPORTED,
+                         "%s: '%s' holds a layer-list (convolutional) network, which "
+                         "dr3_checkpoint_info cannot describe: recreate it with "
+                         "dr3_learner_open",
+                         who, path);
     }
     /* the checksum, streamed through a fixed buffer: no allocation, whatever the size */
     unsigned char chunk[16384];
@@ -242,31 +285,33 @@ dr3_status dr3_learner_load(dr3_learner *l, const char *path) {
     if (l == NULL || path == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who,
                          l == NULL ? "learner" : "path");
-    if (l->from_desc) /* the format records MLP widths only (docs/formats.md) */
-        return dr3i_fail(DR3_ERR_UNSUPPORTED,
-                         "%s: learners on a layer-list network have no checkpoint format yet "
-                         "(experimental, issue #11)",
-                         who);
     dr3i_rfile f;
     dr3_status st = dr3i_rfile_open(&f, path, who);
     if (st != DR3_OK) return st;
     ckpt_header h;
-    uint64_t hidden[MAX_HIDDEN];
+    uint64_t hidden[MAX_HIDDEN], mine[MAX_ARCH_WORDS];
     unsigned char *buf = NULL;
-    size_t optim_len = 0;
+    size_t optim_len = 0, nwords = 0;
 #define FAIL(code, ...)                                                                        \
     do {                                                                                       \
         st = dr3i_fail(code, __VA_ARGS__);                                                     \
         goto done;                                                                             \
     } while (0)
-    if ((st = read_header(&f, &h, hidden, who)) != DR3_OK) goto done;
+    if ((st = read_header(&f, &h, hidden, &nwords, who)) != DR3_OK) goto done;
     /* the architecture must be this learner's: checked before the body is allocated, which
      * bounds the allocation by the learner's own size */
     bool same = h.obs_dim == l->opts.obs_dim && h.num_actions == l->opts.num_actions &&
-                h.num_hidden == l->opts.num_hidden && h.param_count == l->param_count &&
+                h.param_count == l->param_count &&
                 h.activation == (uint32_t)l->opts.activation &&
                 h.activation_param == l->opts.activation_param;
-    for (size_t i = 0; same && i < h.num_hidden; i++) same = hidden[i] == l->hidden[i];
+    if (l->from_desc) {
+        size_t n = dr3i_net_arch_words(l->online, mine, MAX_ARCH_WORDS);
+        same = same && h.version == CKPT_VERSION_LAYERS && n == nwords &&
+               memcmp(mine, hidden, n * sizeof(uint64_t)) == 0;
+    } else {
+        same = same && h.version == CKPT_VERSION && h.num_hidden == l->opts.num_hidden;
+        for (size_t i = 0; same && i < h.num_hidden; i++) same = hidden[i] == l->hidden[i];
+    }
     if (!same)
         FAIL(DR3_ERR_SHAPE, "%s: '%s' holds a different network architecture", who, path);
     if ((st = dr3_optim_state_size(l->optim, &optim_len)) != DR3_OK) goto done;
@@ -282,7 +327,7 @@ dr3_status dr3_learner_load(dr3_learner *l, const char *path) {
         FAIL(DR3_ERR_CHECKSUM, "%s: '%s' fails its checksum (corrupted)", who, path);
     /* the checksum only says the bytes are as written: the values must be usable too */
     const size_t n = l->param_count;
-    const unsigned char *online = buf + HEAD_BYTES + 8 * h.num_hidden;
+    const unsigned char *online = buf + HEAD_BYTES + 8 * nwords;
     const unsigned char *target = online + n * sizeof(float);
     const unsigned char *optim = target + n * sizeof(float);
     if (!bytes_finite(online, n) || !bytes_finite(target, n))
@@ -301,4 +346,54 @@ done:
     dr3i_free(&l->alloc, buf);
     dr3i_rfile_close(&f);
     return st;
+}
+
+dr3_status dr3_learner_open(dr3_learner **out, const char *path,
+                            const dr3_learner_options *opts) {
+    static const char who[] = "dr3_learner_open";
+    if (out == NULL || path == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who, out ? "path" : "out");
+    *out = NULL;
+    dr3_learner_options o = DR3_LEARNER_OPTIONS_INIT;
+    dr3_status st = dr3i_struct_in(&o, opts, &dr3i_desc_dr3_learner_options, true, who, "opts");
+    if (st != DR3_OK) return st;
+    if (opts == NULL) o.batch_size = 32;
+    dr3i_rfile f;
+    if ((st = dr3i_rfile_open(&f, path, who)) != DR3_OK) return st;
+    ckpt_header h;
+    uint64_t arch[MAX_HIDDEN];
+    size_t nwords = 0;
+    st = read_header(&f, &h, arch, &nwords, who);
+    dr3i_rfile_close(&f);
+    if (st != DR3_OK) return st;
+    /* the architecture is the file's; everything else is the caller's */
+    o.obs_dim = (size_t)h.obs_dim;
+    o.num_actions = (size_t)h.num_actions;
+    o.activation = (dr3_activation)h.activation;
+    o.activation_param = h.activation_param;
+    dr3_learner *l = NULL;
+    if (h.version == CKPT_VERSION_LAYERS) {
+        dr3_net_desc d;
+        dr3_layer ls[(MAX_ARCH_WORDS - 3) / DR3I_ARCH_LAYER_WORDS];
+        const dr3_layer *lp[(MAX_ARCH_WORDS - 3) / DR3I_ARCH_LAYER_WORDS];
+        size_t params;
+        st = dr3i_arch_from_words(arch, nwords, h.num_actions, &d, ls, lp,
+                                  sizeof ls / sizeof ls[0], &params, who);
+        d.activation = o.activation;
+        d.activation_param = o.activation_param;
+        if (st == DR3_OK) st = dr3_learner_create_desc(&l, &o, &d);
+    } else {
+        size_t widths[MAX_HIDDEN];
+        for (size_t i = 0; i < nwords; i++) widths[i] = (size_t)arch[i];
+        o.num_hidden = nwords;
+        o.hidden = widths;
+        st = dr3_learner_create(&l, &o);
+    }
+    if (st == DR3_OK) st = dr3_learner_load(l, path);
+    if (st != DR3_OK) {
+        dr3_learner_free(l);
+        return st;
+    }
+    *out = l;
+    return DR3_OK;
 }

@@ -10,6 +10,7 @@
 
 /* Descriptors of the structs the learner reads for other modules (defined there). */
 extern const dr3i_struct_desc dr3i_desc_dr3_optim_options;
+extern const dr3i_struct_desc dr3i_desc_dr3_learner_options; /* learner.c */
 
 typedef struct dr3i_learner_reg {
     dr3_regularizer_vtable vt;

@@ -702,3 +702,104 @@ dr3_status dr3_net_forward_u8(dr3_net *net, size_t n, const uint8_t *obs, size_t
     run_and_hand_out(net, n, out, ld_out, features);
     return DR3_OK;
 }
+
+/* ---- architecture records (learner checkpoints of layer-list networks) ---------------- */
+
+size_t dr3i_net_arch_words(const dr3_net *net, uint64_t *words, size_t cap) {
+    const size_t hidden = net->num_layers - 1, need = 3 + DR3I_ARCH_LAYER_WORDS * hidden;
+    if (!net->from_desc || need > cap) return 0;
+    words[0] = net->in_c;
+    words[1] = net->in_h;
+    words[2] = net->in_w;
+    for (size_t l = 0; l < hidden; l++) {
+        const dr3i_layer *ly = &net->layers[l];
+        uint64_t *w = words + 3 + DR3I_ARCH_LAYER_WORDS * l;
+        w[0] = ly->conv ? DR3_LAYER_CONV2D : DR3_LAYER_LINEAR;
+        w[1] = ly->conv ? ly->cv.out_c : ly->out;
+        w[2] = ly->conv ? ly->cv.kh : 0;
+        w[3] = ly->conv ? ly->cv.kw : 0;
+        w[4] = ly->conv ? ly->cv.stride : 1;
+        w[5] = ly->conv ? ly->cv.pad : 0;
+    }
+    return need;
+}
+
+dr3_status dr3i_arch_from_words(const uint64_t *words, size_t nwords, uint64_t action_dim,
+                                dr3_net_desc *desc, dr3_layer *layers,
+                                const dr3_layer **layer_ptrs, size_t cap, size_t *params,
+                                const char *who) {
+    if (nwords < 3 || (nwords - 3) % DR3I_ARCH_LAYER_WORDS != 0 ||
+        (nwords - 3) / DR3I_ARCH_LAYER_WORDS > cap)
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: malformed architecture record", who);
+    const size_t L = (nwords - 3) / DR3I_ARCH_LAYER_WORDS;
+    /* every size stays far below 2^32 in any real network: bounding them keeps the products
+     * below overflow and refuses absurd records before anything is sized by them */
+    const uint64_t big = UINT64_C(1) << 24;
+    for (size_t i = 0; i < nwords; i++)
+        if (words[i] > big)
+            return dr3i_fail(DR3_ERR_FORMAT, "%s: implausible architecture record", who);
+    if (action_dim == 0 || action_dim > big)
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: implausible action count", who);
+    *desc = (dr3_net_desc)DR3_NET_DESC_INIT;
+    desc->in_channels = (size_t)words[0];
+    desc->in_height = (size_t)words[1];
+    desc->in_width = (size_t)words[2];
+    desc->num_layers = L;
+    desc->layers = layer_ptrs;
+    desc->action_dim = (size_t)action_dim;
+    size_t c = desc->in_channels, h = desc->in_height, w = desc->in_width, total = 0, width;
+    if (c == 0 || h == 0 || w == 0)
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: empty input shape in the record", who);
+    bool linear_seen = false;
+    for (size_t l = 0; l < L; l++) {
+        const uint64_t *r = words + 3 + DR3I_ARCH_LAYER_WORDS * l;
+        dr3_layer *ly = &layers[l];
+        *ly = (dr3_layer)DR3_LAYER_INIT;
+        ly->kind = (dr3_layer_kind)r[0];
+        ly->units = (size_t)r[1];
+        ly->kernel_h = (size_t)r[2];
+        ly->kernel_w = (size_t)r[3];
+        ly->stride = (size_t)r[4];
+        ly->padding = (size_t)r[5];
+        layer_ptrs[l] = ly;
+        if (ly->units == 0) return dr3i_fail(DR3_ERR_FORMAT, "%s: a layer has no units", who);
+        size_t in, wc;
+        if (!dr3i_mul(c, h, &in) || !dr3i_mul(in, w, &in))
+            return dr3i_fail(DR3_ERR_FORMAT, "%s: the record's sizes overflow", who);
+        if (r[0] == DR3_LAYER_CONV2D && !linear_seen) {
+            dr3i_conv2d cv = {.in_c = c,
+                              .in_h = h,
+                              .in_w = w,
+                              .out_c = ly->units,
+                              .kh = ly->kernel_h,
+                              .kw = ly->kernel_w,
+                              .stride = ly->stride,
+                              .pad = ly->padding};
+            if (dr3i_conv2d_init(&cv, who) != DR3_OK)
+                return dr3i_fail(DR3_ERR_FORMAT, "%s: impossible convolution in the record",
+                                 who);
+            wc = cv.weight_count + cv.out_c;
+            c = cv.out_c;
+            h = cv.out_h;
+            w = cv.out_w;
+        } else if (r[0] == DR3_LAYER_LINEAR) {
+            linear_seen = true;
+            if (!dr3i_mul(in, ly->units, &wc) || !dr3i_add(wc, ly->units, &wc))
+                return dr3i_fail(DR3_ERR_FORMAT, "%s: the record's sizes overflow", who);
+            c = ly->units;
+            h = w = 1;
+        } else {
+            return dr3i_fail(DR3_ERR_FORMAT, "%s: unknown or misplaced layer in the record",
+                             who);
+        }
+        if (!dr3i_add(total, wc, &total))
+            return dr3i_fail(DR3_ERR_FORMAT, "%s: the record's sizes overflow", who);
+    }
+    size_t head;
+    if (!dr3i_mul(c, h, &width) || !dr3i_mul(width, w, &width) ||
+        !dr3i_mul(width, (size_t)action_dim, &head) ||
+        !dr3i_add(head, (size_t)action_dim, &head) || !dr3i_add(total, head, &total))
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: the record's sizes overflow", who);
+    *params = total;
+    return DR3_OK;
+}

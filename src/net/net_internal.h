@@ -2,6 +2,9 @@
 #ifndef DR3_SRC_NET_INTERNAL_H
 #define DR3_SRC_NET_INTERNAL_H
 
+#ifndef DR3_EXPERIMENTAL
+#define DR3_EXPERIMENTAL 1 /* the net module implements the layer-list API */
+#endif
 #include <dr3/net.h>
 
 #include "../core/internal.h"
@@ -42,6 +45,19 @@ const char *dr3i_activation_name(dr3_activation a);
  * them once (same shape, τ in [0, 1]): they cannot fail. */
 void dr3i_net_copy_params_trusted(dr3_net *dst, const dr3_net *src);
 void dr3i_net_polyak_trusted(dr3_net *dst, const dr3_net *src, float tau);
+/* Architecture records of layer-list networks (learner checkpoints, docs/formats.md): the
+ * input C, H, W, then per hidden layer {kind, units, kernel_h, kernel_w, stride, padding}. */
+enum { DR3I_ARCH_LAYER_WORDS = 6 };
+/* Writes @p net's record into words (room for @p cap); returns its length, or 0 when the
+ * net is not a layer-list network or cap is too small. */
+size_t dr3i_net_arch_words(const dr3_net *net, uint64_t *words, size_t cap);
+/* Reads a record (from a file: every value checked) into a description whose layers live
+ * in the caller's @p layers / @p layer_ptrs (room for @p cap), and counts the parameters of
+ * that network with @p action_dim outputs. DR3_ERR_FORMAT for anything implausible. */
+dr3_status dr3i_arch_from_words(const uint64_t *words, size_t nwords, uint64_t action_dim,
+                                dr3_net_desc *desc, dr3_layer *layers,
+                                const dr3_layer **layer_ptrs, size_t cap, size_t *params,
+                                const char *who);
 /* The descriptor of dr3_net_options (mlp.c), for readers of runtime options. */
 extern const dr3i_struct_desc dr3i_desc_dr3_net_options;
 
