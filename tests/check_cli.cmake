@@ -160,6 +160,25 @@ if(NOT OUT MATCHES "mean return")
 endif()
 run(1 ${DR3} eval --checkpoint ${WORK}/g.ckpt --env cartpole --episodes 3)
 
+# --net minatar (experimental): gridworld states stacked 50 frames deep are 100 floats, one
+# 10 x 10 plane; train, checkpoint (format version 2), resume. States that are not whole
+# planes are refused with the reason.
+run(0 ${DR3} train --data ${WORK}/grid --net minatar --frame-stack 50 --steps 30 --batch 16
+    --checkpoint ${WORK}/m.ckpt)
+if(NOT OUT MATCHES "network minatar: 1 input planes of 10 x 10")
+  message(FATAL_ERROR "dr3 train --net minatar did not build the preset:\n${OUT}")
+endif()
+run(0 ${DR3} train --data ${WORK}/grid --net minatar --frame-stack 50 --steps 40 --batch 16
+    --checkpoint ${WORK}/m.ckpt)
+if(NOT OUT MATCHES "resumed from .* at step 30")
+  message(FATAL_ERROR "the minatar train did not resume:\n${OUT}")
+endif()
+run(2 ${DR3} train --data ${WORK}/grid --net nature --steps 10)
+if(NOT ERR MATCHES "needs states of whole 84 x 84 planes")
+  message(FATAL_ERROR "--net nature on 2-float states gave no reason:\n${ERR}")
+endif()
+run(1 ${DR3} train --data ${WORK}/grid --steps 10 --width 32 --checkpoint ${WORK}/m.ckpt)
+
 # --data: what the path holds is detected, and a wrong path says what was expected
 run(0 ${DR3} info)
 set(H5 "${OUT}")

@@ -1,3 +1,4 @@
+#define DR3_EXPERIMENTAL 1 /* --net nature|minatar: layer-list networks (issue #11) */
 /* dr3 collect / train / eval: datasets, training from any supported format, evaluation. */
 #include "cli.h"
 #include "dataset.h"
@@ -111,7 +112,7 @@ static int on_progress(void *payload, const dr3_step_metrics *m) {
 }
 
 int cmd_train(int argc, char **argv) {
-    const char *data = NULL, *backup = "max", *ckpt = NULL, *metrics = NULL;
+    const char *data = NULL, *backup = "max", *ckpt = NULL, *metrics = NULL, *net = "mlp";
     uint64_t steps = 10000, width = 256, depth = 2, batch = 128, seed = 0, threads = 1;
     uint64_t bc_steps = 2000, frame_stack = 1, n_step = 1, suffix = 0, save_every = 0;
     double dr3c = 0, cql = 0, lr = 3e-4, gamma = 0.99, tau = 0.005;
@@ -126,6 +127,9 @@ int cmd_train(int argc, char **argv) {
          "checkpoint file: resumed from if it exists, saved at the end"},
         {"save-every", 'u', &save_every, "also save the checkpoint every N steps"},
         {"metrics", 's', &metrics, "write per-step metrics to this CSV file"},
+        {"net", 's', &net,
+         "mlp | nature | minatar (mlp; nature wants C x 84 x 84 states, minatar C x 10 x 10, "
+         "in CHW order: DQN Replay with --frame-stack 4 gives 4 x 84 x 84; experimental)"},
         {"width", 'u', &width, "hidden width (256)"},
         {"depth", 'u', &depth, "hidden layers (2)"},
         {"batch", 'u', &batch, "batch size (128)"},
@@ -178,6 +182,25 @@ int cmd_train(int argc, char **argv) {
     size_t S = dr3_replay_state_dim(r), A = ro.num_actions;
     printf("dataset %s: %zu transitions, state %zu floats, %zu actions\n", data,
            dr3_replay_valid_count(r, 0), S, A);
+    /* a convolutional preset: the state must be whole C x H x W planes */
+    dr3_net_desc desc;
+    bool conv = strcmp(net, "mlp") != 0;
+    if (conv) {
+        size_t plane = strcmp(net, "nature") == 0    ? 84 * 84
+                       : strcmp(net, "minatar") == 0 ? 100
+                                                     : 0;
+        if (plane == 0 || S % plane != 0 ||
+            dr3_net_desc_preset(&desc, net, S / plane, A) != DR3_OK) {
+            fprintf(stderr,
+                    "dr3 train: --net %s needs states of whole %s planes (this dataset's have "
+                    "%zu floats); use --net mlp, nature or minatar\n",
+                    net, strcmp(net, "nature") == 0 ? "84 x 84" : "10 x 10", S);
+            dr3_replay_free(r);
+            return CLI_USAGE;
+        }
+        printf("network %s: %zu input planes of %zu x %zu\n", net, desc.in_channels,
+               desc.in_height, desc.in_width);
+    }
 
     size_t hidden[16];
     for (size_t i = 0; i < depth; i++) hidden[i] = (size_t)width;
@@ -232,7 +255,7 @@ int cmd_train(int argc, char **argv) {
     o.threads = (int)threads;
     o.seed = seed;
     dr3_learner *l = NULL;
-    st = dr3_learner_create(&l, &o);
+    st = conv ? dr3_learner_create_desc(&l, &o, &desc) : dr3_learner_create(&l, &o);
     if (st == DR3_OK && ckpt != NULL && access(ckpt, F_OK) == 0) {
         st = dr3_learner_load(l, ckpt);
         if (st == DR3_OK)
@@ -305,39 +328,29 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "dr3 eval: unknown environment '%s'\n", env_name);
         return CLI_USAGE;
     }
-    dr3_checkpoint_info info = DR3_CHECKPOINT_INFO_INIT;
-    size_t widths[64];
-    info.hidden = widths;
-    info.hidden_capacity = 64;
-    dr3_status st = dr3_learner_checkpoint_info(&info, ckpt);
-    if (st == DR3_OK && info.num_hidden > 64)
-        st = DR3_ERR_RANGE; /* deeper than any network the tool trains */
+    /* the checkpoint's own architecture (MLP or layer list), greedy acting one row at a time */
+    dr3_learner_options o = DR3_LEARNER_OPTIONS_INIT;
+    o.batch_size = 1;
+    dr3_learner *l = NULL;
+    double mean = 0;
+    dr3_status st = dr3_learner_open(&l, ckpt, &o);
     if (st != DR3_OK) {
         dr3env_free(env);
         return cli_fail("eval", "reading the checkpoint", st);
     }
-    if (info.obs_dim != dr3env_obs_dim(env) || info.num_actions != dr3env_num_actions(env)) {
+    dr3_net *q = dr3_learner_online(l);
+    if (dr3_net_obs_dim(q) != dr3env_obs_dim(env) ||
+        dr3_net_output_dim(q) != dr3env_num_actions(env)) {
         fprintf(stderr,
                 "dr3 eval: the checkpoint is for %zu observations and %zu actions, %s has "
                 "%zu and %zu\n",
-                info.obs_dim, info.num_actions, env_name, dr3env_obs_dim(env),
+                dr3_net_obs_dim(q), dr3_net_output_dim(q), env_name, dr3env_obs_dim(env),
                 dr3env_num_actions(env));
+        dr3_learner_free(l);
         dr3env_free(env);
         return CLI_FAIL;
     }
-    dr3_learner_options o = DR3_LEARNER_OPTIONS_INIT;
-    o.obs_dim = info.obs_dim;
-    o.num_actions = info.num_actions;
-    o.num_hidden = info.num_hidden;
-    o.hidden = info.hidden;
-    o.activation = info.activation;
-    o.activation_param = info.activation_param;
-    o.batch_size = 1;
-    dr3_learner *l = NULL;
-    double mean = 0;
-    st = dr3_learner_create(&l, &o);
-    if (st == DR3_OK) st = dr3_learner_load(l, ckpt);
-    eval_actor act = {l, info.obs_dim};
+    eval_actor act = {l, dr3_net_obs_dim(q)};
     if (st == DR3_OK &&
         dr3env_evaluate(env, (size_t)episodes, eval_greedy, &act, &mean) != DR3_OK)
         st = DR3_ERR_INTERNAL;
@@ -345,7 +358,8 @@ int cmd_eval(int argc, char **argv) {
         rc = cli_fail("eval", "evaluating", st);
     else
         printf("%s: mean return %.2f over %llu greedy episodes (checkpoint at step %llu)\n",
-               env_name, mean, (unsigned long long)episodes, (unsigned long long)info.steps);
+               env_name, mean, (unsigned long long)episodes,
+               (unsigned long long)dr3_learner_step_count(l));
     dr3_learner_free(l);
     dr3env_free(env);
     return rc;

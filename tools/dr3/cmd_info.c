@@ -1,3 +1,4 @@
+#define DR3_EXPERIMENTAL 1 /* lists the layer-list network presets (issue #11) */
 /* dr3 info: versions, BLIS kernels, threads and optional features. */
 #include "cli.h"
 
@@ -28,5 +29,23 @@ int cmd_info(int argc, char **argv) {
            info.default_threads, info.hardware_threads);
     printf("features      gzip datasets: %s, HDF5 datasets (D4RL/Minari): %s\n",
            info.has_zlib ? "yes" : "no", info.has_hdf5 ? "yes" : "no");
+    /* the network presets of dr3 train --net, described by the library itself */
+    static const char *const presets[] = {"nature", "minatar"};
+    printf("networks      mlp (--width x --depth, ReLU)");
+    for (size_t p = 0; p < sizeof presets / sizeof presets[0]; p++) {
+        dr3_net_desc d;
+        if (dr3_net_desc_preset(&d, presets[p], 4, 1) != DR3_OK) continue;
+        printf(", %s (C x %zu x %zu:", presets[p], d.in_height, d.in_width);
+        for (size_t l = 0; l < d.num_layers; l++) {
+            const dr3_layer *ly = d.layers[l];
+            if (ly->kind == DR3_LAYER_CONV2D)
+                printf(" conv %zu %zux%zu/%zu", ly->units, ly->kernel_h, ly->kernel_w,
+                       ly->stride);
+            else
+                printf(" linear %zu", ly->units);
+        }
+        printf(")");
+    }
+    printf("\n");
     return CLI_OK;
 }
