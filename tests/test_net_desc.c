@@ -333,11 +333,77 @@ static void test_learner_on_pixels(void **state) {
     dr3_replay_free(r);
 }
 
+/* One DQN + DR3 + CQL step with Adam on a convolutional Q-network, against the same step in
+ * PyTorch (losses, the gradient, the parameters after Adam): the learner drives a layer-list
+ * network exactly as it drives an MLP. */
+static void test_learner_step_against_pytorch(void **state) {
+    (void)state;
+    dr3_layer cv = DR3_LAYER_INIT, fc = DR3_LAYER_INIT;
+    cv.kind = DR3_LAYER_CONV2D;
+    cv.units = 4;
+    cv.kernel_h = cv.kernel_w = 3;
+    cv.stride = 2;
+    cv.padding = 1;
+    fc.units = 16;
+    const dr3_layer *layers[] = {&cv, &fc};
+    dr3_net_desc d = DR3_NET_DESC_INIT;
+    d.in_channels = CS_C;
+    d.in_height = CS_H;
+    d.in_width = CS_W;
+    d.num_layers = 2;
+    d.layers = layers;
+    d.action_dim = CS_A;
+    dr3_optim_options adam = DR3_OPTIM_OPTIONS_INIT;
+    adam.lr = 1e-3f;
+    dr3_regularizer_options dr3 = DR3_REGULARIZER_OPTIONS_INIT,
+                            cql = DR3_REGULARIZER_OPTIONS_INIT;
+    dr3.coef = 0.1f;
+    cql.kind = DR3_REG_CQL;
+    cql.coef = 0.5f;
+    const dr3_regularizer_options *regs[] = {&dr3, &cql};
+    dr3_learner_options o = DR3_LEARNER_OPTIONS_INIT; /* max backup, Huber 1, gamma 0.99 */
+    o.batch_size = CS_N;
+    o.optim = &adam;
+    o.regularizers = regs;
+    o.num_regularizers = 2;
+    dr3_learner *l = NULL;
+    assert_int_equal(dr3_learner_create_desc(&l, &o, &d), DR3_OK);
+    dr3_net *on = dr3_learner_online(l), *tg = dr3_learner_target(l);
+    assert_int_equal(dr3_net_param_count(on), CS_PARAMS);
+    memcpy(dr3_net_params(on), cs_online, sizeof cs_online);
+    memcpy(dr3_net_params(tg), cs_target, sizeof cs_target);
+    dr3_batch b = DR3_BATCH_INIT;
+    b.n = CS_N;
+    b.obs = cs_obs;
+    b.ld_obs = CS_C * CS_H * CS_W;
+    b.next_obs = cs_next;
+    b.ld_next_obs = CS_C * CS_H * CS_W;
+    b.actions = cs_actions;
+    b.rewards = cs_rewards;
+    b.terminals = cs_terminals;
+    dr3_step_metrics m = DR3_STEP_METRICS_INIT;
+    assert_int_equal(dr3_learner_step(l, &b, &m), DR3_OK);
+    float r0 = 0, r1 = 0;
+    assert_int_equal(dr3_learner_reg_loss(&r0, l, 0), DR3_OK);
+    assert_int_equal(dr3_learner_reg_loss(&r1, l, 1), DR3_OK);
+    TU_ASSERT_CLOSE(m.td_loss, cs_td, 1e-4, 1e-6);
+    TU_ASSERT_CLOSE(r0, cs_dr3, 1e-4, 1e-6);
+    TU_ASSERT_CLOSE(r1, cs_cql, 1e-4, 1e-6);
+    TU_ASSERT_CLOSE(m.loss, cs_loss, 1e-4, 1e-6);
+    const float *g = dr3_net_grads(on), *p = dr3_net_params(on);
+    for (size_t k = 0; k < CS_PARAMS; k++) TU_ASSERT_CLOSE(g[k], cs_grads[k], 1e-3, 1e-6);
+    for (size_t k = 0; k < CS_PARAMS; k++) TU_ASSERT_CLOSE(p[k], cs_after[k], 1e-4, 1e-6);
+    dr3_learner_free(l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_against_pytorch),   cmocka_unit_test(test_batch_sizes),
-        cmocka_unit_test(test_init_bounds),       cmocka_unit_test(test_bad_descriptions),
+        cmocka_unit_test(test_against_pytorch),
+        cmocka_unit_test(test_batch_sizes),
+        cmocka_unit_test(test_init_bounds),
+        cmocka_unit_test(test_bad_descriptions),
         cmocka_unit_test(test_learner_on_pixels),
+        cmocka_unit_test(test_learner_step_against_pytorch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,3 +56,61 @@ with open(out, "w") as f:
     f.write(arr("cn_grad_x", x.grad))
     f.write(arr("cn_x_u8", x_u8, "unsigned char"))
     f.write(arr("cn_q_u8", q_u8))
+
+# ---- one learner step on a convolutional Q-network (DQN max backup + DR3 + CQL, Adam) ----
+torch.manual_seed(99)
+SN, SC, SH, SW, SA = 6, 2, 7, 7, 3
+
+
+def conv_q():
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(SC, 4, 3, stride=2, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+        torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, SA))
+
+
+online, target = conv_q(), conv_q()
+gamma, delta, c0, alpha, lr = 0.99, 1.0, 0.1, 0.5, 1e-3
+p_online = torch.cat([p.detach().reshape(-1) for p in online.state_dict().values()])
+p_target = torch.cat([p.detach().reshape(-1) for p in target.state_dict().values()])
+s_obs = torch.rand(SN, SC, SH, SW)
+s_next = torch.rand(SN, SC, SH, SW)
+s_act = torch.randint(0, SA, (SN,))
+s_rew = torch.rand(SN) * 2 - 1
+s_term = torch.tensor([0, 1, 0, 0, 1, 0], dtype=torch.uint8)
+with torch.no_grad():
+    y = s_rew + gamma * (1 - s_term.float()) * target(s_next).max(dim=1).values
+stacked = torch.cat([s_obs, s_next])
+phi_all = online[:5](stacked)
+q_all = online[5](phi_all)
+q = q_all[:SN]
+q_taken = q.gather(1, s_act[:, None])[:, 0]
+td = torch.nn.functional.huber_loss(q_taken, y, reduction="mean", delta=delta)
+dr3 = c0 * (phi_all[:SN] * phi_all[SN:]).sum(dim=1).mean()
+cql = alpha * (torch.logsumexp(q, dim=1) - q_taken).mean()
+loss = td + dr3 + cql
+opt = torch.optim.Adam(online.parameters(), lr=lr)
+opt.zero_grad()
+loss.backward()
+s_grads = torch.cat([p.grad.reshape(-1) for p in online.parameters()])
+opt.step()
+s_after = torch.cat([p.detach().reshape(-1) for p in online.parameters()])
+
+with open(out, "a") as f:
+    f.write("/* one conv DQN + DR3 + CQL step with Adam: Conv2d(2, 4, 3, s2, p1), ReLU, Flatten,\n"
+            " * Linear(64, 16), ReLU, Linear(16, 3); batch 6 of 2 x 7 x 7; max backup from a\n"
+            " * separate target net; Huber (1); DR3 c0 0.1 on [s; s'] of one forward; CQL 0.5 */\n")
+    f.write("#define CS_N %d\n#define CS_C %d\n#define CS_H %d\n#define CS_W %d\n#define CS_A %d\n"
+            % (SN, SC, SH, SW, SA))
+    f.write("#define CS_PARAMS %d\n" % p_online.numel())
+    f.write(arr("cs_online", p_online))
+    f.write(arr("cs_target", p_target))
+    f.write(arr("cs_obs", s_obs))
+    f.write(arr("cs_next", s_next))
+    f.write("static const int32_t cs_actions[%d] = {%s};\n"
+            % (SN, ",".join(str(int(a)) for a in s_act)))
+    f.write(arr("cs_rewards", s_rew))
+    f.write(arr("cs_terminals", s_term, "unsigned char"))
+    f.write("static const float cs_td = %.9ef, cs_dr3 = %.9ef, cs_cql = %.9ef, cs_loss = %.9ef;\n"
+            % (td.item(), dr3.item(), cql.item(), loss.item()))
+    f.write(arr("cs_grads", s_grads))
+    f.write(arr("cs_after", s_after))
