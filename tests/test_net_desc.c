@@ -324,11 +324,6 @@ static void test_learner_on_pixels(void **state) {
     TU_ASSERT_FAILS(dr3_learner_load(other, path), DR3_ERR_SHAPE);
     dr3_learner_free(other);
     remove(path);
-    /* safetensors has no layout for these yet: refused cleanly, nothing written */
-    TU_ASSERT_FAILS(dr3_net_save(dr3_learner_online(l), "never-written.safetensors"),
-                    DR3_ERR_UNSUPPORTED);
-    FILE *f = fopen("never-written.safetensors", "rb");
-    assert_null(f);
     dr3_learner_free(l);
     dr3_replay_free(r);
 }
@@ -396,6 +391,59 @@ static void test_learner_step_against_pytorch(void **state) {
     dr3_learner_free(l);
 }
 
+/* safetensors for layer-list networks: PyTorch's state_dict names (Flatten takes index 4),
+ * 4-D Conv2d weights, and the architecture in format_version 2 metadata. A file written by
+ * PyTorch loads and computes PyTorch's outputs; ours round-trips through dr3_net_open. */
+static void test_safetensors(void **state) {
+    (void)state;
+    const size_t in = CN_C * CN_H * CN_W;
+    float q[CN_N * 3];
+    dr3_net *net = fixture_net(8);
+    assert_int_equal(
+        dr3_net_load(net, DR3_TEST_DATA_DIR "/safetensors/torch_convnet.safetensors"), DR3_OK);
+    assert_memory_equal(dr3_net_params(net), cn_params, sizeof cn_params);
+    assert_int_equal(dr3_net_forward(net, CN_N, cn_x, in, NULL, 0, q, 3, NULL), DR3_OK);
+    for (size_t k = 0; k < CN_N * 3; k++) TU_ASSERT_CLOSE(q[k], cn_q[k], 1e-4, 1e-5);
+
+    const char *path = "net_desc.safetensors";
+    assert_int_equal(dr3_net_save(net, path), DR3_OK);
+    dr3_net_options rt = DR3_NET_OPTIONS_INIT;
+    rt.max_batch = CN_N;
+    dr3_net *back = NULL;
+    assert_int_equal(dr3_net_open(&back, path, &rt), DR3_OK);
+    assert_true(dr3_net_same_shape(back, net));
+    assert_memory_equal(dr3_net_params(back), cn_params, sizeof cn_params);
+    assert_int_equal(dr3_net_forward(back, CN_N, cn_x, in, NULL, 0, q, 3, NULL), DR3_OK);
+    for (size_t k = 0; k < CN_N * 3; k++) TU_ASSERT_CLOSE(q[k], cn_q[k], 1e-4, 1e-5);
+    dr3_net_free(back);
+
+    /* a network with another layer list, or an MLP, refuses the file and stays as it was */
+    dr3_net_desc d;
+    assert_int_equal(dr3_net_desc_preset(&d, "minatar", 4, 3), DR3_OK);
+    dr3_net *other = NULL;
+    assert_int_equal(dr3_net_create_desc(&other, &d, &rt), DR3_OK);
+    float *before = malloc(dr3_net_param_count(other) * sizeof(float));
+    memcpy(before, dr3_net_params(other), dr3_net_param_count(other) * sizeof(float));
+    TU_ASSERT_FAILS(dr3_net_load(other, path), DR3_ERR_SHAPE);
+    assert_memory_equal(before, dr3_net_params(other),
+                        dr3_net_param_count(other) * sizeof(float));
+    free(before);
+    dr3_net_free(other);
+    static const size_t hidden[1] = {10};
+    dr3_net_options mo = DR3_NET_OPTIONS_INIT;
+    mo.obs_dim = in;
+    mo.action_dim = 3;
+    mo.num_hidden = 1;
+    mo.hidden = hidden;
+    mo.max_batch = 2;
+    dr3_net *mlp = NULL;
+    assert_int_equal(dr3_net_create(&mlp, &mo), DR3_OK);
+    TU_ASSERT_FAILS(dr3_net_load(mlp, path), DR3_ERR_SHAPE);
+    dr3_net_free(mlp);
+    remove(path);
+    dr3_net_free(net);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_pytorch),
@@ -404,6 +452,7 @@ int main(void) {
         cmocka_unit_test(test_bad_descriptions),
         cmocka_unit_test(test_learner_on_pixels),
         cmocka_unit_test(test_learner_step_against_pytorch),
+        cmocka_unit_test(test_safetensors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

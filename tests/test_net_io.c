@@ -347,8 +347,12 @@ static void test_metadata_must_agree(void **state) {
         TU_ASSERT_FAILS(dr3_net_open(&n, bad, NULL), DR3_ERR_FORMAT);
         assert_null(n);
     }
+    /* version 2 (layer-list networks) needs its "arch" record */
+    write_edited(bad, &src, "\"format_version\":\"1\"", "\"format_version\":\"2\"");
+    TU_ASSERT_FAILS(dr3_net_load(b, bad), DR3_ERR_FORMAT);
+    assert_non_null(strstr(dr3_last_error(), "arch"));
     /* a format version this library does not read */
-    const char *versions[] = {"\"format_version\":\"2\"", "\"format_version\":\"1.0\"",
+    const char *versions[] = {"\"format_version\":\"3\"", "\"format_version\":\"1.0\"",
                               "\"format_version\":\"\""};
     for (size_t i = 0; i < 3; i++) {
         write_edited(bad, &src, "\"format_version\":\"1\"", versions[i]);

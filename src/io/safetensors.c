@@ -382,6 +382,13 @@ static void put(sbuf *b, const char *s) {
     b->n += k;
 }
 
+/* Elements of a tensor to write (its shape is the caller's, already a product that fits). */
+static size_t out_count(const dr3i_st_out *t) {
+    size_t count = 1;
+    for (size_t d = 0; d < t->rank; d++) count *= t->shape[d];
+    return count;
+}
+
 dr3_status dr3i_st_write(const char *path, const dr3i_st_out *t, size_t n,
                          const char *const (*meta)[2], size_t n_meta, const dr3i_alloc *alloc,
                          const char *who) {
@@ -395,14 +402,15 @@ dr3_status dr3i_st_write(const char *path, const dr3i_st_out *t, size_t n,
     put(&h, "}");
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t count = t[i].rank == 2 ? t[i].shape[0] * t[i].shape[1] : t[i].shape[0];
+        size_t count = out_count(&t[i]);
         size_t bytes = count * (t[i].bytes ? 1 : sizeof(float));
         const char *dtype = t[i].bytes ? "U8" : "F32";
-        char shape[64];
-        if (t[i].rank == 2)
-            snprintf(shape, sizeof shape, "%zu,%zu", t[i].shape[0], t[i].shape[1]);
-        else
-            snprintf(shape, sizeof shape, "%zu", t[i].shape[0]);
+        char shape[96] = "";
+        for (size_t d = 0; d < t[i].rank; d++) {
+            char dim[24];
+            snprintf(dim, sizeof dim, "%s%zu", d ? "," : "", t[i].shape[d]);
+            strcat(shape, dim);
+        }
         snprintf(tmp, sizeof tmp,
                  ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%s],\"data_offsets\":[%zu,%zu]}",
                  t[i].name, dtype, shape, off, off + bytes);
@@ -422,7 +430,7 @@ dr3_status dr3i_st_write(const char *path, const dr3i_st_out *t, size_t n,
     if (st == DR3_OK) st = dr3i_atomic_write(&f, len8, 8);
     if (st == DR3_OK) st = dr3i_atomic_write(&f, h.p, h.n);
     for (size_t i = 0; st == DR3_OK && i < n; i++) {
-        size_t count = t[i].rank == 2 ? t[i].shape[0] * t[i].shape[1] : t[i].shape[0];
+        size_t count = out_count(&t[i]);
         st = dr3i_atomic_write(&f, t[i].data, count * (t[i].bytes ? 1 : sizeof(float)));
     }
     dr3i_free(alloc, h.p);

@@ -53,7 +53,7 @@ const char *dr3i_st_meta(const dr3i_st_file *f, const char *key);
  * atomically; every buffer comes from `alloc`. */
 typedef struct dr3i_st_out {
     const char *name;
-    size_t rank, shape[2];
+    size_t rank, shape[4]; /* rank 1 to 4 */
     const void *data;
     int bytes; /* 1: U8 elements, 0: F32 elements */
 } dr3i_st_out;

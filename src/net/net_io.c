@@ -10,15 +10,35 @@ static const char *head_name(dr3_head_kind h) {
     return h == DR3_HEAD_CRITIC ? "critic" : "discrete_q";
 }
 
+/* Index of layer l's module in the equivalent torch.nn.Sequential: layers at even indices
+ * with their activations between them, and one Flatten after the last convolution (MLPs
+ * have none: their indices are 0, 2, 4, ... as in 0.1). */
+static size_t module_index(const dr3_net *net, size_t l) {
+    bool conv_before = false;
+    for (size_t k = 0; k < l; k++) conv_before |= net->layers[k].conv;
+    return 2 * l + (conv_before && !net->layers[l].conv ? 1 : 0);
+}
+
+/* The PyTorch shape of layer l's weight: Conv2d [K, C, kh, kw] or Linear [out, in]. */
+static size_t weight_shape(const dr3i_layer *ly, size_t shape[4]) {
+    if (ly->conv) {
+        shape[0] = ly->cv.out_c;
+        shape[1] = ly->cv.in_c;
+        shape[2] = ly->cv.kh;
+        shape[3] = ly->cv.kw;
+        return 4;
+    }
+    shape[0] = ly->out;
+    shape[1] = ly->in;
+    return 2;
+}
+
+static size_t bias_count(const dr3i_layer *ly) { return ly->conv ? ly->cv.out_c : ly->out; }
+
 static dr3_status save_impl(const dr3_net *net, const dr3_optim *optim, const char *path,
                             const char *who) {
     if (net == NULL || path == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who, net ? "path" : "net");
-    if (net->from_desc) /* its file layout (4-D tensors, Flatten indices) is not settled */
-        return dr3i_fail(DR3_ERR_UNSUPPORTED,
-                         "%s: networks built from a layer list cannot be saved yet "
-                         "(experimental, issue #11); copy dr3_net_params() instead",
-                         who);
     const size_t L = net->num_layers;
     size_t state_len = 0;
     void *state = NULL;
@@ -43,12 +63,12 @@ static dr3_status save_impl(const dr3_net *net, const dr3_optim *optim, const ch
     }
     for (size_t l = 0; l < L; l++) {
         const dr3i_layer *ly = &net->layers[l];
-        snprintf(names[2 * l], 48, "layers.%zu.weight", 2 * l);
-        snprintf(names[2 * l + 1], 48, "layers.%zu.bias", 2 * l);
-        t[2 * l] =
-            (dr3i_st_out){names[2 * l], 2, {ly->out, ly->in}, net->params + ly->w_off, 0};
-        t[2 * l + 1] =
-            (dr3i_st_out){names[2 * l + 1], 1, {ly->out, 0}, net->params + ly->b_off, 0};
+        snprintf(names[2 * l], 48, "layers.%zu.weight", module_index(net, l));
+        snprintf(names[2 * l + 1], 48, "layers.%zu.bias", module_index(net, l));
+        t[2 * l] = (dr3i_st_out){names[2 * l], 0, {0, 0, 0, 0}, net->params + ly->w_off, 0};
+        t[2 * l].rank = weight_shape(ly, t[2 * l].shape);
+        t[2 * l + 1] = (dr3i_st_out){
+            names[2 * l + 1], 1, {bias_count(ly), 0, 0, 0}, net->params + ly->b_off, 0};
     }
     char obs[32], act[32], hidden[512] = "", param[32];
     snprintf(obs, sizeof obs, "%zu", net->opts.obs_dim);
@@ -59,14 +79,33 @@ static dr3_status save_impl(const dr3_net *net, const dr3_optim *optim, const ch
         snprintf(w, sizeof w, "%s%zu", i ? "," : "", net->hidden[i]);
         if (strlen(hidden) + strlen(w) + 1 < sizeof hidden) strcat(hidden, w);
     }
-    const char *const meta[][2] = {{"format", "libdr3.net"},
-                                   {"format_version", "1"},
-                                   {"obs_dim", obs},
-                                   {"action_dim", act},
-                                   {"head", head_name(net->opts.head)},
-                                   {"hidden", hidden},
-                                   {"activation", dr3i_activation_name(net->opts.activation)},
-                                   {"activation_param", param}};
+    /* a layer-list network (format_version 2) records its architecture as the checkpoints'
+     * record (net_internal.h) in the "arch" key instead of "hidden" */
+    char arch[400] = "";
+    if (net->from_desc) {
+        uint64_t words[3 + DR3I_ARCH_LAYER_WORDS * 40];
+        size_t nw = dr3i_net_arch_words(net, words, sizeof words / sizeof words[0]);
+        for (size_t i = 0; i < nw; i++) {
+            char w[24];
+            snprintf(w, sizeof w, "%s%llu", i ? "," : "", (unsigned long long)words[i]);
+            if (strlen(arch) + strlen(w) + 1 < sizeof arch) strcat(arch, w);
+        }
+        if (nw == 0 || strlen(arch) + 24 >= sizeof arch) {
+            dr3i_free(&net->alloc, t);
+            dr3i_free(&net->alloc, names);
+            dr3i_free(&net->alloc, state);
+            return dr3i_fail(DR3_ERR_UNSUPPORTED, "%s: too many layers to describe", who);
+        }
+    }
+    const char *const meta[][2] = {
+        {"format", "libdr3.net"},
+        {"format_version", net->from_desc ? "2" : "1"},
+        {"obs_dim", obs},
+        {"action_dim", act},
+        {"head", head_name(net->opts.head)},
+        {net->from_desc ? "arch" : "hidden", net->from_desc ? arch : hidden},
+        {"activation", dr3i_activation_name(net->opts.activation)},
+        {"activation_param", param}};
     size_t nt = 2 * L;
     if (state != NULL) t[nt++] = (dr3i_st_out){"optim.state", 1, {state_len, 0}, state, 1};
     dr3_status st =
@@ -95,6 +134,9 @@ dr3_status dr3_net_save_with_optim(const dr3_net *net, const dr3_optim *optim,
 
 /* The architecture libdr3's metadata describes. */
 typedef struct meta_arch {
+    int version;                                    /* 1: MLP widths, 2: "arch" record */
+    uint64_t words[3 + DR3I_ARCH_LAYER_WORDS * 40]; /* version 2's record */
+    size_t nwords;
     size_t obs_dim, action_dim, num_hidden, hidden[64];
     dr3_head_kind head;
     dr3_activation activation;
@@ -125,12 +167,32 @@ static dr3_status read_meta(const dr3i_st_file *f, meta_arch *a, int *present, c
     *present = fmt != NULL && strcmp(fmt, "libdr3.net") == 0;
     if (!*present) return DR3_OK;
     const char *ver = dr3i_st_meta(f, "format_version");
-    if (ver == NULL || strcmp(ver, "1") != 0)
+    if (ver == NULL || (strcmp(ver, "1") != 0 && strcmp(ver, "2") != 0))
         return dr3i_fail(DR3_ERR_VERSION,
                          "%s: '%s' is libdr3.net format_version '%s'; this library reads "
-                         "version 1",
+                         "versions 1 and 2",
                          who, path, ver ? ver : "(missing)");
-    const char *hs = dr3i_st_meta(f, "hidden"), *act = dr3i_st_meta(f, "activation");
+    a->version = ver[0] - '0';
+    if (a->version == 2) {
+        /* a layer-list network: its record in "arch", comma-separated decimals */
+        const char *rec = dr3i_st_meta(f, "arch");
+        for (const char *p = rec; p != NULL && *p != '\0';) {
+            char num[32];
+            size_t k = 0, w;
+            while (p[k] != '\0' && p[k] != ',' && k < sizeof num - 1) num[k] = p[k], k++;
+            num[k] = '\0';
+            if (a->nwords >= sizeof a->words / sizeof a->words[0] || !parse_size(num, &w) ||
+                (p[k] != ',' && p[k] != '\0') || (p[k] == ',' && p[k + 1] == '\0'))
+                return dr3i_fail(DR3_ERR_FORMAT, "%s: '%s': bad arch metadata", who, path);
+            a->words[a->nwords++] = w;
+            p += k + (p[k] == ',');
+        }
+        if (rec == NULL || a->nwords == 0)
+            return dr3i_fail(DR3_ERR_FORMAT, "%s: '%s': format_version 2 without arch", who,
+                             path);
+    }
+    const char *hs = a->version == 2 ? "" : dr3i_st_meta(f, "hidden");
+    const char *act = dr3i_st_meta(f, "activation");
     const char *head = dr3i_st_meta(f, "head"), *param = dr3i_st_meta(f, "activation_param");
     if (hs == NULL || act == NULL || head == NULL || param == NULL ||
         !parse_size(dr3i_st_meta(f, "obs_dim"), &a->obs_dim) ||
@@ -176,15 +238,16 @@ static dr3_status read_meta(const dr3i_st_file *f, meta_arch *a, int *present, c
     return DR3_OK;
 }
 
-/* Checks that f has layer l's two tensors, F32, shaped [out, in] and [out]; a wrong shape
- * or a missing tensor fails with `code` (DR3_ERR_SHAPE against a network, DR3_ERR_FORMAT
- * against the file's own metadata), naming `against`. */
-static dr3_status check_layer(const dr3i_st_file *f, size_t l, size_t in, size_t out,
-                              dr3_status code, const char *against, const char *who,
-                              const char *path) {
+/* Checks that f has a layer's two tensors `layers.<index>.weight` / `.bias`, F32, with the
+ * weight shape @p wshape (rank @p wrank) and @p nbias biases; a wrong shape or a missing
+ * tensor fails with `code` (DR3_ERR_SHAPE against a network, DR3_ERR_FORMAT against the
+ * file's own metadata), naming `against`. */
+static dr3_status check_layer(const dr3i_st_file *f, size_t index, const size_t *wshape,
+                              size_t wrank, size_t nbias, dr3_status code, const char *against,
+                              const char *who, const char *path) {
     for (int k = 0; k < 2; k++) {
         char name[48];
-        snprintf(name, sizeof name, "layers.%zu.%s", 2 * l, k ? "bias" : "weight");
+        snprintf(name, sizeof name, "layers.%zu.%s", index, k ? "bias" : "weight");
         const dr3i_st_tensor *t = dr3i_st_find(f, name);
         if (t == NULL)
             return dr3i_fail(code, "%s: '%s' has no tensor '%s' (%s needs it)", who, path, name,
@@ -192,14 +255,17 @@ static dr3_status check_layer(const dr3i_st_file *f, size_t l, size_t in, size_t
         if (strcmp(t->dtype, "F32") != 0)
             return dr3i_fail(DR3_ERR_FORMAT, "%s: '%s': tensor '%s' is %s, not F32", who, path,
                              name, t->dtype);
-        bool ok = k ? (t->rank == 1 && t->shape[0] == out)
-                    : (t->rank == 2 && t->shape[0] == out && t->shape[1] == in);
+        bool ok = k ? (t->rank == 1 && t->shape[0] == nbias) : t->rank == wrank;
+        for (size_t d = 0; ok && !k && d < wrank; d++) ok = t->shape[d] == wshape[d];
         if (!ok) {
-            if (k)
-                return dr3i_fail(code, "%s: '%s': tensor '%s' has the wrong shape (%s: [%zu])",
-                                 who, path, name, against, out);
-            return dr3i_fail(code, "%s: '%s': tensor '%s' has the wrong shape (%s: [%zu, %zu])",
-                             who, path, name, against, out, in);
+            char want[96] = "";
+            for (size_t d = 0; d < (k ? 1 : wrank); d++) {
+                char dim[24];
+                snprintf(dim, sizeof dim, "%s%zu", d ? ", " : "", k ? nbias : wshape[d]);
+                strcat(want, dim);
+            }
+            return dr3i_fail(code, "%s: '%s': tensor '%s' has the wrong shape (%s: [%s])", who,
+                             path, name, against, want);
         }
     }
     return DR3_OK;
@@ -225,7 +291,9 @@ static dr3_status check_against_meta(const dr3i_st_file *f, const meta_arch *a, 
     size_t in = a->obs_dim + (critic ? a->action_dim : 0);
     for (size_t l = 0; l < L; l++) {
         size_t out = l + 1 < L ? a->hidden[l] : (critic ? 1 : a->action_dim);
-        dr3_status st = check_layer(f, l, in, out, DR3_ERR_FORMAT, against, who, path);
+        const size_t shape[2] = {out, in};
+        dr3_status st =
+            check_layer(f, 2 * l, shape, 2, out, DR3_ERR_FORMAT, against, who, path);
         if (st != DR3_OK) return st;
         in = out;
     }
@@ -240,8 +308,11 @@ static dr3_status check_against_net(const dr3_net *net, const dr3i_st_file *f, c
                          "%s: '%s' has %zu weight tensors, the network needs %zu", who, path,
                          weight_tensors(f), 2 * net->num_layers);
     for (size_t l = 0; l < net->num_layers; l++) {
-        dr3_status st = check_layer(f, l, net->layers[l].in, net->layers[l].out, DR3_ERR_SHAPE,
-                                    "the network", who, path);
+        size_t shape[4];
+        size_t rank = weight_shape(&net->layers[l], shape);
+        dr3_status st =
+            check_layer(f, module_index(net, l), shape, rank, bias_count(&net->layers[l]),
+                        DR3_ERR_SHAPE, "the network", who, path);
         if (st != DR3_OK) return st;
     }
     return DR3_OK;
@@ -254,10 +325,11 @@ static dr3_status read_weights(const dr3_net *net, const dr3i_rfile *rf, const d
         const dr3i_layer *ly = &net->layers[l];
         for (int k = 0; k < 2; k++) {
             char name[48];
-            snprintf(name, sizeof name, "layers.%zu.%s", 2 * l, k ? "bias" : "weight");
+            snprintf(name, sizeof name, "layers.%zu.%s", module_index(net, l),
+                     k ? "bias" : "weight");
             const dr3i_st_tensor *t = dr3i_st_find(f, name);
             float *to = dst + (k ? ly->b_off : ly->w_off);
-            const size_t count = k ? ly->out : ly->out * ly->in;
+            const size_t count = k ? bias_count(ly) : ly->w_count;
             dr3_status st =
                 dr3i_rfile_read(rf, f->data_start + t->begin, to, count * sizeof(float));
             if (st != DR3_OK) return st;
@@ -293,11 +365,6 @@ static dr3_status check_against_net_options(const dr3_net *net, const dr3i_st_fi
 static dr3_status load_impl(dr3_net *net, dr3_optim *optim, const char *path, const char *who) {
     if (net == NULL || path == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who, net ? "path" : "net");
-    if (net->from_desc)
-        return dr3i_fail(DR3_ERR_UNSUPPORTED,
-                         "%s: networks built from a layer list cannot be loaded from files yet "
-                         "(experimental, issue #11)",
-                         who);
     const dr3i_alloc *al = &net->alloc;
     dr3i_rfile rf;
     dr3_status st = dr3i_rfile_open(&rf, path, who);
@@ -314,7 +381,18 @@ static dr3_status load_impl(dr3_net *net, dr3_optim *optim, const char *path, co
      * the file's own tensors, and describe this network (activation, its parameter and
      * head are not visible in the tensor shapes) */
     if (st == DR3_OK) st = read_meta(f, &meta, &have_meta, who, path);
-    if (st == DR3_OK && have_meta) st = check_against_meta(f, &meta, who, path);
+    if (st == DR3_OK && have_meta && (meta.version == 2) != net->from_desc)
+        st = dr3i_fail(DR3_ERR_SHAPE, "%s: '%s' holds %s, the network is %s", who, path,
+                       meta.version == 2 ? "a layer-list network" : "an MLP",
+                       net->from_desc ? "a layer-list network" : "an MLP");
+    if (st == DR3_OK && have_meta && meta.version == 2) {
+        uint64_t mine[sizeof meta.words / sizeof meta.words[0]];
+        size_t n = dr3i_net_arch_words(net, mine, sizeof mine / sizeof mine[0]);
+        if (n != meta.nwords || memcmp(mine, meta.words, n * sizeof(uint64_t)) != 0)
+            st = dr3i_fail(DR3_ERR_SHAPE, "%s: '%s' holds a different layer list", who, path);
+    } else if (st == DR3_OK && have_meta) {
+        st = check_against_meta(f, &meta, who, path);
+    }
     if (st == DR3_OK)
         st = check_against_net_options(net, f, have_meta ? &meta : NULL, who, path);
     if (st == DR3_OK) st = check_against_net(net, f, who, path);
@@ -392,9 +470,37 @@ dr3_status dr3_net_open(dr3_net **out, const char *path, const dr3_net_options *
     /* the architecture the metadata describes must be the one the file's tensors have,
      * which the file's size backs: checked before the network is created, so that a small
      * file cannot make us allocate a huge network */
-    if (st == DR3_OK) st = check_against_meta(f, &meta, who, path);
     dr3_net *net = NULL;
-    if (st == DR3_OK) {
+    if (st == DR3_OK && meta.version == 2) {
+        /* a layer-list network: the record gives its parameter count, which the file's
+         * tensors (bounded by its size) must hold before the network is created */
+        dr3_net_desc d;
+        dr3_layer ls[40];
+        const dr3_layer *lp[40];
+        size_t params = 0, held = 0;
+        st = dr3i_arch_from_words(meta.words, meta.nwords, meta.action_dim, &d, ls, lp, 40,
+                                  &params, who);
+        for (size_t i = 0; st == DR3_OK && i < f->n_tensors; i++) {
+            const dr3i_st_tensor *t = &f->tensors[i];
+            if (strncmp(t->name, "optim.", 6) == 0) continue;
+            size_t count = 1;
+            for (size_t k = 0; k < t->rank; k++) count *= t->shape[k];
+            held += count; /* each bounded by the file's size, checked by the reader */
+        }
+        if (st == DR3_OK && (held != params || weight_tensors(f) != 2 * (d.num_layers + 1) ||
+                             d.in_channels * d.in_height * d.in_width != meta.obs_dim))
+            st = dr3i_fail(DR3_ERR_FORMAT,
+                           "%s: '%s': its tensors do not hold the network its arch metadata "
+                           "describes",
+                           who, path);
+        d.activation = meta.activation;
+        d.activation_param = meta.activation_param;
+        if (st == DR3_OK) st = dr3_net_create_desc(&net, &d, &o);
+        if (st == DR3_OK) st = check_against_net(net, f, who, path);
+    } else if (st == DR3_OK) {
+        st = check_against_meta(f, &meta, who, path);
+    }
+    if (st == DR3_OK && net == NULL) {
         o.obs_dim = meta.obs_dim;
         o.action_dim = meta.action_dim;
         o.num_hidden = meta.num_hidden;

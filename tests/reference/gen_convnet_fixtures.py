@@ -114,3 +114,17 @@ with open(out, "a") as f:
             % (td.item(), dr3.item(), cql.item(), loss.item()))
     f.write(arr("cs_grads", s_grads))
     f.write(arr("cs_after", s_after))
+
+# ---- the first network as a PyTorch state_dict file (no libdr3 metadata) ------------------
+# A module whose `layers` attribute is the Sequential above, as libdr3 names tensors:
+# layers.0 (Conv2d), layers.2 (Conv2d), layers.5 (Linear, after Flatten at 4), layers.7.
+import sys  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from gen_safetensors import save  # noqa: E402
+
+holder = torch.nn.Module()
+holder.layers = net
+save(holder.state_dict(),
+     os.path.join(os.path.dirname(__file__), "..", "data", "safetensors",
+                  "torch_convnet.safetensors"))
