@@ -804,7 +804,7 @@ static void bench_layer(const char *name, dr3i_conv2d c, size_t n, bool u8, size
     float *gw = malloc(c.weight_count * sizeof(float)), *gb = malloc(c.out_c * sizeof(float));
     float *gx = u8 ? NULL : malloc(n * c.in_size * sizeof(float));
     dr3i_conv2d_src src = {l.xf, l.xb, c.in_size};
-    const int reps = 20;
+    const int reps = 30;
     double best_f = 1e9, best_w = 1e9, best_wx = 1e9;
     for (int r = 0; r < reps; r++) {
         double t0 = now_s();
