@@ -638,11 +638,21 @@ static void test_bad_shapes(void **state) {
     c = ok;
     assert_int_equal(dr3i_conv2d_init(&c, "test"), DR3_OK);
     size_t wsf = 1;
+    /* group suggestion: columns of at most 2 MiB per GEMM */
+    assert_int_equal(dr3i_conv2d_suggest_group(&c, 32), 5); /* 256 × 400 floats per sample */
+    assert_int_equal(dr3i_conv2d_suggest_group(&c, 3), 3);
+    assert_int_equal(dr3i_conv2d_suggest_group(&c, 0), 0);
+    dr3i_conv2d big = shape(64, 200, 200, 8, 5, 5, 1, 2); /* 256 MB per sample */
+    assert_int_equal(dr3i_conv2d_suggest_group(&big, 32), 1);
+    dr3i_conv2d mn = shape(10, 10, 10, 16, 3, 3, 1, 0);
+    assert_int_equal(dr3i_conv2d_suggest_group(&mn, 256), 91);
+
     TU_ASSERT_FAILS(dr3i_conv2d_workspace(&c, 0, &wsf), DR3_ERR_INVALID_ARG);
     assert_int_equal(wsf, 0);
     TU_ASSERT_FAILS(dr3i_conv2d_workspace(&c, SIZE_MAX / 1000, &wsf), DR3_ERR_OVERFLOW);
     dr3i_conv2d raw = ok; /* never initialised */
     TU_ASSERT_FAILS(dr3i_conv2d_workspace(&raw, 1, &wsf), DR3_ERR_INVALID_ARG);
+    assert_int_equal(dr3i_conv2d_suggest_group(&raw, 8), 0);
 }
 
 static void test_bad_calls(void **state) {

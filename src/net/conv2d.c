@@ -80,6 +80,13 @@ dr3_status dr3i_conv2d_workspace(const dr3i_conv2d *c, size_t group, size_t *flo
     return DR3_OK;
 }
 
+size_t dr3i_conv2d_suggest_group(const dr3i_conv2d *c, size_t max_n) {
+    if (c == NULL || c->positions == 0 || max_n == 0) return 0;
+    const size_t budget = ((size_t)2 << 20) / sizeof(float), per = c->patch * c->positions;
+    const size_t g = per >= budget ? 1 : budget / per;
+    return g < max_n ? g : max_n;
+}
+
 /* The outputs o in [0, out) whose input coordinate o·s + k − p lies in [0, in): [*lo, *hi).
  * No division: both ends are at most ⌈p/s⌉ + 1 steps from 0 and out (k < kernel <= in + 2p). */
 static void valid_range(size_t out, size_t in, size_t k, size_t s, size_t p, size_t *lo,

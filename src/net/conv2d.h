@@ -77,6 +77,13 @@ dr3_status dr3i_conv2d_init(dr3i_conv2d *c, const char *who);
  * when it does not fit in size_t; DR3_ERR_INVALID_ARG for group 0 or an uninitialised @p c. */
 dr3_status dr3i_conv2d_workspace(const dr3i_conv2d *c, size_t group, size_t *floats);
 
+/* A group size for dr3i_conv2d_workspace: the largest g <= max_n (at least 1) whose column
+ * matrix (C·kh·kw × g·OH·OW floats) fits in 2 MiB, about one core's L2. Measured on the
+ * Nature and MinAtar layers at batch 32 (docs/conv.md): within ~5% of the best group for
+ * each, where one GEMM per batch costs up to 12% more on the first Nature layer (its columns,
+ * 13 MB, no longer stay in cache). 0 for an uninitialised @p c or max_n 0. */
+size_t dr3i_conv2d_suggest_group(const dr3i_conv2d *c, size_t max_n);
+
 /* out[i] = conv(x[i], weight) + bias for i < n. out's sample i starts at out + i·ld_out
  * (ld_out >= K·OH·OW). @p flags must be 0 for now: reserved for fusing an activation into
  * the pass that adds the bias (the one pass that touches every output anyway). @p ws holds @p
