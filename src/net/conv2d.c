@@ -202,8 +202,7 @@ static void unfold(const dr3i_conv2d *c, size_t g, const dr3i_conv2d_src *x, siz
         for (size_t j = 0; j < g; j++)
             for (size_t ch = 0; ch < c->in_c; ch++) {
                 const size_t at = (i0 + j) * x->ld + ch * HW;
-                split_phases(c, x->f32 ? x->f32 + at : NULL, x->u8 ? x->u8 + at : NULL,
-                             scratch + (j * c->in_c + ch) * plane_floats);
+                split_phases(c, NULL, x->u8 + at, scratch + (j * c->in_c + ch) * plane_floats);
             }
     float *row = cols;
     for (size_t ch = 0; ch < c->in_c; ch++)

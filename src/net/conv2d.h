@@ -79,7 +79,7 @@ dr3_status dr3i_conv2d_workspace(const dr3i_conv2d *c, size_t group, size_t *flo
 
 /* A group size for dr3i_conv2d_workspace: the largest g <= max_n (at least 1) whose column
  * matrix (C·kh·kw × g·OH·OW floats) fits in 2 MiB, about one core's L2. Measured on the
- * Nature and MinAtar layers at batch 32 (docs/conv.md): within ~5% of the best group for
+ * Nature and MinAtar layers at batch 32 (docs/conv.md): within ~7% of the best group for
  * each, where one GEMM per batch costs up to 12% more on the first Nature layer (its columns,
  * 13 MB, no longer stay in cache). 0 for an uninitialised @p c or max_n 0. */
 size_t dr3i_conv2d_suggest_group(const dr3i_conv2d *c, size_t max_n);
