@@ -858,14 +858,17 @@ static void test_timing(void **state) {
     const char *te = getenv("DR3_CONV_BENCH_THREADS");
     const int max_threads = te != NULL && atoi(te) > 1 ? atoi(te) : 1;
     for (int threads = 1; threads <= max_threads; threads++) {
-        const size_t groups[] = {32, 8, 1};
+        /* one GEMM per batch, the suggested group (5), one per sample */
+        const size_t groups[] = {32, dr3i_conv2d_suggest_group(&l1, 32), 1};
         for (size_t gi = 0; gi < 3; gi++) {
             bench_layer("nature1", l1, 32, true, groups[gi], threads);
             bench_layer("nature1", l1, 32, false, groups[gi], threads);
         }
         bench_layer("nature2", l2, 32, false, 32, threads);
+        bench_layer("nature2", l2, 32, false, dr3i_conv2d_suggest_group(&l2, 32), threads);
         bench_layer("nature2", l2, 32, false, 1, threads);
         bench_layer("nature3", l3, 32, false, 32, threads);
+        bench_layer("nature3", l3, 32, false, dr3i_conv2d_suggest_group(&l3, 32), threads);
         bench_layer("nature3", l3, 32, false, 1, threads);
         bench_layer("minatar", mn, 32, false, 32, threads);
         bench_layer("minatar", mn, 32, false, 1, threads);
