@@ -59,7 +59,8 @@ enum {
     /* add dL/dX into grad_x instead of overwriting it */
     DR3I_CONV2D_ACCUMULATE_DX = 1u << 1,
     /* the workspace still holds the columns the last forward unfolded from this same input
-     * and n (nothing else used it since, and n fitted in one group): skip unfolding again */
+     * and n (nothing else used it since, and n fitted in one group): skip unfolding again.
+     * A backward that computes dL/dx overwrites them (they hold dcols afterwards). */
     DR3I_CONV2D_REUSE_COLS = 1u << 2,
 };
 
