@@ -638,11 +638,21 @@ static void test_bad_shapes(void **state) {
     c = ok;
     assert_int_equal(dr3i_conv2d_init(&c, "test"), DR3_OK);
     size_t wsf = 1;
+    /* group suggestion: columns of at most 2 MiB per GEMM */
+    assert_int_equal(dr3i_conv2d_suggest_group(&c, 32), 5); /* 256 × 400 floats per sample */
+    assert_int_equal(dr3i_conv2d_suggest_group(&c, 3), 3);
+    assert_int_equal(dr3i_conv2d_suggest_group(&c, 0), 0);
+    dr3i_conv2d big = shape(64, 200, 200, 8, 5, 5, 1, 2); /* 256 MB per sample */
+    assert_int_equal(dr3i_conv2d_suggest_group(&big, 32), 1);
+    dr3i_conv2d mn = shape(10, 10, 10, 16, 3, 3, 1, 0);
+    assert_int_equal(dr3i_conv2d_suggest_group(&mn, 256), 91);
+
     TU_ASSERT_FAILS(dr3i_conv2d_workspace(&c, 0, &wsf), DR3_ERR_INVALID_ARG);
     assert_int_equal(wsf, 0);
     TU_ASSERT_FAILS(dr3i_conv2d_workspace(&c, SIZE_MAX / 1000, &wsf), DR3_ERR_OVERFLOW);
     dr3i_conv2d raw = ok; /* never initialised */
     TU_ASSERT_FAILS(dr3i_conv2d_workspace(&raw, 1, &wsf), DR3_ERR_INVALID_ARG);
+    assert_int_equal(dr3i_conv2d_suggest_group(&raw, 8), 0);
 }
 
 static void test_bad_calls(void **state) {
@@ -804,7 +814,7 @@ static void bench_layer(const char *name, dr3i_conv2d c, size_t n, bool u8, size
     float *gw = malloc(c.weight_count * sizeof(float)), *gb = malloc(c.out_c * sizeof(float));
     float *gx = u8 ? NULL : malloc(n * c.in_size * sizeof(float));
     dr3i_conv2d_src src = {l.xf, l.xb, c.in_size};
-    const int reps = 20;
+    const int reps = 30;
     double best_f = 1e9, best_w = 1e9, best_wx = 1e9;
     for (int r = 0; r < reps; r++) {
         double t0 = now_s();
@@ -848,14 +858,17 @@ static void test_timing(void **state) {
     const char *te = getenv("DR3_CONV_BENCH_THREADS");
     const int max_threads = te != NULL && atoi(te) > 1 ? atoi(te) : 1;
     for (int threads = 1; threads <= max_threads; threads++) {
-        const size_t groups[] = {32, 8, 1};
+        /* one GEMM per batch, the suggested group (5), one per sample */
+        const size_t groups[] = {32, dr3i_conv2d_suggest_group(&l1, 32), 1};
         for (size_t gi = 0; gi < 3; gi++) {
             bench_layer("nature1", l1, 32, true, groups[gi], threads);
             bench_layer("nature1", l1, 32, false, groups[gi], threads);
         }
         bench_layer("nature2", l2, 32, false, 32, threads);
+        bench_layer("nature2", l2, 32, false, dr3i_conv2d_suggest_group(&l2, 32), threads);
         bench_layer("nature2", l2, 32, false, 1, threads);
         bench_layer("nature3", l3, 32, false, 32, threads);
+        bench_layer("nature3", l3, 32, false, dr3i_conv2d_suggest_group(&l3, 32), threads);
         bench_layer("nature3", l3, 32, false, 1, threads);
         bench_layer("minatar", mn, 32, false, 32, threads);
         bench_layer("minatar", mn, 32, false, 1, threads);

@@ -7,9 +7,9 @@
  *
  * Scheme (docs/conv.md): the input is unfolded into a column matrix cols[C·kh·kw × g·OH·OW]
  * for a group of g samples (the batch as extra columns), so that one dr3k_sgemm computes the
- * whole group: Y = W · cols. Backward: dW = dY · colsᵀ, dcols = Wᵀ · dY, then dcols is folded
- * back onto dX, adding where windows overlap. uint8 inputs are scaled by 1/255 while they are
- * unfolded, so a frame batch is never converted to a float copy first.
+ * whole group: Y = W · cols. Backward: dWᵀ = cols · dYᵀ, dcols = Wᵀ · dY, then dcols is
+ * folded back onto dX, adding where windows overlap. uint8 inputs are scaled by 1/255 while
+ * they are unfolded, so a frame batch is never converted to a float copy first.
  *
  * Memory: every scratch float comes from the caller's workspace (dr3i_conv2d_workspace);
  * forward and backward never allocate. A workspace sized for g samples lets a call take any
@@ -59,7 +59,8 @@ enum {
     /* add dL/dX into grad_x instead of overwriting it */
     DR3I_CONV2D_ACCUMULATE_DX = 1u << 1,
     /* the workspace still holds the columns the last forward unfolded from this same input
-     * and n (nothing else used it since, and n fitted in one group): skip unfolding again */
+     * and n (nothing else used it since, and n fitted in one group): skip unfolding again.
+     * A backward that computes dL/dx overwrites them (they hold dcols afterwards). */
     DR3I_CONV2D_REUSE_COLS = 1u << 2,
 };
 
@@ -70,20 +71,29 @@ enum {
 dr3_status dr3i_conv2d_init(dr3i_conv2d *c, const char *who);
 
 /* Floats of workspace that lets forward and backward handle @p group samples per GEMM
- * (group >= 1): ((C·kh·kw + K)·OH·OW + C·F)·group + K·C·kh·kw, where F = H·W for
- * stride 1 and a little more for larger strides (the planes split by stride phase). Size it
- * once at creation with group = the maximum batch for one GEMM per call, or smaller to bound
- * memory. DR3_ERR_OVERFLOW when it does not fit in size_t; DR3_ERR_INVALID_ARG for group 0 or
- * an uninitialised @p c. */
+ * (group >= 1): ((C·kh·kw + K)·OH·OW + C·F)·group + K·C·kh·kw, where
+ * F = min(s, H)·min(s, W)·⌈H/s⌉·⌈W/s⌉ (= H·W for stride 1; the planes of a uint8 input
+ * split by stride phase). Size it once at creation with group = the maximum batch for one
+ * GEMM per call, or smaller to bound memory (docs/conv.md has measurements). DR3_ERR_OVERFLOW
+ * when it does not fit in size_t; DR3_ERR_INVALID_ARG for group 0 or an uninitialised @p c. */
 dr3_status dr3i_conv2d_workspace(const dr3i_conv2d *c, size_t group, size_t *floats);
+
+/* A group size for dr3i_conv2d_workspace: the largest g <= max_n (at least 1) whose column
+ * matrix (C·kh·kw × g·OH·OW floats) fits in 2 MiB, about one core's L2. Measured on the
+ * Nature and MinAtar layers at batch 32 (docs/conv.md): within ~7% of the best group for
+ * each, where one GEMM per batch costs up to 12% more on the first Nature layer (its columns,
+ * 13 MB, no longer stay in cache). 0 for an uninitialised @p c or max_n 0. */
+size_t dr3i_conv2d_suggest_group(const dr3i_conv2d *c, size_t max_n);
 
 /* out[i] = conv(x[i], weight) + bias for i < n. out's sample i starts at out + i·ld_out
  * (ld_out >= K·OH·OW). @p flags must be 0 for now: reserved for fusing an activation into
  * the pass that adds the bias (the one pass that touches every output anyway). @p ws holds @p
  * ws_floats floats (at least the workspace for a group of one; the group is the largest one
  * ws_floats has room for). Returns DR3_ERR_INVALID_ARG on a NULL pointer, n == 0, both or
- * neither input pointer, a stride or workspace too small; nothing is written then. Never
- * allocates. */
+ * neither input pointer, a stride or workspace too small, threads < 1, nonzero flags, and
+ * DR3_ERR_OVERFLOW when n samples at a stride overflow; nothing is written then (the
+ * values themselves are not checked for NaN: the caller's layer above does that once).
+ * Never allocates. */
 dr3_status dr3i_conv2d_forward(const dr3i_conv2d *c, int threads, size_t n,
                                const dr3i_conv2d_src *x, const float *weight, const float *bias,
                                float *out, size_t ld_out, unsigned flags, float *ws,
@@ -95,7 +105,8 @@ dr3_status dr3i_conv2d_forward(const dr3i_conv2d *c, int threads, size_t n,
  * dL/dx (sample i at grad_x + i·ld_grad_x, ld_grad_x >= C·H·W; overwritten, or added to
  * with DR3I_CONV2D_ACCUMULATE_DX). dL/dx needs only the weight, not x; but it is available
  * for float inputs only (a uint8 input is data, not a parameter). x may be NULL when
- * grad_w is NULL. Errors as forward, also for unknown flags; never allocates. */
+ * grad_w is NULL. Errors as forward (nothing written), also for unknown flags and
+ * REUSE_COLS with n above the workspace's group; never allocates. */
 dr3_status dr3i_conv2d_backward(const dr3i_conv2d *c, int threads, size_t n,
                                 const dr3i_conv2d_src *x, const float *weight,
                                 const float *grad_out, size_t ld_grad_out, float *grad_w,
