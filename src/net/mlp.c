@@ -86,7 +86,6 @@ static dr3_status build(dr3_net **out, const dr3_net_options *o, const plan_laye
     if ((st = dr3i_alloc_init(&alloc, o->allocator, who)) != DR3_OK) return st;
     const size_t out_width = o->head == DR3_HEAD_CRITIC ? 1 : o->action_dim;
     size_t params = 0, widest = in_width, act_total = 0, ws = 0;
-    const size_t group = o->max_batch < 32 ? o->max_batch : 32;
     bool ok = true;
     size_t prev = in_width;
     for (size_t l = 0; l < L && ok; l++) {
@@ -96,8 +95,10 @@ static dr3_status build(dr3_net **out, const dr3_net_options *o, const plan_laye
             outw = p->cv.out_size;
             wsz = p->cv.weight_count;
             nb = p->cv.out_c;
-            size_t need;
-            ok = dr3i_conv2d_workspace(&p->cv, group, &need) == DR3_OK;
+            /* each layer's best group (columns within about L2, docs/conv.md); the shared
+             * workspace is the largest of these */
+            size_t need, group = dr3i_conv2d_suggest_group(&p->cv, o->max_batch);
+            ok = group > 0 && dr3i_conv2d_workspace(&p->cv, group, &need) == DR3_OK;
             if (ok && need > ws) ws = need;
         } else {
             outw = p->out;
