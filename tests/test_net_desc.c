@@ -444,6 +444,217 @@ static void test_safetensors(void **state) {
     dr3_net_free(net);
 }
 
+/* ---- multi-head Q (REM, ensembles) ------------------------------------------------------ */
+
+enum { MH_S = 3, MH_A = 2, MH_N = 6, MH_H = 8 };
+static const float mh_obs[MH_N * MH_S] = {0.1f,  -0.4f, 0.3f, 0.7f, 0.2f,  -0.5f,
+                                          -0.3f, 0.9f,  0.1f, 0.5f, -0.6f, 0.8f,
+                                          -0.2f, 0.3f,  0.6f, 0.4f, 0.4f,  -0.9f};
+static const float mh_next[MH_N * MH_S] = {0.2f,  -0.1f, 0.5f, 0.6f, 0.3f,  -0.2f,
+                                           -0.5f, 0.8f,  0.3f, 0.1f, -0.7f, 0.9f,
+                                           -0.4f, 0.2f,  0.5f, 0.3f, 0.6f,  -0.8f};
+static const float mh_rew[MH_N] = {1, 0, -0.5f, 0.25f, 0, 1};
+static const int32_t mh_act[MH_N] = {0, 1, 1, 0, 1, 0};
+static const uint8_t mh_term[MH_N] = {0, 0, 1, 0, 0, 0};
+
+static dr3_learner *mh_learner(size_t heads, dr3_heads_mode mode, float lr) {
+    dr3_layer fc = DR3_LAYER_INIT;
+    fc.units = MH_H;
+    const dr3_layer *layers[] = {&fc};
+    dr3_net_desc d = DR3_NET_DESC_INIT;
+    d.in_channels = MH_S;
+    d.in_height = d.in_width = 1;
+    d.num_layers = 1;
+    d.layers = layers;
+    d.action_dim = MH_A;
+    d.num_heads = heads;
+    d.activation = DR3_ACT_TANH;
+    dr3_optim_options sgd = DR3_OPTIM_OPTIONS_INIT;
+    sgd.kind = DR3_OPTIM_SGD;
+    sgd.lr = lr;
+    dr3_regularizer_options dr3 = DR3_REGULARIZER_OPTIONS_INIT,
+                            cql = DR3_REGULARIZER_OPTIONS_INIT;
+    cql.kind = DR3_REG_CQL;
+    cql.coef = 0.3f;
+    const dr3_regularizer_options *regs[] = {&dr3, &cql};
+    dr3_learner_options o = DR3_LEARNER_OPTIONS_INIT;
+    o.batch_size = MH_N;
+    o.td_kind = DR3_TD_MSE;
+    o.gamma = 0.9f;
+    o.target_update_period = 1000;
+    o.optim = &sgd;
+    o.regularizers = regs;
+    o.num_regularizers = 2;
+    o.seed = 21;
+    dr3_learner *l = NULL;
+    assert_int_equal(dr3_learner_create_desc(&l, &o, &d), DR3_OK);
+    assert_int_equal(dr3_learner_set_heads_mode(l, mode), DR3_OK);
+    return l;
+}
+
+static dr3_batch mh_batch(void) {
+    dr3_batch b = DR3_BATCH_INIT;
+    b.n = MH_N;
+    b.obs = mh_obs;
+    b.ld_obs = MH_S;
+    b.next_obs = mh_next;
+    b.ld_next_obs = MH_S;
+    b.actions = mh_act;
+    b.rewards = mh_rew;
+    b.terminals = mh_term;
+    return b;
+}
+
+/* Copies a one-head network's parameters into a K-head one, every head a copy of the one. */
+static void replicate_heads(dr3_net *multi, const dr3_net *one_c, size_t K) {
+    dr3_net *one = (dr3_net *)one_c;
+    const float *p = dr3_net_params(one);
+    float *q = dr3_net_params(multi);
+    const size_t trunk = MH_H * MH_S + MH_H; /* the hidden Linear's weight and bias */
+    memcpy(q, p, trunk * sizeof(float));
+    const float *w1 = p + trunk, *b1 = w1 + MH_A * MH_H;
+    float *w = q + trunk, *b = w + K * MH_A * MH_H;
+    for (size_t k = 0; k < K; k++) {
+        memcpy(w + k * MH_A * MH_H, w1, MH_A * MH_H * sizeof(float));
+        memcpy(b + k * MH_A, b1, MH_A * sizeof(float));
+    }
+}
+
+/* With identical heads every mode is the one-head learner: same losses; the trunk's gradient
+ * is the same and head k's is w_k times the one head's (REM's α_k, or 1/K). The one-head
+ * learner is the reference (itself checked against PyTorch in test_reference.c). */
+static void test_heads_identical_equal_one(void **state) {
+    (void)state;
+    const size_t K = 3;
+    dr3_batch b = mh_batch();
+    for (int mode = DR3_HEADS_REM; mode <= DR3_HEADS_MIN; mode++) {
+        dr3_learner *one = mh_learner(1, DR3_HEADS_REM, 0.0f);
+        dr3_learner *multi = mh_learner(K, (dr3_heads_mode)mode, 0.0f);
+        assert_int_equal(dr3_net_output_dim(dr3_learner_online(multi)), K * MH_A);
+        replicate_heads(dr3_learner_online(multi), dr3_learner_online(one), K);
+        replicate_heads(dr3_learner_target(multi), dr3_learner_target(one), K);
+        dr3_step_metrics m1 = DR3_STEP_METRICS_INIT, mk = DR3_STEP_METRICS_INIT;
+        assert_int_equal(dr3_learner_step(one, &b, &m1), DR3_OK);
+        assert_int_equal(dr3_learner_step(multi, &b, &mk), DR3_OK);
+        TU_ASSERT_CLOSE(mk.td_loss, m1.td_loss, 1e-5, 1e-7);
+        TU_ASSERT_CLOSE(mk.loss, m1.loss, 1e-5, 1e-7);
+        TU_ASSERT_CLOSE(mk.mean_target, m1.mean_target, 1e-5, 1e-7);
+        float w[3];
+        assert_int_equal(dr3_learner_head_weights(w, K, multi), DR3_OK);
+        double sum = 0;
+        for (size_t k = 0; k < K; k++) {
+            assert_true(w[k] > 0);
+            sum += w[k];
+            if (mode != DR3_HEADS_REM) TU_ASSERT_CLOSE(w[k], 1.0 / K, 1e-6, 0);
+        }
+        TU_ASSERT_CLOSE(sum, 1.0, 1e-6, 0);
+        const float *g1 = dr3_net_grads(dr3_learner_online(one));
+        const float *gk = dr3_net_grads(dr3_learner_online(multi));
+        const size_t trunk = MH_H * MH_S + MH_H;
+        for (size_t j = 0; j < trunk; j++) TU_ASSERT_CLOSE(gk[j], g1[j], 1e-4, 1e-6);
+        const float *h1w = g1 + trunk, *h1b = h1w + MH_A * MH_H;
+        const float *hkw = gk + trunk, *hkb = hkw + K * MH_A * MH_H;
+        for (size_t k = 0; k < K; k++) {
+            for (size_t j = 0; j < MH_A * MH_H; j++)
+                TU_ASSERT_CLOSE(hkw[k * MH_A * MH_H + j], w[k] * h1w[j], 1e-4, 1e-6);
+            for (size_t j = 0; j < MH_A; j++)
+                TU_ASSERT_CLOSE(hkb[k * MH_A + j], w[k] * h1b[j], 1e-4, 1e-6);
+        }
+        dr3_learner_free(one);
+        dr3_learner_free(multi);
+    }
+}
+
+/* With different heads: the ensembles' targets and TD loss against a computation in the
+ * test from the networks' own head outputs (MSE, gamma 0.9, max backup). REM's weights are
+ * random, positive, sum to 1, change from step to step, and an evaluation does not advance
+ * them. Acting uses the heads' mean. */
+static void test_heads_different(void **state) {
+    (void)state;
+    const size_t K = 3, O = K * MH_A;
+    dr3_batch b = mh_batch();
+    for (int mode = DR3_HEADS_MEAN; mode <= DR3_HEADS_MIN; mode++) {
+        dr3_learner *l = mh_learner(K, (dr3_heads_mode)mode, 0.0f);
+        float q[MH_N * 3 * MH_A], qt[MH_N * 3 * MH_A];
+        assert_int_equal(
+            dr3_net_forward(dr3_learner_online(l), MH_N, mh_obs, MH_S, NULL, 0, q, O, NULL),
+            DR3_OK);
+        assert_int_equal(
+            dr3_net_forward(dr3_learner_target(l), MH_N, mh_next, MH_S, NULL, 0, qt, O, NULL),
+            DR3_OK);
+        double td = 0, ysum = 0;
+        for (size_t i = 0; i < MH_N; i++) {
+            double best = -1e30;
+            for (size_t a = 0; a < MH_A; a++) {
+                double v = mode == DR3_HEADS_MIN ? 1e30 : 0;
+                for (size_t k = 0; k < K; k++) {
+                    double t = qt[i * O + k * MH_A + a];
+                    if (mode == DR3_HEADS_MIN)
+                        v = t < v ? t : v;
+                    else
+                        v += t / (double)K;
+                }
+                best = v > best ? v : best;
+            }
+            double y = mh_rew[i] + (mh_term[i] ? 0.0 : 0.9 * best);
+            ysum += y;
+            for (size_t k = 0; k < K; k++) {
+                double e = q[i * O + k * MH_A + (size_t)mh_act[i]] - y;
+                td += e * e / (double)(MH_N * K);
+            }
+        }
+        dr3_step_metrics m = DR3_STEP_METRICS_INIT;
+        assert_int_equal(dr3_learner_evaluate(l, &b, &m), DR3_OK);
+        TU_ASSERT_CLOSE(m.mean_target, ysum / MH_N, 1e-5, 1e-6);
+        TU_ASSERT_CLOSE(m.td_loss, td, 1e-5, 1e-7);
+        dr3_learner_free(l);
+    }
+    dr3_learner *l = mh_learner(K, DR3_HEADS_REM, 0.0f);
+    float w1[3], w2[3], w3[3];
+    assert_int_equal(dr3_learner_evaluate(l, &b, NULL), DR3_OK);
+    assert_int_equal(dr3_learner_head_weights(w1, K, l), DR3_OK);
+    assert_int_equal(dr3_learner_evaluate(l, &b, NULL), DR3_OK);
+    assert_int_equal(dr3_learner_head_weights(w2, K, l), DR3_OK);
+    assert_memory_equal(w1, w2, sizeof w1); /* evaluation does not advance the generator */
+    assert_int_equal(dr3_learner_step(l, &b, NULL), DR3_OK);
+    assert_int_equal(dr3_learner_head_weights(w2, K, l), DR3_OK);
+    assert_memory_equal(w1, w2, sizeof w1); /* the step drew what evaluate previewed */
+    assert_int_equal(dr3_learner_step(l, &b, NULL), DR3_OK);
+    assert_int_equal(dr3_learner_head_weights(w3, K, l), DR3_OK);
+    assert_memory_not_equal(w2, w3, sizeof w2);
+    TU_ASSERT_FAILS(dr3_learner_head_weights(w3, 2, l), DR3_ERR_SHAPE);
+    TU_ASSERT_FAILS(dr3_learner_set_heads_mode(l, (dr3_heads_mode)7), DR3_ERR_INVALID_ARG);
+    /* acting: the heads' mean */
+    float q[MH_N * 3 * MH_A], qm[MH_N * MH_A];
+    assert_int_equal(
+        dr3_net_forward(dr3_learner_online(l), MH_N, mh_obs, MH_S, NULL, 0, q, O, NULL),
+        DR3_OK);
+    assert_int_equal(dr3_learner_q_values(l, MH_N, mh_obs, MH_S, qm, MH_A), DR3_OK);
+    for (size_t i = 0; i < MH_N; i++)
+        for (size_t a = 0; a < MH_A; a++)
+            TU_ASSERT_CLOSE(qm[i * MH_A + a],
+                            (q[i * O + a] + q[i * O + MH_A + a] + q[i * O + 2 * MH_A + a]) /
+                                3.0,
+                            1e-5, 1e-7);
+    /* a checkpoint keeps the heads */
+    const char *path = "heads.ckpt";
+    assert_int_equal(dr3_learner_save(l, path), DR3_OK);
+    dr3_learner *back = NULL;
+    dr3_optim_options sgd = DR3_OPTIM_OPTIONS_INIT; /* the saved learner's optimizer */
+    sgd.kind = DR3_OPTIM_SGD;
+    dr3_learner_options oo = DR3_LEARNER_OPTIONS_INIT;
+    oo.batch_size = MH_N;
+    oo.optim = &sgd;
+    if (dr3_learner_open(&back, path, &oo) != DR3_OK) fail_msg("%s", dr3_last_error());
+    assert_int_equal(dr3_net_output_dim(dr3_learner_online(back)), O);
+    float qb[MH_N * MH_A];
+    assert_int_equal(dr3_learner_q_values(back, MH_N, mh_obs, MH_S, qb, MH_A), DR3_OK);
+    assert_memory_equal(qb, qm, sizeof qb); /* same heads, same activation (tanh) */
+    dr3_learner_free(back);
+    remove(path);
+    dr3_learner_free(l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_pytorch),
@@ -453,6 +664,8 @@ int main(void) {
         cmocka_unit_test(test_learner_on_pixels),
         cmocka_unit_test(test_learner_step_against_pytorch),
         cmocka_unit_test(test_safetensors),
+        cmocka_unit_test(test_heads_identical_equal_one),
+        cmocka_unit_test(test_heads_different),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -386,6 +386,31 @@ DR3_API dr3_status dr3_learner_open(dr3_learner **out, const char *path,
  */
 DR3_API dr3_status dr3_learner_create_desc(dr3_learner **out, const dr3_learner_options *opts,
                                            const dr3_net_desc *desc);
+
+/** How a learner combines the K heads of a multi-head network (dr3_net_desc::num_heads).
+ *  Experimental. Values are fixed. */
+typedef enum dr3_heads_mode {
+    /** REM (Agarwal et al. 2020): per batch a random convex combination α (α_k = u_k / Σu,
+     *  u_k ~ U(0, 1)) of the heads, for Q(s, ·) and for the target's Q(s', ·); the TD loss,
+     *  the backup and the regularizers see the combined Q. The default. */
+    DR3_HEADS_REM = 0,
+    /** Ensemble: every head regressed to one target whose V(s') comes from the heads'
+     *  mean target Q; TD loss = the mean of the heads' losses; regularizers see the mean Q. */
+    DR3_HEADS_MEAN = 1,
+    /** As ::DR3_HEADS_MEAN, with the element-wise minimum of the heads' target Q
+     *  (a pessimistic ensemble backup). */
+    DR3_HEADS_MIN = 2
+} dr3_heads_mode;
+
+/** @brief Sets how the heads are combined for the following steps (no effect with one
+ *  head). Acting and dr3_learner_q_values() use the heads' mean in every mode.
+ *  Experimental. Errors: ::DR3_ERR_INVALID_ARG. */
+DR3_API dr3_status dr3_learner_set_heads_mode(dr3_learner *learner, dr3_heads_mode mode);
+
+/** @brief The head weights w_k of the last successful step or evaluation (REM's α, or 1/K)
+ *  into @p out[k]. Experimental. Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_SHAPE (@p k is not
+ *  the number of heads). */
+DR3_API dr3_status dr3_learner_head_weights(float *out, size_t k, const dr3_learner *learner);
 #endif /* DR3_EXPERIMENTAL */
 
 #ifdef __cplusplus

@@ -308,12 +308,15 @@ typedef struct dr3_net_desc {
                                          copied at creation). */
     dr3_activation activation;      /**< After every hidden layer (default ReLU). */
     float activation_param;         /**< ELU α / leaky slope; 0 means the default. */
-    size_t action_dim;              /**< Q-values per state (discrete head; > 0). */
+    size_t action_dim;              /**< Q-values per state and head (> 0). */
+    size_t num_heads; /**< K >= 1 output heads on the shared φ (REM, ensembles): the output
+                           row is K × action_dim, head-major; the last Linear has
+                           K·action_dim outputs (default 1). */
 } dr3_net_desc;
 
 /** Initializer for ::dr3_net_desc (set the input shape, layers and action_dim). */
 #define DR3_NET_DESC_INIT                                                                      \
-    { DR3_NET_DESC_VERSION, 0, 0, 0, 0, NULL, DR3_ACT_RELU, 0.0f, 0 }
+    { DR3_NET_DESC_VERSION, 0, 0, 0, 0, NULL, DR3_ACT_RELU, 0.0f, 0, 1 }
 
 /** @brief Fills @p s with ::DR3_NET_DESC_INIT for struct version @p version. Experimental.
  *  Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_VERSION. Thread-safe. */

@@ -16,7 +16,7 @@ static const char MAGIC[8] = {'D', 'R', '3', 'L', 'R', 'N', 'R', '\0'};
  * networks): an architecture record after the header instead (net_internal.h). */
 enum { CKPT_VERSION = 1, CKPT_VERSION_LAYERS = 2 };
 
-/* Longest architecture record read or written: 1024 MLP widths, or 3 + 6 × 170 layer-list
+/* Longest architecture record read or written: 1024 MLP widths, or 4 + 6 × 170 layer-list
  * words. */
 #define MAX_ARCH_WORDS 1024
 
@@ -75,7 +75,8 @@ dr3_status dr3_learner_save(const dr3_learner *l, const char *path) {
     h.activation_param = l->opts.activation_param;
     h.obs_dim = l->opts.obs_dim;
     h.num_actions = l->opts.num_actions;
-    h.num_hidden = l->from_desc ? (narch - 3) / DR3I_ARCH_LAYER_WORDS : l->opts.num_hidden;
+    h.num_hidden = l->from_desc ? (narch - DR3I_ARCH_HEAD_WORDS) / DR3I_ARCH_LAYER_WORDS
+                                : l->opts.num_hidden;
     h.param_count = l->param_count;
     h.steps = l->steps;
     h.optim_len = optim_len;
@@ -160,13 +161,14 @@ static dr3_status read_header(const dr3i_rfile *f, ckpt_header *h, uint64_t *hid
                          who, path, h->version, CKPT_VERSION, CKPT_VERSION_LAYERS);
     const bool layers = h->version == CKPT_VERSION_LAYERS;
     const uint64_t max_units =
-        layers ? (MAX_ARCH_WORDS - 3) / DR3I_ARCH_LAYER_WORDS : MAX_HIDDEN;
+        layers ? (MAX_ARCH_WORDS - DR3I_ARCH_HEAD_WORDS) / DR3I_ARCH_LAYER_WORDS : MAX_HIDDEN;
     if (h->num_hidden > max_units)
         return dr3i_fail(DR3_ERR_FORMAT,
                          "%s: '%s' has an impossible header (%llu hidden layers)", who, path,
                          (unsigned long long)h->num_hidden);
-    const size_t nh = layers ? 3 + DR3I_ARCH_LAYER_WORDS * (size_t)h->num_hidden
-                             : (size_t)h->num_hidden; /* words of the architecture record */
+    const size_t nh = layers
+                          ? DR3I_ARCH_HEAD_WORDS + DR3I_ARCH_LAYER_WORDS * (size_t)h->num_hidden
+                          : (size_t)h->num_hidden; /* words of the architecture record */
     if (f->size < HEAD_BYTES + 8 * nh + 4)
         return dr3i_fail(DR3_ERR_FORMAT, "%s: '%s' is shorter than its header says", who, path);
     if (nh > 0 && (st = dr3i_rfile_read(f, HEAD_BYTES, hidden, 8 * nh)) != DR3_OK) return st;
@@ -175,8 +177,8 @@ static dr3_status read_header(const dr3i_rfile *f, ckpt_header *h, uint64_t *hid
     bool arch_ok;
     if (layers) {
         dr3_net_desc d;
-        dr3_layer ls[(MAX_ARCH_WORDS - 3) / DR3I_ARCH_LAYER_WORDS];
-        const dr3_layer *lp[(MAX_ARCH_WORDS - 3) / DR3I_ARCH_LAYER_WORDS];
+        dr3_layer ls[(MAX_ARCH_WORDS - DR3I_ARCH_HEAD_WORDS) / DR3I_ARCH_LAYER_WORDS];
+        const dr3_layer *lp[(MAX_ARCH_WORDS - DR3I_ARCH_HEAD_WORDS) / DR3I_ARCH_LAYER_WORDS];
         arch_ok = dr3i_arch_from_words(hidden, nh, h->num_actions, &d, ls, lp,
                                        sizeof ls / sizeof ls[0], &params, who) == DR3_OK &&
                   d.in_channels * d.in_height * d.in_width == h->obs_dim;
@@ -374,8 +376,8 @@ dr3_status dr3_learner_open(dr3_learner **out, const char *path,
     dr3_learner *l = NULL;
     if (h.version == CKPT_VERSION_LAYERS) {
         dr3_net_desc d;
-        dr3_layer ls[(MAX_ARCH_WORDS - 3) / DR3I_ARCH_LAYER_WORDS];
-        const dr3_layer *lp[(MAX_ARCH_WORDS - 3) / DR3I_ARCH_LAYER_WORDS];
+        dr3_layer ls[(MAX_ARCH_WORDS - DR3I_ARCH_HEAD_WORDS) / DR3I_ARCH_LAYER_WORDS];
+        const dr3_layer *lp[(MAX_ARCH_WORDS - DR3I_ARCH_HEAD_WORDS) / DR3I_ARCH_LAYER_WORDS];
         size_t params;
         st = dr3i_arch_from_words(arch, nwords, h.num_actions, &d, ls, lp,
                                   sizeof ls / sizeof ls[0], &params, who);

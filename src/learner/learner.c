@@ -125,6 +125,8 @@ static dr3_status create(dr3_learner **out, const dr3_learner_options *opts,
                              who, o.obs_dim, o.num_actions, in, desc->action_dim);
         o.num_hidden = 0; /* the layers come from the description */
         o.hidden = NULL;
+        o.activation = desc->activation; /* recorded in checkpoints with the layers */
+        o.activation_param = desc->activation_param;
     }
     if ((st = check_options(&o, who)) != DR3_OK) return st;
     if ((st = dr3i_runtime_ensure()) != DR3_OK) return st;
@@ -216,6 +218,24 @@ static dr3_status create(dr3_learner **out, const dr3_learner_options *opts,
     l->grad_feat = alloc_floats(l, 2 * B, D, &st);
     l->scratch = alloc_floats(l, B, A, &st);
     l->param_grad = alloc_floats(l, l->param_count, 1, &st);
+    /* multi-head networks: the network's K·A outputs per row next to the combined A */
+    l->heads = l->online ? dr3_net_output_dim(l->online) / A : 1;
+    l->heads_mode = DR3_HEADS_REM;
+    l->head_w = alloc_floats(l, l->heads, 1, &st);
+    l->last_head_w = alloc_floats(l, l->heads, 1, &st);
+    l->head_q = alloc_floats(l, B, 1, &st);
+    l->head_g = alloc_floats(l, B, 1, &st);
+    if (l->heads > 1) {
+        l->q_net = alloc_floats(l, 2 * B, l->heads * A, &st);
+        l->qt_net = alloc_floats(l, B, l->heads * A, &st);
+        l->grad_net = alloc_floats(l, 2 * B, l->heads * A, &st);
+    } else {
+        l->q_net = l->q_all;
+        l->qt_net = l->q_target;
+        l->grad_net = l->grad_out;
+    }
+    for (size_t k = 0; st == DR3_OK && k < l->heads; k++)
+        l->head_w[k] = l->last_head_w[k] = 1.0f / (float)l->heads;
     /* replay batch buffers (dr3_learner_step_replay) */
     l->rb_obs = alloc_floats(l, B, S, &st);
     l->rb_next_obs = alloc_floats(l, B, S, &st);
@@ -244,6 +264,26 @@ dr3_status dr3_learner_create(dr3_learner **out, const dr3_learner_options *opts
     return create(out, opts, NULL, "dr3_learner_create");
 }
 
+dr3_status dr3_learner_set_heads_mode(dr3_learner *l, dr3_heads_mode mode) {
+    static const char who[] = "dr3_learner_set_heads_mode";
+    if (l == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: learner is NULL", who);
+    if (mode != DR3_HEADS_REM && mode != DR3_HEADS_MEAN && mode != DR3_HEADS_MIN)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: unknown mode %d", who, (int)mode);
+    l->heads_mode = (int)mode;
+    return DR3_OK;
+}
+
+dr3_status dr3_learner_head_weights(float *out, size_t k, const dr3_learner *l) {
+    static const char who[] = "dr3_learner_head_weights";
+    if (out == NULL || l == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: NULL argument", who);
+    if (k != l->heads)
+        return dr3i_fail(DR3_ERR_SHAPE, "%s: the learner has %zu heads, not %zu", who, l->heads,
+                         k);
+    memcpy(out, l->last_head_w, k * sizeof(float));
+    return DR3_OK;
+}
+
 dr3_status dr3_learner_create_desc(dr3_learner **out, const dr3_learner_options *opts,
                                    const dr3_net_desc *desc) {
     static const char who[] = "dr3_learner_create_desc";
@@ -266,6 +306,13 @@ void dr3_learner_free(dr3_learner *l) {
         l->rb_obs,          l->rb_next_obs,  l->rb_rewards, l->rb_discounts, l->rb_actions,
         l->rb_next_actions, l->rb_terminals, l->srank_work, l->reg,          l->last_reg_loss};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dr3i_free(&l->alloc, bufs[i]);
+    void *heads[] = {l->head_w, l->last_head_w, l->head_q, l->head_g};
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) dr3i_free(&l->alloc, heads[i]);
+    if (l->heads > 1) { /* else aliases of q_all, q_target, grad_out */
+        dr3i_free(&l->alloc, l->q_net);
+        dr3i_free(&l->alloc, l->qt_net);
+        dr3i_free(&l->alloc, l->grad_net);
+    }
     dr3i_alloc a = l->alloc;
     dr3i_free(&a, l);
 }

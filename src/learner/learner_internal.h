@@ -30,6 +30,14 @@ struct dr3_learner {
     dr3_rng rng;
     uint64_t steps;
     bool from_desc; /* networks from a layer list (experimental dr3_learner_create_desc) */
+    /* multi-head Q (experimental): K heads of A Q-values on the shared φ, combined with
+     * weights w_k (REM: a random convex combination per batch; ensembles: 1/K) */
+    size_t heads;
+    int heads_mode;                   /* dr3_heads_mode */
+    float *head_w;                    /* K: this step's weights */
+    float *last_head_w;               /* K: those of the last successful step / evaluation */
+    float *q_net, *qt_net, *grad_net; /* 2B × KA, B × KA, 2B × KA (aliases when K = 1) */
+    float *head_q, *head_g;           /* B: one head's Q(s, a) and its TD gradient */
 
     dr3_backup_vtable backup_vt;
     void *backup_payload;

@@ -102,17 +102,54 @@ static dr3_status stage_batch(step_ctx *c, const dr3_batch *user) {
 
 /* ---- 2. forward -------------------------------------------------------------------------- */
 
+/* Multi-head networks: the head weights of this batch (REM: a random convex combination
+ * drawn from the step's generator; ensembles: 1/K), then the combined Q the rest of the step
+ * sees: Σ_k w_k Q_k for the online rows and the target (the minimum over heads for the
+ * target of DR3_HEADS_MIN). */
+static void combine_heads(step_ctx *c) {
+    dr3_learner *l = c->l;
+    const size_t n = c->n, A = l->opts.num_actions, K = l->heads, O = K * A;
+    if (l->heads_mode == DR3_HEADS_REM) {
+        double sum = 0;
+        for (size_t k = 0; k < K; k++) sum += l->head_w[k] = dr3_rng_uniform(&c->rng) + 1e-6f;
+        for (size_t k = 0; k < K; k++) l->head_w[k] = (float)(l->head_w[k] / sum);
+    } else {
+        for (size_t k = 0; k < K; k++) l->head_w[k] = 1.0f / (float)K;
+    }
+    for (size_t i = 0; i < 2 * n; i++)
+        for (size_t a = 0; a < A; a++) {
+            double v = 0;
+            for (size_t k = 0; k < K; k++)
+                v += (double)l->head_w[k] * l->q_net[i * O + k * A + a];
+            l->q_all[i * A + a] = (float)v;
+        }
+    for (size_t i = 0; i < n; i++)
+        for (size_t a = 0; a < A; a++) {
+            const float *t = l->qt_net + i * O + a;
+            double v = 0;
+            if (l->heads_mode == DR3_HEADS_MIN) {
+                v = t[0];
+                for (size_t k = 1; k < K; k++) v = t[k * A] < v ? t[k * A] : v;
+            } else {
+                for (size_t k = 0; k < K; k++) v += (double)l->head_w[k] * t[k * A];
+            }
+            l->q_target[i * A + a] = (float)v;
+        }
+}
+
 /* One online pass over the stacked [s; s'] (2n rows, one GEMM per layer) and one target
  * pass over s'. */
 static dr3_status stage_forward(step_ctx *c) {
     dr3_learner *l = c->l;
     const size_t n = c->n, A = l->opts.num_actions, D = l->feature_dim, S = l->opts.obs_dim;
+    const size_t O = l->heads * A; /* the network's outputs per row */
     const float *phi = NULL;
     dr3_status st =
-        dr3_net_forward(l->online, 2 * n, l->stacked, S, NULL, 0, l->q_all, A, &phi);
+        dr3_net_forward(l->online, 2 * n, l->stacked, S, NULL, 0, l->q_net, O, &phi);
     if (st != DR3_OK) return st;
-    st = dr3_net_forward(l->target, n, l->stacked + n * S, S, NULL, 0, l->q_target, A, NULL);
+    st = dr3_net_forward(l->target, n, l->stacked + n * S, S, NULL, 0, l->qt_net, O, NULL);
     if (st != DR3_OK) return st;
+    if (l->heads > 1) combine_heads(c);
     c->phi = phi;
     c->phi_next = phi + n * D;
     c->q = l->q_all;
@@ -161,7 +198,30 @@ static dr3_status stage_backup(step_ctx *c) {
  * the output and feature gradients the later stages add into. */
 static dr3_status stage_td_loss(step_ctx *c) {
     dr3_learner *l = c->l;
-    const size_t n = c->n, A = l->opts.num_actions, D = l->feature_dim;
+    const size_t n = c->n, A = l->opts.num_actions, D = l->feature_dim, K = l->heads;
+    if (K > 1) memset(l->grad_net, 0, 2 * n * K * A * sizeof(float));
+    if (K > 1 && l->heads_mode != DR3_HEADS_REM) {
+        /* ensembles: every head regressed to the shared targets; the loss is their mean */
+        double total = 0;
+        for (size_t k = 0; k < K; k++) {
+            for (size_t i = 0; i < n; i++)
+                l->head_q[i] = l->q_net[i * K * A + k * A + (size_t)c->b.actions[i]];
+            memset(l->head_g, 0, n * sizeof(float));
+            float loss_k;
+            dr3_status st = dr3_td_loss(n, l->head_q, l->targets, c->b.weights, l->opts.td_kind,
+                                        l->opts.huber_delta, &loss_k, l->head_g);
+            if (st != DR3_OK) return st;
+            total += loss_k;
+            for (size_t i = 0; i < n; i++)
+                l->grad_net[i * K * A + k * A + (size_t)c->b.actions[i]] =
+                    l->head_g[i] / (float)K;
+        }
+        c->td_loss = (float)(total / (double)K);
+        memset(l->grad_out, 0, 2 * n * A * sizeof(float));
+        memset(l->grad_feat, 0, 2 * n * D * sizeof(float));
+        c->total_loss = c->td_loss;
+        return DR3_OK;
+    }
     memset(l->g_taken, 0, n * sizeof(float));
     dr3_status st = dr3_td_loss(n, l->q_taken, l->targets, c->b.weights, l->opts.td_kind,
                                 l->opts.huber_delta, &c->td_loss, l->g_taken);
@@ -240,8 +300,14 @@ static dr3_status stage_regularizers(step_ctx *c) {
  * and φ(s')), plus the regularizers' direct parameter gradients. */
 static dr3_status stage_backward(step_ctx *c) {
     dr3_learner *l = c->l;
-    dr3_status st = dr3_net_backward(l->online, 2 * c->n, l->grad_out, l->opts.num_actions,
-                                     l->grad_feat, l->feature_dim, NULL, 0, 0);
+    const size_t A = l->opts.num_actions, K = l->heads;
+    if (K > 1) /* dL/dQ_k = w_k dL/dQ for what was computed on the combined Q */
+        for (size_t i = 0; i < 2 * c->n; i++)
+            for (size_t k = 0; k < K; k++)
+                for (size_t a = 0; a < A; a++)
+                    l->grad_net[i * K * A + k * A + a] += l->head_w[k] * l->grad_out[i * A + a];
+    dr3_status st = dr3_net_backward(l->online, 2 * c->n, l->grad_net, K * A, l->grad_feat,
+                                     l->feature_dim, NULL, 0, 0);
     if (st != DR3_OK) return st;
     if (any_param_terms(l)) {
         float *g = dr3_net_grads(l->online);
@@ -358,6 +424,7 @@ static dr3_status losses(step_ctx *c) {
 static dr3_status finish(step_ctx *c, dr3_step_metrics *m, const dr3_step_metrics *full) {
     dr3_learner *l = c->l;
     if (l->num_reg > 0) memcpy(l->last_reg_loss, l->reg_loss, l->num_reg * sizeof(float));
+    memcpy(l->last_head_w, l->head_w, l->heads * sizeof(float));
     l->have_last = 1;
     if (m == NULL) return DR3_OK;
     return dr3i_struct_out(m, full, &dr3i_desc_dr3_step_metrics, c->who, "metrics");
@@ -492,11 +559,26 @@ dr3_status dr3_learner_q_values(dr3_learner *l, size_t n, const float *obs, size
         return dr3i_fail(DR3_ERR_OVERFLOW, "%s: sizes overflow", who);
     if (!dr3i_matrix_finite(obs, n, S, ld_obs))
         return dr3i_fail(DR3_ERR_NONFINITE, "%s: obs contains NaN or Inf", who);
+    const size_t K = l->heads;
     for (size_t i = 0; i < n; i += chunk) {
         size_t m = n - i < chunk ? n - i : chunk;
+        if (K == 1) {
+            dr3_status st = dr3_net_forward(l->online, m, obs + i * ld_obs, ld_obs, NULL, 0,
+                                            q + i * ld_q, ld_q, NULL);
+            if (st != DR3_OK) return st;
+            continue;
+        }
+        /* several heads: their mean (the network's K·A outputs land in the step buffer,
+         * free between steps) */
         dr3_status st = dr3_net_forward(l->online, m, obs + i * ld_obs, ld_obs, NULL, 0,
-                                        q + i * ld_q, ld_q, NULL);
+                                        l->q_net, K * A, NULL);
         if (st != DR3_OK) return st;
+        for (size_t r = 0; r < m; r++)
+            for (size_t a = 0; a < A; a++) {
+                double v = 0;
+                for (size_t k = 0; k < K; k++) v += l->q_net[r * K * A + k * A + a];
+                q[(i + r) * ld_q + a] = (float)(v / (double)K);
+            }
     }
     return DR3_OK;
 }

@@ -84,7 +84,7 @@ static dr3_status build(dr3_net **out, const dr3_net_options *o, const plan_laye
     if ((st = dr3i_runtime_ensure()) != DR3_OK) return st;
     dr3i_alloc alloc;
     if ((st = dr3i_alloc_init(&alloc, o->allocator, who)) != DR3_OK) return st;
-    const size_t out_width = o->head == DR3_HEAD_CRITIC ? 1 : o->action_dim;
+    const size_t out_width = plan[L - 1].out; /* Q-values (all heads) or the critic's 1 */
     size_t params = 0, widest = in_width, act_total = 0, ws = 0;
     bool ok = true;
     size_t prev = in_width;
@@ -125,6 +125,7 @@ static dr3_status build(dr3_net **out, const dr3_net_options *o, const plan_laye
     net->opts = *o;
     net->opts.allocator = NULL;
     net->num_layers = L;
+    net->heads = 1;
     net->in_width = in_width;
     net->out_width = out_width;
     net->param_count = params;
@@ -162,7 +163,7 @@ static dr3_status build(dr3_net **out, const dr3_net_options *o, const plan_laye
             ly->w_count = p->cv.weight_count;
             ly->fan_in = p->cv.patch;
         } else {
-            ly->out = l + 1 < L ? p->out : out_width;
+            ly->out = p->out;
             ly->w_count = ly->in * ly->out;
             ly->fan_in = ly->in;
         }
@@ -236,6 +237,7 @@ dr3_status dr3_net_clone(dr3_net **out, const dr3_net *src) {
     dr3i_free(&src->alloc, plan);
     if (st != DR3_OK) return st;
     n->from_desc = src->from_desc;
+    n->heads = src->heads;
     n->in_c = src->in_c;
     n->in_h = src->in_h;
     n->in_w = src->in_w;
@@ -660,14 +662,19 @@ dr3_status dr3_net_create_desc(dr3_net **out, const dr3_net_desc *desc,
                            (int)ly.kind);
         }
     }
+    size_t heads = d.num_heads, head_width = 0;
+    if (st == DR3_OK &&
+        (heads == 0 || heads > 1024 || !dr3i_mul(heads, d.action_dim, &head_width)))
+        st = dr3i_fail(DR3_ERR_INVALID_ARG, "%s: num_heads must be in 1..1024", who);
     if (st == DR3_OK) {
         plan[L - 1].conv = false;
-        plan[L - 1].out = d.action_dim;
+        plan[L - 1].out = head_width; /* K heads of action_dim Q-values, head-major */
         st = build(out, &checked, plan, L, in_width, who);
     }
     dr3i_free(&a, plan);
     if (st != DR3_OK) return st;
     (*out)->from_desc = true;
+    (*out)->heads = heads;
     (*out)->in_c = d.in_channels;
     (*out)->in_h = d.in_height;
     (*out)->in_w = d.in_width;
@@ -707,14 +714,16 @@ dr3_status dr3_net_forward_u8(dr3_net *net, size_t n, const uint8_t *obs, size_t
 /* ---- architecture records (learner checkpoints of layer-list networks) ---------------- */
 
 size_t dr3i_net_arch_words(const dr3_net *net, uint64_t *words, size_t cap) {
-    const size_t hidden = net->num_layers - 1, need = 3 + DR3I_ARCH_LAYER_WORDS * hidden;
+    const size_t hidden = net->num_layers - 1,
+                 need = DR3I_ARCH_HEAD_WORDS + DR3I_ARCH_LAYER_WORDS * hidden;
     if (!net->from_desc || need > cap) return 0;
     words[0] = net->in_c;
     words[1] = net->in_h;
     words[2] = net->in_w;
+    words[3] = net->heads;
     for (size_t l = 0; l < hidden; l++) {
         const dr3i_layer *ly = &net->layers[l];
-        uint64_t *w = words + 3 + DR3I_ARCH_LAYER_WORDS * l;
+        uint64_t *w = words + DR3I_ARCH_HEAD_WORDS + DR3I_ARCH_LAYER_WORDS * l;
         w[0] = ly->conv ? DR3_LAYER_CONV2D : DR3_LAYER_LINEAR;
         w[1] = ly->conv ? ly->cv.out_c : ly->out;
         w[2] = ly->conv ? ly->cv.kh : 0;
@@ -729,10 +738,11 @@ dr3_status dr3i_arch_from_words(const uint64_t *words, size_t nwords, uint64_t a
                                 dr3_net_desc *desc, dr3_layer *layers,
                                 const dr3_layer **layer_ptrs, size_t cap, size_t *params,
                                 const char *who) {
-    if (nwords < 3 || (nwords - 3) % DR3I_ARCH_LAYER_WORDS != 0 ||
-        (nwords - 3) / DR3I_ARCH_LAYER_WORDS > cap)
+    const size_t H = DR3I_ARCH_HEAD_WORDS;
+    if (nwords < H || (nwords - H) % DR3I_ARCH_LAYER_WORDS != 0 ||
+        (nwords - H) / DR3I_ARCH_LAYER_WORDS > cap)
         return dr3i_fail(DR3_ERR_FORMAT, "%s: malformed architecture record", who);
-    const size_t L = (nwords - 3) / DR3I_ARCH_LAYER_WORDS;
+    const size_t L = (nwords - H) / DR3I_ARCH_LAYER_WORDS;
     /* every size stays far below 2^32 in any real network: bounding them keeps the products
      * below overflow and refuses absurd records before anything is sized by them */
     const uint64_t big = UINT64_C(1) << 24;
@@ -748,12 +758,15 @@ dr3_status dr3i_arch_from_words(const uint64_t *words, size_t nwords, uint64_t a
     desc->num_layers = L;
     desc->layers = layer_ptrs;
     desc->action_dim = (size_t)action_dim;
+    desc->num_heads = (size_t)words[3];
+    if (desc->num_heads == 0 || desc->num_heads > 1024)
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: implausible head count in the record", who);
     size_t c = desc->in_channels, h = desc->in_height, w = desc->in_width, total = 0, width;
     if (c == 0 || h == 0 || w == 0)
         return dr3i_fail(DR3_ERR_FORMAT, "%s: empty input shape in the record", who);
     bool linear_seen = false;
     for (size_t l = 0; l < L; l++) {
-        const uint64_t *r = words + 3 + DR3I_ARCH_LAYER_WORDS * l;
+        const uint64_t *r = words + H + DR3I_ARCH_LAYER_WORDS * l;
         dr3_layer *ly = &layers[l];
         *ly = (dr3_layer)DR3_LAYER_INIT;
         ly->kind = (dr3_layer_kind)r[0];
@@ -796,10 +809,11 @@ dr3_status dr3i_arch_from_words(const uint64_t *words, size_t nwords, uint64_t a
         if (!dr3i_add(total, wc, &total))
             return dr3i_fail(DR3_ERR_FORMAT, "%s: the record's sizes overflow", who);
     }
-    size_t head;
+    size_t head, outs;
     if (!dr3i_mul(c, h, &width) || !dr3i_mul(width, w, &width) ||
-        !dr3i_mul(width, (size_t)action_dim, &head) ||
-        !dr3i_add(head, (size_t)action_dim, &head) || !dr3i_add(total, head, &total))
+        !dr3i_mul((size_t)action_dim, desc->num_heads, &outs) ||
+        !dr3i_mul(width, outs, &head) || !dr3i_add(head, outs, &head) ||
+        !dr3i_add(total, head, &total))
         return dr3i_fail(DR3_ERR_FORMAT, "%s: the record's sizes overflow", who);
     *params = total;
     return DR3_OK;

@@ -35,6 +35,7 @@ struct dr3_net {
     bool have_forward;
     /* networks from a layer list (dr3_net_create_desc) */
     bool from_desc;
+    size_t heads; /* output heads (1 for MLPs): the output row is heads × action_dim */
     size_t in_c, in_h, in_w;
     float *conv_ws; /* convolution workspace shared by the conv layers */
     size_t conv_ws_len;
@@ -46,8 +47,9 @@ const char *dr3i_activation_name(dr3_activation a);
 void dr3i_net_copy_params_trusted(dr3_net *dst, const dr3_net *src);
 void dr3i_net_polyak_trusted(dr3_net *dst, const dr3_net *src, float tau);
 /* Architecture records of layer-list networks (learner checkpoints, docs/formats.md): the
- * input C, H, W, then per hidden layer {kind, units, kernel_h, kernel_w, stride, padding}. */
-enum { DR3I_ARCH_LAYER_WORDS = 6 };
+ * input C, H, W, the number of output heads K, then per hidden layer {kind, units, kernel_h,
+ * kernel_w, stride, padding}. */
+enum { DR3I_ARCH_HEAD_WORDS = 4, DR3I_ARCH_LAYER_WORDS = 6 };
 /* Writes @p net's record into words (room for @p cap); returns its length, or 0 when the
  * net is not a layer-list network or cap is too small. */
 size_t dr3i_net_arch_words(const dr3_net *net, uint64_t *words, size_t cap);

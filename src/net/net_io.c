@@ -83,7 +83,7 @@ static dr3_status save_impl(const dr3_net *net, const dr3_optim *optim, const ch
      * record (net_internal.h) in the "arch" key instead of "hidden" */
     char arch[400] = "";
     if (net->from_desc) {
-        uint64_t words[3 + DR3I_ARCH_LAYER_WORDS * 40];
+        uint64_t words[DR3I_ARCH_HEAD_WORDS + DR3I_ARCH_LAYER_WORDS * 40];
         size_t nw = dr3i_net_arch_words(net, words, sizeof words / sizeof words[0]);
         for (size_t i = 0; i < nw; i++) {
             char w[24];
@@ -134,8 +134,8 @@ dr3_status dr3_net_save_with_optim(const dr3_net *net, const dr3_optim *optim,
 
 /* The architecture libdr3's metadata describes. */
 typedef struct meta_arch {
-    int version;                                    /* 1: MLP widths, 2: "arch" record */
-    uint64_t words[3 + DR3I_ARCH_LAYER_WORDS * 40]; /* version 2's record */
+    int version; /* 1: MLP widths, 2: "arch" record */
+    uint64_t words[DR3I_ARCH_HEAD_WORDS + DR3I_ARCH_LAYER_WORDS * 40]; /* version 2's record */
     size_t nwords;
     size_t obs_dim, action_dim, num_hidden, hidden[64];
     dr3_head_kind head;

@@ -115,6 +115,8 @@ int cmd_train(int argc, char **argv) {
     const char *data = NULL, *backup = "max", *ckpt = NULL, *metrics = NULL, *net = "mlp";
     uint64_t steps = 10000, width = 256, depth = 2, batch = 128, seed = 0, threads = 1;
     uint64_t bc_steps = 2000, frame_stack = 1, n_step = 1, suffix = 0, save_every = 0;
+    uint64_t heads = 1;
+    const char *heads_mode = "rem";
     double dr3c = 0, cql = 0, lr = 3e-4, gamma = 0.99, tau = 0.005;
     const cli_opt opts[] = {
         {"data", 's', &data,
@@ -130,6 +132,9 @@ int cmd_train(int argc, char **argv) {
         {"net", 's', &net,
          "mlp | nature | minatar (mlp; nature wants C x 84 x 84 states, minatar C x 10 x 10, "
          "in CHW order: DQN Replay with --frame-stack 4 gives 4 x 84 x 84; experimental)"},
+        {"heads", 'u', &heads, "Q-heads on the shared features (1; > 1: experimental)"},
+        {"heads-mode", 's', &heads_mode,
+         "rem (random convex combination per batch) | mean | min (ensemble targets) (rem)"},
         {"width", 'u', &width, "hidden width (256)"},
         {"depth", 'u', &depth, "hidden layers (2)"},
         {"batch", 'u', &batch, "batch size (128)"},
@@ -185,6 +190,18 @@ int cmd_train(int argc, char **argv) {
     /* a convolutional preset: the state must be whole C x H x W planes */
     dr3_net_desc desc;
     bool conv = strcmp(net, "mlp") != 0;
+    dr3_heads_mode hmode = DR3_HEADS_REM;
+    if (strcmp(heads_mode, "mean") == 0)
+        hmode = DR3_HEADS_MEAN;
+    else if (strcmp(heads_mode, "min") == 0)
+        hmode = DR3_HEADS_MIN;
+    else if (strcmp(heads_mode, "rem") != 0)
+        heads = 0; /* refused below */
+    if (heads == 0 || heads > 64) {
+        fprintf(stderr, "dr3 train: --heads must be 1..64 and --heads-mode rem, mean or min\n");
+        dr3_replay_free(r);
+        return CLI_USAGE;
+    }
     if (conv) {
         size_t plane = strcmp(net, "nature") == 0    ? 84 * 84
                        : strcmp(net, "minatar") == 0 ? 100
@@ -201,6 +218,26 @@ int cmd_train(int argc, char **argv) {
         printf("network %s: %zu input planes of %zu x %zu\n", net, desc.in_channels,
                desc.in_height, desc.in_width);
     }
+    /* several heads: the network is described as a layer list (an MLP is linear layers on a
+     * C x 1 x 1 input) */
+    dr3_layer mlp_layers[16];
+    const dr3_layer *mlp_ptrs[16];
+    if (heads > 1 && !conv) {
+        desc = (dr3_net_desc)DR3_NET_DESC_INIT;
+        desc.in_channels = S;
+        desc.in_height = desc.in_width = 1;
+        desc.num_layers = (size_t)depth;
+        for (size_t i = 0; i < depth; i++) {
+            mlp_layers[i] = (dr3_layer)DR3_LAYER_INIT;
+            mlp_layers[i].units = (size_t)width;
+            mlp_ptrs[i] = &mlp_layers[i];
+        }
+        desc.layers = mlp_ptrs;
+        desc.action_dim = A;
+        conv = true;
+    }
+    desc.num_heads = (size_t)heads;
+    if (heads > 1) printf("heads %llu, %s\n", (unsigned long long)heads, heads_mode);
 
     size_t hidden[16];
     for (size_t i = 0; i < depth; i++) hidden[i] = (size_t)width;
@@ -256,6 +293,7 @@ int cmd_train(int argc, char **argv) {
     o.seed = seed;
     dr3_learner *l = NULL;
     st = conv ? dr3_learner_create_desc(&l, &o, &desc) : dr3_learner_create(&l, &o);
+    if (st == DR3_OK && heads > 1) st = dr3_learner_set_heads_mode(l, hmode);
     if (st == DR3_OK && ckpt != NULL && access(ckpt, F_OK) == 0) {
         st = dr3_learner_load(l, ckpt);
         if (st == DR3_OK)
@@ -340,11 +378,11 @@ int cmd_eval(int argc, char **argv) {
     }
     dr3_net *q = dr3_learner_online(l);
     if (dr3_net_obs_dim(q) != dr3env_obs_dim(env) ||
-        dr3_net_output_dim(q) != dr3env_num_actions(env)) {
+        dr3_net_action_dim(q) != dr3env_num_actions(env)) {
         fprintf(stderr,
                 "dr3 eval: the checkpoint is for %zu observations and %zu actions, %s has "
                 "%zu and %zu\n",
-                dr3_net_obs_dim(q), dr3_net_output_dim(q), env_name, dr3env_obs_dim(env),
+                dr3_net_obs_dim(q), dr3_net_action_dim(q), env_name, dr3env_obs_dim(env),
                 dr3env_num_actions(env));
         dr3_learner_free(l);
         dr3env_free(env);
