@@ -216,3 +216,6 @@ dr3_status dr3i_backup_vtable_load(dr3_backup_vtable *out, const dr3_backup_vtab
                          who);
     return DR3_OK;
 }
+
+DR3I_ENUM_NAMES(dr3_backup_kind, dr3_backup_kind, "sarsa", "expected", "sampled", "max",
+                "double", "softmax")

@@ -73,6 +73,28 @@ dr3_status dr3i_struct_init(void *user, unsigned version, const dr3i_struct_desc
         return dr3i_struct_init(s, version, &dr3i_desc_##name, #name "_init");                 \
     }
 
+/* ---- enum names (each module defines its enums' pairs with DR3I_ENUM_NAMES) ------------ */
+const char *dr3i_enum_name(const char *const *names, size_t count, int value);
+dr3_status dr3i_enum_parse(int *out, const char *const *names, size_t count, const char *name,
+                           const char *who);
+
+/* Defines <prefix>_name(TYPE) and <prefix>_parse(TYPE *, const char *) over the names of
+ * values 0, 1, 2, ... in order. */
+#define DR3I_ENUM_NAMES(prefix, TYPE, ...)                                                     \
+    static const char *const prefix##_names[] = {__VA_ARGS__};                                 \
+    const char *prefix##_name(TYPE value) {                                                    \
+        return dr3i_enum_name(prefix##_names, sizeof prefix##_names / sizeof *prefix##_names,  \
+                              (int)value);                                                     \
+    }                                                                                          \
+    dr3_status prefix##_parse(TYPE *out, const char *name) {                                   \
+        int v = 0;                                                                             \
+        dr3_status st = dr3i_enum_parse(&v, prefix##_names,                                    \
+                                        sizeof prefix##_names / sizeof *prefix##_names, name,  \
+                                        #prefix "_parse");                                     \
+        if (st == DR3_OK) *out = (TYPE)v;                                                      \
+        return st;                                                                             \
+    }
+
 /* A handle's allocator: a copy of the user's hooks, or the C library when they are NULL. */
 typedef struct dr3i_alloc {
     void *(*alloc)(void *opaque, size_t size, size_t alignment);

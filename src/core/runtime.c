@@ -158,3 +158,6 @@ dr3_status dr3_runtime_info_get(dr3_runtime_info *info) {
     pthread_mutex_unlock(&rt_lock);
     return dr3i_struct_out(info, &full, &dr3i_desc_dr3_runtime_info, who, "info");
 }
+
+DR3I_ENUM_NAMES(dr3_blis_arch_source, dr3_blis_arch_source, "blis", "libdr3", "user",
+                "host_env", "host_init")

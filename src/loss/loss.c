@@ -293,3 +293,5 @@ dr3_status dr3_srank(size_t n, size_t d, const float *phi, size_t ld_phi, double
     *rank = r;
     return DR3_OK;
 }
+
+DR3I_ENUM_NAMES(dr3_td_kind, dr3_td_kind, "mse", "huber")

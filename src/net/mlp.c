@@ -10,12 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const act_names[] = {"identity", "relu", "tanh", "elu", "leaky_relu"};
-
-const char *dr3i_activation_name(dr3_activation a) {
-    return (int)a >= 0 && (int)a < 5 ? act_names[a] : NULL;
-}
-
 DR3I_DEFINE_STRUCT(dr3_net_options, dr3_net_options, DR3_NET_OPTIONS_INIT,
                    DR3_NET_OPTIONS_VERSION, sizeof(dr3_net_options))
 
@@ -35,7 +29,7 @@ static dr3_status validate_options(dr3_net_options *o, const dr3_net_options *us
     for (size_t i = 0; i < o->num_hidden; i++)
         if (o->hidden[i] == 0)
             return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: hidden[%zu] is 0", who, i);
-    if (dr3i_activation_name(o->activation) == NULL)
+    if (dr3_activation_name(o->activation) == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: unknown activation %d", who,
                          (int)o->activation);
     if (o->head != DR3_HEAD_DISCRETE_Q && o->head != DR3_HEAD_CRITIC)
@@ -818,3 +812,6 @@ dr3_status dr3i_arch_from_words(const uint64_t *words, size_t nwords, uint64_t a
     *params = total;
     return DR3_OK;
 }
+
+DR3I_ENUM_NAMES(dr3_activation, dr3_activation, "identity", "relu", "tanh", "elu", "leaky_relu")
+DR3I_ENUM_NAMES(dr3_head_kind, dr3_head_kind, "discrete_q", "critic")

@@ -41,7 +41,6 @@ struct dr3_net {
     size_t conv_ws_len;
 };
 
-const char *dr3i_activation_name(dr3_activation a);
 /* dr3_net_copy_params / dr3_net_polyak without the checks, for callers that established
  * them once (same shape, τ in [0, 1]): they cannot fail. */
 void dr3i_net_copy_params_trusted(dr3_net *dst, const dr3_net *src);

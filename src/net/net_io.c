@@ -104,7 +104,7 @@ static dr3_status save_impl(const dr3_net *net, const dr3_optim *optim, const ch
         {"action_dim", act},
         {"head", head_name(net->opts.head)},
         {net->from_desc ? "arch" : "hidden", net->from_desc ? arch : hidden},
-        {"activation", dr3i_activation_name(net->opts.activation)},
+        {"activation", dr3_activation_name(net->opts.activation)},
         {"activation_param", param}};
     size_t nt = 2 * L;
     if (state != NULL) t[nt++] = (dr3i_st_out){"optim.state", 1, {state_len, 0}, state, 1};
@@ -215,7 +215,7 @@ static dr3_status read_meta(const dr3i_st_file *f, meta_arch *a, int *present, c
     }
     int found = 0;
     for (int k = 0; k < 5; k++)
-        if (strcmp(act, dr3i_activation_name((dr3_activation)k)) == 0) {
+        if (strcmp(act, dr3_activation_name((dr3_activation)k)) == 0) {
             a->activation = (dr3_activation)k;
             found = 1;
         }
@@ -347,7 +347,7 @@ static dr3_status check_against_net_options(const dr3_net *net, const dr3i_st_fi
                                             const meta_arch *meta, const char *who,
                                             const char *path) {
     const char *act = dr3i_st_meta(f, "activation"), *head = dr3i_st_meta(f, "head");
-    const char *want_act = dr3i_activation_name(net->opts.activation);
+    const char *want_act = dr3_activation_name(net->opts.activation);
     if (act != NULL && strcmp(act, want_act) != 0)
         return dr3i_fail(DR3_ERR_SHAPE,
                          "%s: '%s' was saved with activation %s, the network uses %s", who,

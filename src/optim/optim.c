@@ -464,3 +464,5 @@ dr3_status dr3_optim_state_load(dr3_optim *opt, const void *buf, size_t len) {
     opt->steps = steps;
     return DR3_OK;
 }
+
+DR3I_ENUM_NAMES(dr3_optim_kind, dr3_optim_kind, "adam", "adamw", "sgd", "rmsprop")

@@ -136,3 +136,5 @@ dr3_status dr3i_regularizer_vtable_load(dr3_regularizer_vtable *out,
                          who);
     return DR3_OK;
 }
+
+DR3I_ENUM_NAMES(dr3_regularizer_kind, dr3_regularizer_kind, "dr3", "cql", "l2", "feature_l2")

@@ -697,3 +697,7 @@ dr3_status dr3_replay_get_options(dr3_replay_options *out, const dr3_replay *r) 
     o.capacity = r->cap;
     return dr3i_struct_out(out, &o, &dr3i_desc_dr3_replay_options, who, "out");
 }
+
+DR3I_ENUM_NAMES(dr3_dtype, dr3_dtype, "f32", "u8")
+DR3I_ENUM_NAMES(dr3_action_kind, dr3_action_kind, "discrete", "continuous")
+DR3I_ENUM_NAMES(dr3_u8_scale, dr3_u8_scale, "unit", "raw")
