@@ -44,10 +44,10 @@ static void step(dr3mt *e, int action, float want_reward, int want_terminal) {
 static void test_counts(void **state) {
     (void)state;
     /* MinAtar: breakout 4 channels / 3 actions, freeway 7 / 3, asterix 4 / 5,
-     * space invaders 6 / 4 */
-    const char *names[] = {"breakout", "freeway", "asterix", "space_invaders"};
-    const size_t ch[] = {4, 7, 4, 6}, na[] = {3, 3, 5, 4};
-    for (int i = 0; i < 4; i++) {
+     * space invaders 6 / 4, seaquest 10 / 6 */
+    const char *names[] = {"breakout", "freeway", "asterix", "space_invaders", "seaquest"};
+    const size_t ch[] = {4, 7, 4, 6, 10}, na[] = {3, 3, 5, 4, 6};
+    for (int i = 0; i < 5; i++) {
         dr3mt *e = NULL;
         assert_int_equal(dr3mt_create(&e, names[i], 1, NULL), DR3_OK);
         assert_string_equal(dr3mt_name(e), names[i]);
@@ -58,7 +58,7 @@ static void test_counts(void **state) {
         dr3mt_free(e);
         assert_string_equal(dr3mt_names[i], names[i]);
     }
-    assert_null(dr3mt_names[4]);
+    assert_null(dr3mt_names[5]);
     dr3mt_options d = dr3mt_default_options();
     assert_true(d.sticky_action_prob == 0.1 && d.difficulty_ramping == 1);
 }
@@ -106,6 +106,7 @@ static void test_bad_input(void **state) {
     assert_null(dr3mt_state_breakout(e));
     assert_null(dr3mt_state_freeway(e));
     assert_null(dr3mt_state_space_invaders(e));
+    assert_null(dr3mt_state_seaquest(e));
     dr3mt_free(e);
 }
 
@@ -597,9 +598,177 @@ static void test_si_waves(void **state) {
     }
 }
 
+/* ------------------------------------------------------------------ Seaquest */
+enum {
+    SQ_FRONT,
+    SQ_BACK,
+    SQ_FBULLET,
+    SQ_TRAIL,
+    SQ_EBULLET,
+    SQ_FISH,
+    SQ_SUB,
+    SQ_OXYGEN,
+    SQ_DIVERS,
+    SQ_DIVER
+};
+enum { SQ_NOOP, SQ_LEFT, SQ_UP, SQ_RIGHT, SQ_DOWN, SQ_FIRE };
+
+static void seaquest_quiet(dr3mt_seaquest *s) {
+    memset(s->enemy, 0, sizeof s->enemy);
+    memset(s->diver, 0, sizeof s->diver);
+    s->enemy_spawn_timer = s->enemy_move_timer = 1000;
+    s->diver_spawn_timer = s->diver_move_timer = 1000;
+}
+
+static int bar(int c) {
+    int n = 0;
+    for (int x = 0; x < 10; x++) n += cell(c, x, 9);
+    assert_int_equal(channel_sum(c), n); /* gauges live in the bottom row only */
+    return n;
+}
+
+static void test_seaquest_oxygen_and_surfacing(void **state) {
+    (void)state;
+    dr3mt *e = start("seaquest", 1, 1);
+    dr3mt_seaquest *s = dr3mt_state_seaquest(e);
+    /* the sub starts on the surface at column 5 facing right (its back at column 4), with
+     * a full oxygen bar (10 cells) and no divers */
+    assert_true(cell(SQ_FRONT, 5, 0) && cell(SQ_BACK, 4, 0));
+    assert_int_equal(bar(SQ_OXYGEN), 10);
+    assert_int_equal(bar(SQ_DIVERS), 0);
+    seaquest_quiet(s);
+    /* on the surface no oxygen is used */
+    step(e, SQ_NOOP, 0, 0);
+    assert_int_equal(s->oxygen, 200);
+    /* turning left moves the sub and flips it */
+    step(e, SQ_LEFT, 0, 0);
+    assert_true(cell(SQ_FRONT, 4, 0) && cell(SQ_BACK, 5, 0));
+    /* under water it uses one unit a step; the bar shows ⌈10·oxygen/200⌉ cells */
+    step(e, SQ_DOWN, 0, 0);
+    assert_int_equal(s->oxygen, 199);
+    assert_int_equal(bar(SQ_OXYGEN), 10);
+    s->oxygen = 21;
+    step(e, SQ_NOOP, 0, 0);
+    assert_int_equal(bar(SQ_OXYGEN), 1); /* 20 units: ⌈1.0⌉ */
+    /* surfacing with 3 divers: one leaves, oxygen refills, no reward; ramping shortens the
+     * enemy spawn interval 20 → 19 */
+    s->y = 1, s->divers = 3, s->oxygen = 50;
+    step(e, SQ_UP, 0, 0);
+    assert_int_equal(bar(SQ_DIVERS), 2);
+    assert_int_equal(bar(SQ_OXYGEN), 10);
+    assert_true(s->enemy_spawn_interval == 19 && s->enemy_move_interval == 5);
+    /* surfacing with 6: all leave and each oxygen cell pays +1: 101 units → ⌈5.05⌉ = 6;
+     * the second surfacing also makes enemies move every 4 steps */
+    s->y = 1, s->divers = 6, s->oxygen = 101;
+    step(e, SQ_UP, 6, 0);
+    assert_int_equal(bar(SQ_DIVERS), 0);
+    assert_int_equal(s->oxygen, 200);
+    assert_true(s->enemy_spawn_interval == 18 && s->enemy_move_interval == 4);
+    /* surfacing with none ends the episode */
+    s->y = 1;
+    step(e, SQ_UP, 0, 1);
+    dr3mt_free(e);
+
+    /* running out of oxygen ends it */
+    e = start("seaquest", 1, 0);
+    s = dr3mt_state_seaquest(e);
+    seaquest_quiet(s);
+    s->y = 3, s->oxygen = 2;
+    step(e, SQ_NOOP, 0, 0);
+    step(e, SQ_NOOP, 0, 1);
+    dr3mt_free(e);
+
+    /* without ramping surfacing leaves the intervals alone */
+    e = start("seaquest", 1, 0);
+    s = dr3mt_state_seaquest(e);
+    seaquest_quiet(s);
+    s->y = 1, s->divers = 2;
+    step(e, SQ_UP, 0, 0);
+    assert_true(s->enemy_spawn_interval == 20 && s->enemy_move_interval == 5);
+    dr3mt_free(e);
+}
+
+static void test_seaquest_divers_and_enemies(void **state) {
+    (void)state;
+    dr3mt *e = start("seaquest", 2, 1);
+    dr3mt_seaquest *s = dr3mt_state_seaquest(e);
+    seaquest_quiet(s);
+    /* a diver at (6,3) heading left; the sub at (5,3) moves right onto it: aboard */
+    s->x = 5, s->y = 3;
+    s->diver[2] = (dr3mt_seaquest_obj){1, 6, -1, 0, 0};
+    assert_int_equal(dr3mt_observe(e, obs), DR3_OK);
+    assert_true(cell(SQ_DIVER, 6, 3) && cell(SQ_TRAIL, 7, 3));
+    step(e, SQ_RIGHT, 0, 0);
+    assert_int_equal(bar(SQ_DIVERS), 1);
+    assert_int_equal(channel_sum(SQ_DIVER), 0);
+    /* with six aboard a diver is left where it is */
+    s->divers = 6;
+    s->diver[2] = (dr3mt_seaquest_obj){1, 5, 1, 0, 0};
+    step(e, SQ_LEFT, 0, 0);
+    assert_true(cell(SQ_DIVER, 5, 3) && s->divers == 6);
+    s->divers = 1;
+    seaquest_quiet(s);
+
+    /* a shot: the sub at (2,4) facing right fires; the bullet is at (3,4) after the step,
+     * (4,4) after the next, and meets the fish at (5,4) on the third: +1, both gone */
+    s->x = 2, s->y = 4, s->facing = 1, s->shot_cooldown = 0;
+    s->enemy[3] = (dr3mt_seaquest_obj){1, 5, -1, 0, 0};
+    step(e, SQ_FIRE, 0, 0);
+    assert_true(cell(SQ_FBULLET, 3, 4) && cell(SQ_FISH, 5, 4));
+    step(e, SQ_NOOP, 0, 0);
+    assert_true(cell(SQ_FBULLET, 4, 4));
+    step(e, SQ_NOOP, 1, 0);
+    assert_int_equal(channel_sum(SQ_FBULLET) + channel_sum(SQ_FISH), 0);
+
+    /* an enemy submarine at (8,4) heading left fires when its timer runs out: the bullet
+     * appears at (7,4), then flies left a cell a step and reaches the sub at (5,4) on the
+     * third step */
+    seaquest_quiet(s);
+    s->x = 5, s->y = 4;
+    s->enemy[3] = (dr3mt_seaquest_obj){1, 8, -1, 1, 1};
+    step(e, SQ_NOOP, 0, 0);
+    assert_true(cell(SQ_SUB, 8, 4) && cell(SQ_TRAIL, 9, 4) && cell(SQ_EBULLET, 7, 4));
+    step(e, SQ_NOOP, 0, 0);
+    assert_true(cell(SQ_EBULLET, 6, 4));
+    step(e, SQ_NOOP, 0, 1);
+    dr3mt_free(e);
+
+    /* moving into a fish ends the episode */
+    e = start("seaquest", 3, 1);
+    s = dr3mt_state_seaquest(e);
+    seaquest_quiet(s);
+    s->x = 5, s->y = 4;
+    s->enemy[3] = (dr3mt_seaquest_obj){1, 6, 1, 0, 0};
+    step(e, SQ_RIGHT, 0, 1);
+    dr3mt_free(e);
+
+    /* spawns: a free lane, at a side, heading inward */
+    int subs = 0;
+    for (uint64_t seed = 0; seed < 90; seed++) {
+        e = start("seaquest", seed, 1);
+        s = dr3mt_state_seaquest(e);
+        seaquest_quiet(s);
+        s->enemy_spawn_timer = 1;
+        step(e, SQ_NOOP, 0, 0);
+        int n = 0;
+        for (int i = 0; i < 8; i++) {
+            const dr3mt_seaquest_obj *o = &s->enemy[i];
+            if (!o->active) continue;
+            n++;
+            assert_true((o->x == 0 && o->dir == 1) || (o->x == 9 && o->dir == -1));
+            subs += o->sub;
+        }
+        assert_int_equal(n, 1);
+        dr3mt_free(e);
+    }
+    assert_true(subs > 10 && subs < 50); /* one in three: 30 ± 13 (3σ ≈ 13.4) */
+}
+
 /* ------------------------------------------------------------------ all games */
 
-static const char *const games[] = {"breakout", "freeway", "asterix", "space_invaders"};
+#define NUM_GAMES 5
+static const char *const games[NUM_GAMES] = {"breakout", "freeway", "asterix", "space_invaders",
+                                             "seaquest"};
 
 /* Plays `steps` steps of uniformly random actions (from `policy_seed`), restarting
  * episodes; writes a hash of every observation, reward and terminal flag. */
@@ -629,7 +798,7 @@ static uint64_t play_hash(const char *game, uint64_t seed, uint64_t policy_seed,
 
 static void test_determinism(void **state) {
     (void)state;
-    for (int g = 0; g < 4; g++) {
+    for (int g = 0; g < NUM_GAMES; g++) {
         uint64_t a = play_hash(games[g], 11, 5, 3000), b = play_hash(games[g], 11, 5, 3000);
         uint64_t c = play_hash(games[g], 12, 5, 3000);
         assert_true(a == b);
@@ -668,7 +837,7 @@ static void test_sticky_actions(void **state) {
     (void)state;
     const int n = 20000;
     double sd = sqrt(0.1 * 0.9 / n); /* binomial standard deviation of the rate, 0.0021 */
-    for (int g = 0; g < 4; g++) {
+    for (int g = 0; g < NUM_GAMES; g++) {
         double rate = sticky_rate(games[g], 0.1, n);
         printf("# %s: sticky rate %.4f at p = 0.1 (%d steps)\n", games[g], rate, n);
         if (fabs(rate - 0.1) > 4 * sd)
@@ -682,8 +851,9 @@ static void test_sticky_actions(void **state) {
  * only catch a broken game (an episode that never ends, no reward ever). */
 static void test_random_policy(void **state) {
     (void)state;
-    const double lo_ret[4] = {0.05, 0.0, 0.05, 1.0}, hi_ret[4] = {5, 5, 10, 50};
-    for (int g = 0; g < 4; g++) {
+    const double lo_ret[NUM_GAMES] = {0.05, 0.0, 0.05, 1.0, 0.0};
+    const double hi_ret[NUM_GAMES] = {5, 5, 10, 50, 5};
+    for (int g = 0; g < NUM_GAMES; g++) {
         dr3mt *e = NULL;
         assert_int_equal(dr3mt_create(&e, games[g], 2026, NULL), DR3_OK);
         dr3_rng pol;
@@ -729,6 +899,8 @@ int main(void) {
         cmocka_unit_test(test_si_aliens_move),
         cmocka_unit_test(test_si_endings),
         cmocka_unit_test(test_si_waves),
+        cmocka_unit_test(test_seaquest_oxygen_and_surfacing),
+        cmocka_unit_test(test_seaquest_divers_and_enemies),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_sticky_actions),
         cmocka_unit_test(test_random_policy),

@@ -1,24 +1,26 @@
 /* MinAtar-style games written from the published rules (docs/minatar.md): the common part
- * (creation, sticky actions, observation layout, input checks) and the four games. */
+ * (creation, sticky actions, observation layout, input checks) and the five games. */
 #include "minatar_state.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-const char *const dr3mt_names[] = {"breakout", "freeway", "asterix", "space_invaders", NULL};
+const char *const dr3mt_names[] = {"breakout",       "freeway",  "asterix",
+                                   "space_invaders", "seaquest", NULL};
 
-enum game { BREAKOUT, FREEWAY, ASTERIX, SPACE_INVADERS, NUM_GAMES };
+enum game { BREAKOUT, FREEWAY, ASTERIX, SPACE_INVADERS, SEAQUEST, NUM_GAMES };
 
 /* MinAtar's full action set; each game's minimal set maps onto it. */
 enum move { NOOP, LEFT, UP, RIGHT, DOWN, FIRE };
 
-static const int game_channels[NUM_GAMES] = {4, 7, 4, 6};
-static const int game_num_actions[NUM_GAMES] = {3, 3, 5, 4};
-static const enum move game_actions[NUM_GAMES][5] = {
+static const int game_channels[NUM_GAMES] = {4, 7, 4, 6, 10};
+static const int game_num_actions[NUM_GAMES] = {3, 3, 5, 4, 6};
+static const enum move game_actions[NUM_GAMES][6] = {
     {NOOP, LEFT, RIGHT},
     {NOOP, UP, DOWN},
     {NOOP, LEFT, UP, RIGHT, DOWN},
     {NOOP, LEFT, RIGHT, FIRE},
+    {NOOP, LEFT, UP, RIGHT, DOWN, FIRE},
 };
 
 /* Constants the published rules leave open; docs/minatar.md gives the reasons. */
@@ -31,6 +33,14 @@ static const enum move game_actions[NUM_GAMES][5] = {
 #define SI_MOVE0            12
 #define SI_SHOT_PERIOD      5
 #define SI_ENEMY_SHOT       10
+#define SQ_OXYGEN           200
+#define SQ_MAX_DIVERS       6
+#define SQ_SHOT_PERIOD      5
+#define SQ_ENEMY_SPAWN0     20
+#define SQ_ENEMY_MOVE0      5
+#define SQ_ENEMY_SHOT       10
+#define SQ_DIVER_SPAWN      30
+#define SQ_DIVER_MOVE       5
 
 struct dr3mt {
     enum game game;
@@ -44,6 +54,7 @@ struct dr3mt {
         dr3mt_freeway fw;
         dr3mt_asterix ax;
         dr3mt_space_invaders si;
+        dr3mt_seaquest sq;
     } g;
 };
 
@@ -430,6 +441,190 @@ static void si_observe(const dr3mt *e, uint8_t *obs) {
         }
 }
 
+/* ---------------------------------------------------------------- Seaquest */
+/* Channels: 0 sub front, 1 sub back, 2 the player's bullets, 3 trail (enemies and divers),
+ * 4 enemy bullets, 5 enemy fish, 6 enemy submarine, 7 oxygen gauge, 8 diver gauge,
+ * 9 diver. */
+
+static void seaquest_reset(dr3mt *e) {
+    dr3mt_seaquest *s = &e->g.sq;
+    memset(s, 0, sizeof *s);
+    s->x = 5;
+    s->y = 0;
+    s->facing = 1;
+    s->oxygen = SQ_OXYGEN;
+    s->enemy_spawn_interval = s->enemy_spawn_timer = SQ_ENEMY_SPAWN0;
+    s->enemy_move_interval = s->enemy_move_timer = SQ_ENEMY_MOVE0;
+    s->diver_spawn_timer = SQ_DIVER_SPAWN;
+    s->diver_move_timer = SQ_DIVER_MOVE;
+}
+
+/* Cells of the oxygen bar: 10 when full, 0 exactly when the oxygen is gone. */
+static int seaquest_oxygen_cells(const dr3mt_seaquest *s) {
+    return (s->oxygen * DR3MT_COLS + SQ_OXYGEN - 1) / SQ_OXYGEN;
+}
+
+/* The sub's front cell meeting what is there: an enemy or an enemy bullet ends the episode;
+ * a diver is taken aboard while there is room. */
+static void seaquest_contact(dr3mt_seaquest *s, int *terminal) {
+    if (s->ebullet[s->y][s->x]) *terminal = 1;
+    if (s->y < 1 || s->y > 8) return;
+    const dr3mt_seaquest_obj *en = &s->enemy[s->y - 1];
+    if (en->active && en->x == s->x) *terminal = 1;
+    dr3mt_seaquest_obj *d = &s->diver[s->y - 1];
+    if (d->active && d->x == s->x && s->divers < SQ_MAX_DIVERS) {
+        d->active = 0;
+        s->divers++;
+    }
+}
+
+/* A player's bullet and an enemy in one cell destroy each other: +1. */
+static void seaquest_hits(dr3mt_seaquest *s, float *reward) {
+    for (int i = 0; i < 8; i++) {
+        dr3mt_seaquest_obj *en = &s->enemy[i];
+        if (en->active && s->fbullet[i + 1][en->x]) {
+            s->fbullet[i + 1][en->x] = 0;
+            en->active = 0;
+            *reward += 1.0f;
+        }
+    }
+}
+
+static void seaquest_spawn(dr3mt *e, dr3mt_seaquest_obj *lanes, int is_enemy) {
+    int free_lanes[8], nfree = 0;
+    for (int i = 0; i < 8; i++)
+        if (!lanes[i].active) free_lanes[nfree++] = i;
+    if (nfree == 0) return;
+    dr3mt_seaquest_obj *o = &lanes[free_lanes[below(e, nfree)]];
+    memset(o, 0, sizeof *o);
+    o->active = 1;
+    int from_left = below(e, 2) == 0;
+    o->x = from_left ? 0 : DR3MT_COLS - 1;
+    o->dir = from_left ? 1 : -1;
+    if (is_enemy) {
+        o->sub = below(e, 3) == 0;
+        o->timer = SQ_ENEMY_SHOT;
+    }
+}
+
+static void seaquest_move(dr3mt_seaquest_obj *lanes) {
+    for (int i = 0; i < 8; i++) {
+        dr3mt_seaquest_obj *o = &lanes[i];
+        if (!o->active) continue;
+        o->x += o->dir;
+        if (o->x < 0 || o->x >= DR3MT_COLS) o->active = 0;
+    }
+}
+
+/* Moves every bullet of a grid one cell along its direction; those leaving are gone. */
+static void seaquest_move_bullets(int8_t b[10][10]) {
+    int8_t moved[10][10] = {{0}};
+    for (int y = 0; y < DR3MT_ROWS; y++)
+        for (int x = 0; x < DR3MT_COLS; x++) {
+            int nx = x + b[y][x];
+            if (b[y][x] != 0 && nx >= 0 && nx < DR3MT_COLS) moved[y][nx] = b[y][x];
+        }
+    memcpy(b, moved, sizeof moved);
+}
+
+static void seaquest_step(dr3mt *e, enum move a, float *reward, int *terminal) {
+    dr3mt_seaquest *s = &e->g.sq;
+    int was_under = s->y > 0;
+    if (a == LEFT || a == RIGHT) {
+        s->facing = a == LEFT ? -1 : 1;
+        s->x = clampi(s->x + s->facing, 0, DR3MT_COLS - 1);
+    }
+    if (a == UP) s->y = clampi(s->y - 1, 0, 8);
+    if (a == DOWN) s->y = clampi(s->y + 1, 0, 8);
+    if (a == FIRE && s->shot_cooldown == 0) {
+        /* the bullet starts in the sub's front cell and moves with the others below */
+        s->fbullet[s->y][s->x] = (int8_t)s->facing;
+        s->shot_cooldown = SQ_SHOT_PERIOD;
+    }
+    seaquest_contact(s, terminal);
+
+    if (s->y == 0 && was_under) {
+        /* Surfacing: without divers it ends the episode; with fewer than six one diver
+         * leaves and the oxygen refills; with six all leave, each oxygen cell pays +1. */
+        if (s->divers == 0) {
+            *terminal = 1;
+        } else {
+            if (s->divers == SQ_MAX_DIVERS) {
+                *reward += (float)seaquest_oxygen_cells(s);
+                s->divers = 0;
+            } else {
+                s->divers--;
+            }
+            s->oxygen = SQ_OXYGEN;
+            s->surfacings++;
+            if (e->opts.difficulty_ramping) {
+                if (s->enemy_spawn_interval > 1) s->enemy_spawn_interval--;
+                if (s->surfacings % 2 == 0 && s->enemy_move_interval > 1)
+                    s->enemy_move_interval--;
+            }
+        }
+    } else if (s->y > 0 && --s->oxygen <= 0) {
+        s->oxygen = 0;
+        *terminal = 1;
+    }
+
+    seaquest_move_bullets(s->fbullet);
+    seaquest_hits(s, reward);
+    seaquest_move_bullets(s->ebullet);
+    if (--s->enemy_spawn_timer <= 0) {
+        s->enemy_spawn_timer = s->enemy_spawn_interval;
+        seaquest_spawn(e, s->enemy, 1);
+    }
+    if (--s->enemy_move_timer <= 0) {
+        s->enemy_move_timer = s->enemy_move_interval;
+        seaquest_move(s->enemy);
+        seaquest_hits(s, reward);
+    }
+    if (--s->diver_spawn_timer <= 0) {
+        s->diver_spawn_timer = SQ_DIVER_SPAWN;
+        seaquest_spawn(e, s->diver, 0);
+    }
+    if (--s->diver_move_timer <= 0) {
+        s->diver_move_timer = SQ_DIVER_MOVE;
+        seaquest_move(s->diver);
+    }
+    /* enemy submarines fire ahead of themselves every 10 steps */
+    for (int i = 0; i < 8; i++) {
+        dr3mt_seaquest_obj *en = &s->enemy[i];
+        if (!en->active || !en->sub || --en->timer > 0) continue;
+        en->timer = SQ_ENEMY_SHOT;
+        int bx = en->x + en->dir;
+        if (bx >= 0 && bx < DR3MT_COLS) s->ebullet[i + 1][bx] = (int8_t)en->dir;
+    }
+    seaquest_contact(s, terminal);
+    if (s->shot_cooldown > 0) s->shot_cooldown--;
+}
+
+static void seaquest_observe(const dr3mt *e, uint8_t *obs) {
+    const dr3mt_seaquest *s = &e->g.sq;
+    set_cell(obs, 0, s->x, s->y);
+    set_cell(obs, 1, s->x - s->facing, s->y);
+    for (int y = 0; y < DR3MT_ROWS; y++)
+        for (int x = 0; x < DR3MT_COLS; x++) {
+            if (s->fbullet[y][x]) set_cell(obs, 2, x, y);
+            if (s->ebullet[y][x]) set_cell(obs, 4, x, y);
+        }
+    for (int i = 0; i < 8; i++) {
+        const dr3mt_seaquest_obj *en = &s->enemy[i], *d = &s->diver[i];
+        if (en->active) {
+            set_cell(obs, en->sub ? 6 : 5, en->x, i + 1);
+            set_cell(obs, 3, en->x - en->dir, i + 1);
+        }
+        if (d->active) {
+            set_cell(obs, 9, d->x, i + 1);
+            set_cell(obs, 3, d->x - d->dir, i + 1);
+        }
+    }
+    int cells = seaquest_oxygen_cells(s);
+    for (int x = 0; x < cells; x++) set_cell(obs, 7, x, DR3MT_ROWS - 1);
+    for (int x = 0; x < s->divers; x++) set_cell(obs, 8, x, DR3MT_ROWS - 1);
+}
+
 /* ---------------------------------------------------------------- common */
 
 dr3_status dr3mt_observe(const dr3mt *e, uint8_t *obs) {
@@ -447,6 +642,9 @@ dr3_status dr3mt_observe(const dr3mt *e, uint8_t *obs) {
         break;
     case SPACE_INVADERS:
         si_observe(e, obs);
+        break;
+    case SEAQUEST:
+        seaquest_observe(e, obs);
         break;
     case NUM_GAMES:
         break;
@@ -468,6 +666,9 @@ dr3_status dr3mt_reset(dr3mt *e, uint8_t *obs) {
         break;
     case SPACE_INVADERS:
         si_reset(e);
+        break;
+    case SEAQUEST:
+        seaquest_reset(e);
         break;
     case NUM_GAMES:
         break;
@@ -505,6 +706,9 @@ dr3_status dr3mt_step(dr3mt *e, int action, uint8_t *obs, float *reward, int *te
     case SPACE_INVADERS:
         si_step(e, a, &r, &term);
         break;
+    case SEAQUEST:
+        seaquest_step(e, a, &r, &term);
+        break;
     case NUM_GAMES:
         break;
     }
@@ -526,4 +730,7 @@ dr3mt_asterix *dr3mt_state_asterix(dr3mt *e) {
 }
 dr3mt_space_invaders *dr3mt_state_space_invaders(dr3mt *e) {
     return e != NULL && e->game == SPACE_INVADERS ? &e->g.si : NULL;
+}
+dr3mt_seaquest *dr3mt_state_seaquest(dr3mt *e) {
+    return e != NULL && e->game == SEAQUEST ? &e->g.sq : NULL;
 }

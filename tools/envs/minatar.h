@@ -1,7 +1,7 @@
 /* MinAtar-style games (Young & Tian 2019, arXiv:1903.03176) written from their published
- * rules: Breakout, Freeway, Asterix and Space Invaders on a 10×10 grid with one binary
- * channel per object kind. Part of the static helper library dr3_envs (tools/envs), not of
- * libdr3's ABI. docs/minatar.md lists each game's rules as implemented, the constants this
+ * rules: Breakout, Freeway, Asterix, Space Invaders and Seaquest on a 10×10 grid with one
+ * binary channel per object kind. Part of the static helper library dr3_envs (tools/envs), not
+ * of libdr3's ABI. docs/minatar.md lists each game's rules as implemented, the constants this
  * code chose where the published rules give none, and the sources.
  *
  * Observations are uint8 0/1 in channel-major layout C×10×10 (obs[c·100 + row·10 + col],
@@ -23,11 +23,12 @@
 #define DR3MT_COLS  10
 #define DR3MT_CELLS (DR3MT_ROWS * DR3MT_COLS)
 /* The most channels any game has: size observation buffers with this or num_channels. */
-#define DR3MT_MAX_CHANNELS 7
+#define DR3MT_MAX_CHANNELS 10
 
 typedef struct dr3mt dr3mt;
 
-/* Game names: "breakout", "freeway", "asterix", "space_invaders". NULL-terminated. */
+/* Game names: "breakout", "freeway", "asterix", "space_invaders", "seaquest".
+ * NULL-terminated. */
 extern const char *const dr3mt_names[];
 
 typedef struct dr3mt_options {
@@ -35,7 +36,8 @@ typedef struct dr3mt_options {
      * (MinAtar's sticky actions), in [0, 1]. Default 0.1. */
     double sticky_action_prob;
     /* Nonzero: the game gets harder over time as MinAtar's difficulty ramping does
-     * (Asterix: faster spawns and objects; Space Invaders: each new wave faster). Default 1. */
+     * (Asterix: faster spawns and objects; Space Invaders: each new wave faster;
+     * Seaquest: faster enemies after each surfacing). Default 1. */
     int difficulty_ramping;
 } dr3mt_options;
 
@@ -49,12 +51,14 @@ dr3_status dr3mt_create(dr3mt **out, const char *game, uint64_t seed,
                         const dr3mt_options *opts);
 void dr3mt_free(dr3mt *env); /* NULL is a no-op */
 const char *dr3mt_name(const dr3mt *env);
-/* Channels C of the observation (breakout 4, freeway 7, asterix 4, space_invaders 6). */
+/* Channels C of the observation (breakout 4, freeway 7, asterix 4, space_invaders 6,
+ * seaquest 10). */
 size_t dr3mt_num_channels(const dr3mt *env);
 /* The game's minimal action set as MinAtar defines it, numbered 0..n−1 in MinAtar's order
  * of its full set (no-op, left, up, right, down, fire) restricted to the game:
  *   breakout: noop, left, right           freeway: noop, up, down
- *   asterix: noop, left, up, right, down  space_invaders: noop, left, right, fire */
+ *   asterix: noop, left, up, right, down  space_invaders: noop, left, right, fire
+ *   seaquest: noop, left, up, right, down, fire */
 size_t dr3mt_num_actions(const dr3mt *env);
 /* Number of floats/bytes of one observation: num_channels · 100. */
 size_t dr3mt_obs_size(const dr3mt *env);

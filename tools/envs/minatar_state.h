@@ -50,11 +50,32 @@ typedef struct dr3mt_space_invaders {
     int waves;            /* waves cleared */
 } dr3mt_space_invaders;
 
+/* Seaquest: the surface is row 0, lanes are rows 1–8, the gauges are drawn in row 9. */
+typedef struct dr3mt_seaquest_obj {
+    int active, x, dir;
+    int sub;   /* enemies: 1 a submarine (fires), 0 a fish */
+    int timer; /* enemy submarines: steps until the next shot */
+} dr3mt_seaquest_obj;
+typedef struct dr3mt_seaquest {
+    int x, y, facing; /* the sub's front cell and its facing (±1); the back is at x − facing */
+    int oxygen;       /* 0..200 */
+    int divers;       /* rescued divers on board, 0..6 */
+    int shot_cooldown;      /* steps before the sub may fire again */
+    int8_t fbullet[10][10]; /* the player's bullets: 0 none, else their direction ±1 */
+    int8_t ebullet[10][10]; /* the enemy submarines' bullets, likewise */
+    dr3mt_seaquest_obj enemy[8], diver[8]; /* lane i is row i + 1 */
+    int enemy_spawn_interval, enemy_spawn_timer;
+    int enemy_move_interval, enemy_move_timer;
+    int diver_spawn_timer, diver_move_timer;
+    int surfacings; /* times surfaced with divers (the ramp count) */
+} dr3mt_seaquest;
+
 /* The state of a running game of that kind, or NULL for another game or NULL env. Edit it
  * between dr3mt_reset and dr3mt_step. */
 dr3mt_breakout *dr3mt_state_breakout(dr3mt *env);
 dr3mt_freeway *dr3mt_state_freeway(dr3mt *env);
 dr3mt_asterix *dr3mt_state_asterix(dr3mt *env);
 dr3mt_space_invaders *dr3mt_state_space_invaders(dr3mt *env);
+dr3mt_seaquest *dr3mt_state_seaquest(dr3mt *env);
 
 #endif
