@@ -10,7 +10,8 @@
  *
  * Randomness (the games' spawns and the sticky actions) comes from the environment's own
  * dr3_rng seeded at creation, so a seed and an action sequence fix the trajectory. Steps
- * allocate nothing. Threading: one environment per thread. */
+ * allocate nothing. Threading: one environment per thread. Tests set positions by hand
+ * through minatar_state.h. */
 #ifndef DR3_MINATAR_H
 #define DR3_MINATAR_H
 
