@@ -173,6 +173,19 @@ run(0 ${DR3} train --data ${WORK}/grid --net minatar --frame-stack 50 --steps 40
 if(NOT OUT MATCHES "resumed from .* at step 30")
   message(FATAL_ERROR "the minatar train did not resume:\n${OUT}")
 endif()
+# pixels: a MinAtar game's data (4 planes of 10 x 10), the MinAtar network, evaluation in
+# the game
+run(0 ${DR3} collect --env minatar-breakout --transitions 1500 --out ${WORK}/breakout)
+run(0 ${DR3} train --data ${WORK}/breakout --net minatar --steps 40 --batch 16
+    --checkpoint ${WORK}/b.ckpt)
+if(NOT OUT MATCHES "network minatar: 4 input planes of 10 x 10")
+  message(FATAL_ERROR "minatar-breakout data did not make 4 planes:\n${OUT}")
+endif()
+run(0 ${DR3} eval --checkpoint ${WORK}/b.ckpt --env minatar-breakout --episodes 2)
+if(NOT OUT MATCHES "minatar-breakout: mean return")
+  message(FATAL_ERROR "dr3 eval in minatar-breakout printed no return:\n${OUT}")
+endif()
+
 # several heads (REM by default, ensembles), on an MLP described as a layer list
 run(0 ${DR3} train --data ${WORK}/grid --heads 4 --steps 30 --width 16 --checkpoint ${WORK}/h.ckpt)
 if(NOT OUT MATCHES "heads 4, rem")

@@ -3,8 +3,10 @@
 #include "testutil.h"
 
 #include "envs.h"
+#include "minatar.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -225,6 +227,46 @@ static void test_collector(void **state) {
     assert_int_equal(dr3env_create(&none, "pong", 1), DR3_ERR_INVALID_ARG);
 }
 
+/* The MinAtar games behind the common interface: the planes as floats, equal to the game's
+ * own uint8 observation for the same seed and actions; names and sizes. */
+static void test_minatar_through_dr3env(void **state) {
+    (void)state;
+    static const char *const games[] = {"breakout", "freeway", "asterix", "space_invaders",
+                                        "seaquest"};
+    for (size_t g = 0; g < 5; g++) {
+        char name[64];
+        snprintf(name, sizeof name, "minatar-%s", games[g]);
+        dr3env *e = NULL;
+        dr3mt *m = NULL;
+        assert_int_equal(dr3env_create(&e, name, 9), DR3_OK);
+        assert_int_equal(dr3mt_create(&m, games[g], 9, NULL), DR3_OK);
+        assert_string_equal(dr3env_name(e), name);
+        assert_int_equal(dr3env_obs_dim(e), dr3mt_num_channels(m) * 100);
+        assert_int_equal(dr3env_num_actions(e), dr3mt_num_actions(m));
+        float obs[DR3ENV_MAX_OBS];
+        uint8_t frame[DR3MT_MAX_CHANNELS * 100];
+        assert_int_equal(dr3env_reset(e, obs), DR3_OK);
+        assert_int_equal(dr3mt_reset(m, frame), DR3_OK);
+        for (int t = 0; t < 200; t++) {
+            for (size_t i = 0; i < dr3env_obs_dim(e); i++)
+                assert_true(obs[i] == (float)frame[i]);
+            int a = t % (int)dr3env_num_actions(e);
+            float r1, r2;
+            int term1, trunc1, term2;
+            assert_int_equal(dr3env_step(e, a, obs, &r1, &term1, &trunc1), DR3_OK);
+            assert_int_equal(dr3mt_step(m, a, frame, &r2, &term2), DR3_OK);
+            assert_true(r1 == r2);
+            assert_int_equal(term1, term2);
+            assert_int_equal(trunc1, 0);
+            if (term1) break;
+        }
+        dr3env_free(e);
+        dr3mt_free(m);
+    }
+    dr3env *e = (dr3env *)1;
+    assert_int_equal(dr3env_create(&e, "minatar-pong", 1), DR3_ERR_INVALID_ARG);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cartpole_dynamics),
@@ -233,6 +275,7 @@ int main(void) {
         cmocka_unit_test(test_gridworld_and_policy),
         cmocka_unit_test(test_policy_sampling_frequencies),
         cmocka_unit_test(test_collector),
+        cmocka_unit_test(test_minatar_through_dr3env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

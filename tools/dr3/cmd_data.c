@@ -25,7 +25,9 @@ int cmd_collect(int argc, char **argv) {
     uint64_t transitions = 0, seed = 0;
     double epsilon = 0.5;
     const cli_opt opts[] = {
-        {"env", 's', &env_name, "cartpole | mountaincar | gridworld (required)"},
+        {"env", 's', &env_name,
+         "cartpole | mountaincar | gridworld | minatar-breakout | minatar-freeway | "
+         "minatar-asterix | minatar-space_invaders | minatar-seaquest (required)"},
         {"policy", 's', &policy, "controller (epsilon-mixed) | uniform (default controller)"},
         {"epsilon", 'f', &epsilon, "probability of a uniform action (default 0.5)"},
         {"transitions", 'u', &transitions, "steps to record (required)"},

@@ -1,13 +1,27 @@
-/* CartPole-v1, MountainCar-v0 and a walled gridworld, with Gym's semantics. */
+/* CartPole-v1, MountainCar-v0 and a walled gridworld, with Gym's semantics; the MinAtar
+ * games (minatar.c) behind the same interface, their 0/1 planes as floats. */
 #include "envs.h"
+#include "minatar.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *const dr3env_names[] = {"cartpole", "mountaincar", "gridworld", NULL};
+const char *const dr3env_names[] = {"cartpole",
+                                    "mountaincar",
+                                    "gridworld",
+                                    "minatar-breakout",
+                                    "minatar-freeway",
+                                    "minatar-asterix",
+                                    "minatar-space_invaders",
+                                    "minatar-seaquest",
+                                    NULL};
 
-enum kind { CARTPOLE, MOUNTAINCAR, GRIDWORLD };
+enum kind { CARTPOLE, MOUNTAINCAR, GRIDWORLD, MINATAR };
+
+/* MinAtar episodes end by the game's own rules (Freeway at 2500 steps); this limit only
+ * guards against a policy that never loses. */
+#define MINATAR_MAX_STEPS 100000
 
 /* Gridworld: 10×10, '#' walls, 'G' goal; start uniformly among free cells except the goal.
  * Rows are listed top (row 0) to bottom. */
@@ -19,6 +33,9 @@ static const char *const grid_map[GW] = {
 
 struct dr3env {
     enum kind kind;
+    const char *name;
+    dr3mt *mt;                                   /* MinAtar games */
+    uint8_t frame[DR3MT_MAX_CHANNELS * 10 * 10]; /* their last observation */
     dr3_rng rng;
     double s[4];
     size_t steps;
@@ -56,17 +73,21 @@ dr3_status dr3env_create(dr3env **out, const char *name, uint64_t seed) {
     if (out == NULL || name == NULL) return DR3_ERR_INVALID_ARG;
     *out = NULL;
     enum kind k;
-    if (strcmp(name, "cartpole") == 0)
-        k = CARTPOLE;
-    else if (strcmp(name, "mountaincar") == 0)
-        k = MOUNTAINCAR;
-    else if (strcmp(name, "gridworld") == 0)
-        k = GRIDWORLD;
-    else
-        return DR3_ERR_INVALID_ARG;
+    size_t index = 0;
+    while (dr3env_names[index] != NULL && strcmp(dr3env_names[index], name) != 0) index++;
+    if (dr3env_names[index] == NULL) return DR3_ERR_INVALID_ARG;
+    k = index < MINATAR ? (enum kind)index : MINATAR;
     dr3env *e = calloc(1, sizeof *e);
     if (e == NULL) return DR3_ERR_NOMEM;
     e->kind = k;
+    e->name = dr3env_names[index];
+    if (k == MINATAR) {
+        dr3_status st = dr3mt_create(&e->mt, name + strlen("minatar-"), seed, NULL);
+        if (st != DR3_OK) {
+            free(e);
+            return st;
+        }
+    }
     e->done = 1;
     dr3_rng_seed(&e->rng, seed);
     if (k == GRIDWORLD) grid_bfs(e);
@@ -74,14 +95,23 @@ dr3_status dr3env_create(dr3env **out, const char *name, uint64_t seed) {
     return DR3_OK;
 }
 
-void dr3env_free(dr3env *env) { free(env); }
+void dr3env_free(dr3env *env) {
+    if (env == NULL) return;
+    dr3mt_free(env->mt);
+    free(env);
+}
 
-const char *dr3env_name(const dr3env *e) { return dr3env_names[e->kind]; }
-size_t dr3env_obs_dim(const dr3env *e) { return e->kind == CARTPOLE ? 4 : 2; }
+const char *dr3env_name(const dr3env *e) { return e->name; }
+size_t dr3env_obs_dim(const dr3env *e) {
+    if (e->kind == MINATAR) return dr3mt_obs_size(e->mt);
+    return e->kind == CARTPOLE ? 4 : 2;
+}
 size_t dr3env_num_actions(const dr3env *e) {
+    if (e->kind == MINATAR) return dr3mt_num_actions(e->mt);
     return e->kind == CARTPOLE ? 2 : e->kind == MOUNTAINCAR ? 3 : 4;
 }
 size_t dr3env_max_steps(const dr3env *e) {
+    if (e->kind == MINATAR) return MINATAR_MAX_STEPS;
     return e->kind == CARTPOLE ? 500 : e->kind == MOUNTAINCAR ? 200 : 100;
 }
 
@@ -97,6 +127,9 @@ static void observe(const dr3env *e, float *obs) {
     case GRIDWORLD: /* column and row scaled to [-1, 1] */
         obs[0] = (float)(2.0 * e->s[0] / (GW - 1) - 1.0);
         obs[1] = (float)(2.0 * e->s[1] / (GW - 1) - 1.0);
+        break;
+    case MINATAR: /* C × 10 × 10 planes of 0/1 */
+        for (size_t i = 0; i < dr3mt_obs_size(e->mt); i++) obs[i] = (float)e->frame[i];
         break;
     }
 }
@@ -117,6 +150,11 @@ dr3_status dr3env_reset(dr3env *e, float *obs) {
             e->s[1] = (double)dr3_rng_below(&e->rng, GW);
         } while (grid_map[(int)e->s[1]][(int)e->s[0]] != '.');
         break;
+    case MINATAR: {
+        dr3_status st = dr3mt_reset(e->mt, e->frame);
+        if (st != DR3_OK) return st;
+        break;
+    }
     }
     e->steps = 0;
     e->done = 0;
@@ -126,6 +164,7 @@ dr3_status dr3env_reset(dr3env *e, float *obs) {
 
 dr3_status dr3env_set_state(dr3env *e, const double *state) {
     if (e == NULL || state == NULL) return DR3_ERR_INVALID_ARG;
+    if (e->kind == MINATAR) return DR3_ERR_UNSUPPORTED; /* see minatar_state.h */
     memcpy(e->s, state, sizeof(double) * (e->kind == CARTPOLE ? 4 : 2));
     e->steps = 0;
     e->done = 0;
@@ -198,6 +237,11 @@ dr3_status dr3env_step(dr3env *e, int action, float *obs, float *reward, int *te
         r = term ? 1.0f : 0.0f;
         break;
     }
+    case MINATAR: {
+        dr3_status st = dr3mt_step(e->mt, action, e->frame, &r, &term);
+        if (st != DR3_OK) return st;
+        break;
+    }
     }
     e->steps++;
     *terminal = term;
@@ -216,7 +260,7 @@ dr3_status dr3env_policy_probs(const dr3env_policy *p, const float *obs, float *
         return DR3_ERR_INVALID_ARG;
     const dr3env *e = p->env;
     size_t na = dr3env_num_actions(e);
-    double ctrl[4] = {0, 0, 0, 0};
+    double ctrl[DR3ENV_MAX_ACTIONS] = {0};
     switch (e->kind) {
     case CARTPOLE:
         ctrl[obs[2] + obs[3] > 0 ? 1 : 0] = 1;
@@ -240,6 +284,9 @@ dr3_status dr3env_policy_probs(const dr3env_policy *p, const float *obs, float *
         for (int a = 0; a < 4; a++) ctrl[a] /= count;
         break;
     }
+    case MINATAR: /* no hand-written controller: the behaviour is uniform */
+        for (size_t a = 0; a < na; a++) ctrl[a] = 1.0 / (double)na;
+        break;
     }
     for (size_t a = 0; a < na; a++)
         probs[a] = (float)((1 - p->epsilon) * ctrl[a] + p->epsilon / (double)na);
@@ -255,7 +302,7 @@ int dr3env_policy_fn(void *payload, size_t n, const float *obs, size_t ld_obs, f
 }
 
 int dr3env_policy_sample(const dr3env_policy *p, const float *obs, dr3_rng *rng) {
-    float probs[4];
+    float probs[DR3ENV_MAX_ACTIONS];
     if (dr3env_policy_probs(p, obs, probs) != DR3_OK) return -1;
     size_t na = dr3env_num_actions(p->env);
     double u = dr3_rng_uniform_double(rng), acc = 0;
@@ -274,7 +321,7 @@ dr3_status dr3env_collect(dr3env *env, const dr3env_policy *p, size_t transition
                           dr3_rng *rng, dr3_replay *out, float *mc_return) {
     if (env == NULL || p == NULL || rng == NULL || out == NULL || transitions == 0)
         return DR3_ERR_INVALID_ARG;
-    float obs[4], next[4], reward;
+    float obs[DR3ENV_MAX_OBS], next[DR3ENV_MAX_OBS], reward;
     int term, trunc;
     dr3_status st = dr3env_reset(env, obs);
     size_t episode_start = 0;
@@ -294,7 +341,7 @@ dr3_status dr3env_collect(dr3env *env, const dr3env_policy *p, size_t transition
             episode_start = t + 1;
             if (!last) st = dr3env_reset(env, obs);
         } else {
-            memcpy(obs, next, sizeof obs);
+            memcpy(obs, next, dr3env_obs_dim(env) * sizeof(float));
         }
     }
     return st;
@@ -305,7 +352,7 @@ dr3_status dr3env_evaluate(dr3env *env, size_t episodes, dr3env_actor_fn act, vo
     if (env == NULL || act == NULL || mean_return == NULL || episodes == 0)
         return DR3_ERR_INVALID_ARG;
     double total = 0;
-    float obs[4], reward;
+    float obs[DR3ENV_MAX_OBS], reward;
     int term = 0, trunc = 0;
     for (size_t e = 0; e < episodes; e++) {
         dr3_status st = dr3env_reset(env, obs);

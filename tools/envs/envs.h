@@ -12,7 +12,14 @@
 
 typedef struct dr3env dr3env;
 
-/* Names: "cartpole", "mountaincar", "gridworld". NULL-terminated list. */
+/* Largest observation (Seaquest's 10 planes of 10 × 10) and action set of any environment. */
+#define DR3ENV_MAX_OBS     1000
+#define DR3ENV_MAX_ACTIONS 8
+
+/* Names: "cartpole", "mountaincar", "gridworld", and the MinAtar games "minatar-breakout",
+ * "minatar-freeway", "minatar-asterix", "minatar-space_invaders", "minatar-seaquest" (C × 10
+ * × 10 planes of 0/1 as floats, MinAtar's minimal action sets, sticky actions 0.1;
+ * docs/minatar.md). NULL-terminated list. */
 extern const char *const dr3env_names[];
 
 /* Creates an environment by name, seeded (resets draw from the environment's own
