@@ -497,6 +497,123 @@ static int cleanup(void **state) {
     return 0;
 }
 
+/* ---- writing the layout: dr3_replay_save_dqn ------------------------------------------ */
+
+enum { RT_OBS = 6, RT_K = 2, RT_MAXT = 400 };
+typedef struct rt_tr {
+    uint8_t s[RT_K * RT_OBS], s2[RT_K * RT_OBS];
+    int32_t a;
+    float r, d;
+} rt_tr;
+
+static int rt_cmp(const void *x, const void *y) { return memcmp(x, y, sizeof(rt_tr)); }
+
+/* Every sampleable transition of a handle, as plain records sorted bytewise. */
+static size_t rt_all(const dr3_replay *r, rt_tr *out, size_t cap) {
+    size_t idx[RT_MAXT], count = 0;
+    assert_int_equal(dr3_replay_valid_indices(r, 0, idx, RT_MAXT, &count), DR3_OK);
+    assert_true(count <= cap);
+    for (size_t i = 0; i < count; i++) {
+        rt_tr *t = &out[i];
+        memset(t, 0, sizeof *t);
+        dr3_replay_batch b = DR3_REPLAY_BATCH_INIT;
+        b.obs_u8 = t->s;
+        b.ld_obs_u8 = RT_K * RT_OBS;
+        b.next_obs_u8 = t->s2;
+        b.ld_next_obs_u8 = RT_K * RT_OBS;
+        b.actions = &t->a;
+        b.rewards = &t->r;
+        b.discounts = &t->d;
+        assert_int_equal(dr3_replay_get(r, &idx[i], 1, &b), DR3_OK);
+        if (t->d == 0) memset(t->s2, 0, sizeof t->s2); /* not used by a target */
+    }
+    qsort(out, count, sizeof *out, rt_cmp);
+    return count;
+}
+
+/* A ring buffer of uint8 observations with a frame stack of 2 — terminal episodes and a
+ * last episode cut by the end of the data — written in Dopamine's layout and read back:
+ * the same transitions, less the two Dopamine's invalid_range excludes (the first step,
+ * row cursor + stack − 1, and the newest step, whose next state is not stored). */
+static void test_save_dqn_round_trip(void **state) {
+    (void)state;
+    dr3_replay_options o = DR3_REPLAY_OPTIONS_INIT;
+    o.capacity = 300;
+    o.obs_dim = RT_OBS;
+    o.obs_dtype = DR3_DTYPE_U8;
+    o.num_actions = 3;
+    o.frame_stack = RT_K;
+    o.gamma = 0.9f;
+    dr3_replay *r = NULL;
+    assert_int_equal(dr3_replay_create(&r, &o), DR3_OK);
+    dr3_rng rng;
+    dr3_rng_seed(&rng, 4);
+    uint8_t obs[RT_OBS], next[RT_OBS];
+    size_t steps = 0, first_slot = 0;
+    for (int ep = 0; ep < 6; ep++) {
+        size_t len = 3 + dr3_rng_below(&rng, 9);
+        for (size_t k = 0; k < RT_OBS; k++) obs[k] = (uint8_t)dr3_rng_below(&rng, 256);
+        for (size_t t = 0; t < len; t++) {
+            for (size_t k = 0; k < RT_OBS; k++) next[k] = (uint8_t)dr3_rng_below(&rng, 256);
+            int32_t a = (int32_t)dr3_rng_below(&rng, 3);
+            float rew = (float)dr3_rng_below(&rng, 3) - 1.0f;
+            int last = t + 1 == len, term = last && ep < 5, trunc = last && ep == 5;
+            assert_int_equal(dr3_replay_add(r, obs, &a, rew, term, trunc, last ? next : NULL),
+                             DR3_OK);
+            memcpy(obs, next, sizeof obs);
+            steps++;
+        }
+    }
+    static rt_tr mine[RT_MAXT], theirs[RT_MAXT];
+    size_t n1 = rt_all(r, mine, RT_MAXT);
+    assert_int_equal(n1, steps); /* every step is sampleable in the ring */
+    char dir[256];
+    make_tmp(dir, sizeof dir, "dqn_written");
+    assert_int_equal(dr3_replay_save_dqn(r, dir, 7), DR3_OK);
+    dr3_replay_options ro = DR3_REPLAY_OPTIONS_INIT;
+    ro.frame_stack = RT_K;
+    ro.gamma = 0.9f;
+    dr3_replay *back = NULL;
+    assert_int_equal(dr3_replay_open_dqn(&back, dir, 7, &ro), DR3_OK);
+    size_t n2 = rt_all(back, theirs, RT_MAXT);
+    assert_int_equal(n2, steps - 2);
+    /* the first and the newest step are the two missing: every other transition is there */
+    size_t idx[RT_MAXT], count;
+    assert_int_equal(dr3_replay_valid_indices(r, 0, idx, RT_MAXT, &count), DR3_OK);
+    (void)first_slot;
+    size_t drop[2] = {idx[0], idx[count - 1]};
+    rt_tr expect[RT_MAXT];
+    size_t m = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (idx[i] == drop[0] || idx[i] == drop[1]) continue;
+        rt_tr t;
+        memset(&t, 0, sizeof t);
+        dr3_replay_batch b = DR3_REPLAY_BATCH_INIT;
+        b.obs_u8 = t.s;
+        b.ld_obs_u8 = RT_K * RT_OBS;
+        b.next_obs_u8 = t.s2;
+        b.ld_next_obs_u8 = RT_K * RT_OBS;
+        b.actions = &t.a;
+        b.rewards = &t.r;
+        b.discounts = &t.d;
+        assert_int_equal(dr3_replay_get(r, &idx[i], 1, &b), DR3_OK);
+        if (t.d == 0) memset(t.s2, 0, sizeof t.s2);
+        expect[m++] = t;
+    }
+    qsort(expect, m, sizeof *expect, rt_cmp);
+    assert_int_equal(m, n2);
+    assert_memory_equal(expect, theirs, m * sizeof *expect);
+    /* refusals: continuous actions, and nothing written */
+    dr3_replay_free(back);
+    dr3_replay_free(r);
+    o.action_kind = DR3_ACTION_CONTINUOUS;
+    o.action_dim = 2;
+    o.num_actions = 0;
+    assert_int_equal(dr3_replay_create(&r, &o), DR3_OK);
+    TU_ASSERT_FAILS(dr3_replay_save_dqn(r, dir, 8), DR3_ERR_UNSUPPORTED);
+    dr3_replay_free(r);
+}
+
 int main(void) {
     dr3_runtime_info info = DR3_RUNTIME_INFO_INIT;
     if (dr3_runtime_info_get(&info) != DR3_OK || !info.has_zlib) {
@@ -511,6 +628,7 @@ int main(void) {
         cmocka_unit_test(test_matches_dopamine_not_full),
         cmocka_unit_test(test_matches_dopamine_wrapped),
         cmocka_unit_test(test_malformed_checkpoints),
+        cmocka_unit_test(test_save_dqn_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, cleanup);
 }

@@ -335,6 +335,26 @@ DR3_API dr3_status dr3_replay_open_dqn(dr3_replay **out, const char *dir, unsign
                                        const dr3_replay_options *opts);
 
 /**
+ * @brief Writes the stored steps, oldest first, as one checkpoint of the DQN Replay Dataset
+ *        layout (Dopamine's OutOfGraphReplayBuffer.save: the six gzip'd .npy files
+ *        `$store$_observation_ckpt.N.gz` … `invalid_range_ckpt.N.gz` in @p dir, N =
+ *        @p suffix; created if missing, each file replaced atomically), so that
+ *        dr3_replay_open_dqn() — and Dopamine — read it back.
+ *
+ * The checkpoint is that of a buffer holding exactly these rows (capacity = add_count =
+ * rows, cursor 0). Every episode is preceded by frame_stack − 1 zero padding rows, as
+ * Dopamine stores them; observation-only rows (the final observation of an episode) are
+ * not stored, as Dopamine does not store them. Dopamine has no truncation: an episode cut
+ * inside the data (not the last one) is written as terminal; the last episode's cut is
+ * covered by invalid_range (Dopamine's rows cursor − n_step … cursor + frame_stack − 1).
+ * Discrete actions only. Requires zlib.
+ * Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_UNSUPPORTED (continuous actions, no zlib),
+ * ::DR3_ERR_STATE (fewer than 2 rows), ::DR3_ERR_IO, ::DR3_ERR_NOMEM. Thread-safe with
+ * other readers of @p r.
+ */
+DR3_API dr3_status dr3_replay_save_dqn(const dr3_replay *r, const char *dir, unsigned suffix);
+
+/**
  * @brief Loads a D4RL HDF5 file (datasets observations [N, d], actions [N] or [N, m],
  * rewards [N], terminals [N], optional timeouts [N], next_observations [N, d],
  * next_actions) into memory as a read-only handle. Requires libhdf5

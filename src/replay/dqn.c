@@ -7,6 +7,7 @@
 #include "gz.h"
 #include "replay_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -271,5 +272,238 @@ dr3_status dr3_replay_open_dqn(dr3_replay **out, const char *dir, unsigned suffi
     }
     *out = r;
     return DR3_OK;
+#endif
+}
+
+/* ---- writing: Dopamine's layout (the inverse of the reader above) -------------------- */
+
+#ifdef DR3_HAVE_ZLIB
+#include "../io/atomic_file.h"
+#include "npy.h"
+
+#include <sys/stat.h>
+#include <zlib.h>
+
+/* A gzip stream deflated into an atomically written file. */
+typedef struct gzw {
+    dr3i_atomic_file af;
+    z_stream z;
+    int z_ok;
+    unsigned char out[1 << 16];
+    dr3_status st;
+    const char *who;
+} gzw;
+
+static dr3_status gzw_pump(gzw *g, int flush) {
+    int rc;
+    do {
+        g->z.next_out = g->out;
+        g->z.avail_out = sizeof g->out;
+        rc = deflate(&g->z, flush);
+        if (rc == Z_STREAM_ERROR)
+            return dr3i_fail(DR3_ERR_INTERNAL, "%s: zlib deflate failed", g->who);
+        size_t have = sizeof g->out - g->z.avail_out;
+        if (have > 0) {
+            dr3_status st = dr3i_atomic_write(&g->af, g->out, have);
+            if (st != DR3_OK) return st;
+        }
+    } while (g->z.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
+    return DR3_OK;
+}
+
+static void gzw_put(gzw *g, const void *p, size_t n) {
+    while (g->st == DR3_OK && n > 0) {
+        uInt c = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        g->z.next_in = (Bytef *)(uintptr_t)p;
+        g->z.avail_in = c;
+        g->st = gzw_pump(g, Z_NO_FLUSH);
+        p = (const unsigned char *)p + c;
+        n -= c;
+    }
+}
+
+static dr3_status gzw_open(gzw *g, const dr3i_alloc *alloc, const char *path,
+                           dr3i_npy_dtype dtype, size_t ndim, const size_t *shape,
+                           const char *who) {
+    memset(&g->z, 0, sizeof g->z);
+    g->who = who;
+    g->z_ok = 0;
+    dr3_status st = dr3i_atomic_open_with(&g->af, path, alloc, who);
+    if (st != DR3_OK) return st;
+    /* windowBits 15 + 16: a gzip wrapper, as Dopamine's gzip.open writes */
+    if (deflateInit2(&g->z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        dr3i_atomic_abort(&g->af);
+        return dr3i_fail(DR3_ERR_NOMEM, "%s: cannot start zlib", who);
+    }
+    g->z_ok = 1;
+    char head[512];
+    size_t len;
+    g->st = dr3i_npy_write_header(head, sizeof head, dtype, ndim, shape, &len);
+    if (g->st == DR3_OK) gzw_put(g, head, len);
+    return g->st;
+}
+
+static dr3_status gzw_close(gzw *g) {
+    if (g->st == DR3_OK) g->st = gzw_pump(g, Z_FINISH);
+    if (g->z_ok) deflateEnd(&g->z);
+    g->z_ok = 0;
+    if (g->st != DR3_OK) {
+        dr3i_atomic_abort(&g->af);
+        return g->st;
+    }
+    return dr3i_atomic_commit(&g->af);
+}
+
+/* The rows written, in order: before the first step of every episode stack_size − 1 zero
+ * padding rows; observation-only rows (episode ends) and rows that were Dopamine padding
+ * are left out. Calls fn(payload, slot or SIZE_MAX for padding) per row. */
+static size_t dqn_rows(const dr3_replay *r, void (*fn)(void *, const dr3_replay *, size_t),
+                       void *payload) {
+    const size_t base = dr3i_oldest(r), pad = r->o.frame_stack - 1;
+    size_t rows = 0;
+    int start = 1;
+    for (size_t l = 0; l < r->size; l++) {
+        size_t q = (base + l) % r->cap;
+        if (r->flags[q] & (DR3I_ROW_FINAL | DR3I_ROW_PAD)) {
+            start = 1;
+            continue;
+        }
+        if (start || (r->flags[q] & DR3I_ROW_START)) {
+            for (size_t k = 0; k < pad; k++, rows++)
+                if (fn) fn(payload, r, SIZE_MAX);
+        }
+        start = 0;
+        if (fn) fn(payload, r, q);
+        rows++;
+        if (r->flags[q] & DR3I_ROW_END) start = 1;
+    }
+    return rows;
+}
+
+typedef struct dqn_put {
+    gzw *g;
+    int file;
+    size_t newest; /* slot of the newest row (its truncation is left to invalid_range) */
+} dqn_put;
+
+static void put_row(void *payload, const dr3_replay *r, size_t q) {
+    dqn_put *p = payload;
+    static const uint8_t zeros[256];
+    switch (p->file) {
+    case D_OBS:
+        if (q == SIZE_MAX) {
+            for (size_t left = r->obs_bytes; left > 0;) {
+                size_t c = left < sizeof zeros ? left : sizeof zeros;
+                gzw_put(p->g, zeros, c);
+                left -= c;
+            }
+        } else {
+            gzw_put(p->g, r->obs + q * r->obs_bytes, r->obs_bytes);
+        }
+        break;
+    case D_ACT: {
+        int32_t a = q == SIZE_MAX ? 0 : r->act_i[q];
+        gzw_put(p->g, &a, 4);
+        break;
+    }
+    case D_REW: {
+        float v = q == SIZE_MAX ? 0.0f : r->rew[q];
+        gzw_put(p->g, &v, 4);
+        break;
+    }
+    case D_TERM: {
+        /* Dopamine has no truncation: an episode cut inside the data ends as terminal; the
+         * newest row's cut is covered by invalid_range instead */
+        uint8_t t = q != SIZE_MAX && ((r->flags[q] & DR3I_ROW_TERM) ||
+                                      ((r->flags[q] & DR3I_ROW_TRUNC) && q != p->newest));
+        gzw_put(p->g, &t, 1);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static void find_newest(void *payload, const dr3_replay *r, size_t q) {
+    (void)r;
+    if (q != SIZE_MAX) *(size_t *)payload = q;
+}
+#endif
+
+dr3_status dr3_replay_save_dqn(const dr3_replay *r, const char *dir, unsigned suffix) {
+    static const char *who = "dr3_replay_save_dqn";
+    if (r == NULL || dir == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who, r == NULL ? "r" : "dir");
+#ifndef DR3_HAVE_ZLIB
+    (void)suffix;
+    return dr3i_fail(DR3_ERR_UNSUPPORTED, "%s: libdr3 was built without zlib", who);
+#else
+    if (r->o.action_kind != DR3_ACTION_DISCRETE)
+        return dr3i_fail(DR3_ERR_UNSUPPORTED,
+                         "%s: the DQN Replay layout holds discrete actions only", who);
+    const size_t rows = dqn_rows(r, NULL, NULL);
+    if (rows < 2) return dr3i_fail(DR3_ERR_STATE, "%s: fewer than 2 rows to write", who);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return dr3i_fail(DR3_ERR_IO, "%s: cannot create directory '%s': %s", who, dir,
+                         strerror(errno));
+    size_t newest = SIZE_MAX;
+    (void)dqn_rows(r, find_newest, &newest);
+    /* Dopamine's checkpoint of a buffer holding exactly these rows: capacity = add_count =
+     * rows, so the cursor is 0; invalid_range = rows cursor − n … cursor + stack − 1 */
+    const size_t K = r->o.frame_stack, n = r->o.n_step, n_inv = K + n;
+    int64_t inv[64];
+    if (n_inv > sizeof inv / sizeof inv[0] || n_inv > rows)
+        return dr3i_fail(DR3_ERR_UNSUPPORTED, "%s: frame_stack + n_step too large", who);
+    for (size_t i = 0; i < n_inv; i++) inv[i] = (int64_t)((rows - n + i) % rows);
+    const int64_t add_count = (int64_t)rows;
+    dr3_status st = DR3_OK;
+    for (int file = 0; file < D_FILES && st == DR3_OK; file++) {
+        char path[4096];
+        int len = snprintf(path, sizeof path, "%s/%s_ckpt.%u.gz", dir, dqn_names[file], suffix);
+        if (len < 0 || (size_t)len >= sizeof path)
+            return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: dir is too long", who);
+        size_t shape[2] = {rows, 0}, ndim = 1;
+        dr3i_npy_dtype dt = DR3I_NPY_U1;
+        switch (file) {
+        case D_OBS:
+            dt = r->o.obs_dtype == DR3_DTYPE_U8 ? DR3I_NPY_U1 : DR3I_NPY_F4;
+            shape[1] = r->o.obs_dim;
+            ndim = 2;
+            break;
+        case D_ACT:
+            dt = DR3I_NPY_I4;
+            break;
+        case D_REW:
+            dt = DR3I_NPY_F4;
+            break;
+        case D_COUNT:
+            dt = DR3I_NPY_I8;
+            shape[0] = 1;
+            break;
+        case D_INVALID:
+            dt = DR3I_NPY_I8;
+            shape[0] = n_inv;
+            break;
+        default:
+            break;
+        }
+        gzw *g = dr3i_calloc(&r->alloc, sizeof *g);
+        if (g == NULL) return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
+        if ((st = gzw_open(g, &r->alloc, path, dt, ndim, shape, who)) == DR3_OK) {
+            if (file == D_COUNT) {
+                gzw_put(g, &add_count, 8);
+            } else if (file == D_INVALID) {
+                gzw_put(g, inv, n_inv * 8);
+            } else {
+                dqn_put p = {g, file, newest};
+                (void)dqn_rows(r, put_row, &p);
+            }
+            st = gzw_close(g);
+        } else {
+            (void)gzw_close(g);
+        }
+        dr3i_free(&r->alloc, g);
+    }
+    return st;
 #endif
 }
