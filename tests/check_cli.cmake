@@ -186,6 +186,20 @@ if(NOT OUT MATCHES "minatar-breakout: mean return")
   message(FATAL_ERROR "dr3 eval in minatar-breakout printed no return:\n${OUT}")
 endif()
 
+# an online DQN's whole replay in the DQN Replay layout, read back by the DQN reader
+run(0 ${DR3} collect --env minatar-breakout --agent dqn --transitions 600 --out ${WORK}/dqnlog)
+foreach(f "$store$_observation" "$store$_action" "$store$_reward" "$store$_terminal" add_count
+          invalid_range)
+  if(NOT EXISTS "${WORK}/dqnlog/${f}_ckpt.0.gz")
+    message(FATAL_ERROR "dr3 collect --agent dqn wrote no ${f}_ckpt.0.gz")
+  endif()
+endforeach()
+run(0 ${DR3} train --data ${WORK}/dqnlog --net minatar --steps 20 --batch 16)
+if(NOT OUT MATCHES "dataset .*: 598 transitions, state 400 floats, 3 actions")
+  message(FATAL_ERROR "the logged replay did not read back as 598 transitions:\n${OUT}")
+endif()
+run(2 ${DR3} collect --env minatar-breakout --agent sarsa --transitions 10 --out ${WORK}/x2)
+
 # several heads (REM by default, ensembles), on an MLP described as a layer list
 run(0 ${DR3} train --data ${WORK}/grid --heads 4 --steps 30 --width 16 --checkpoint ${WORK}/h.ckpt)
 if(NOT OUT MATCHES "heads 4, rem")

@@ -20,8 +20,99 @@ static double now(void) {
 
 /* ---- collect -------------------------------------------------------------------------- */
 
+/* An online DQN in the environment whose whole replay is the dataset (the DQN Replay
+ * Dataset's recipe, Agarwal et al. 2020, at MinAtar's scale): MinAtar's baseline settings
+ * (Young & Tian 2019): the MinAtar network (an MLP 2 x 128 for the vector environments),
+ * RMSProp (lr 2.5e-4, alpha 0.95, eps 0.01, centered), batch 32, gamma 0.99, Huber loss,
+ * target copy every 1000 steps, one update per environment step after a warm-up, epsilon
+ * from 1 to 0.1 linearly. Warm-up (5000 steps) and decay (100,000 steps) shrink to 5% and
+ * 10% of shorter runs. The learner samples from everything logged so far (MinAtar's 100k
+ * buffer, for runs up to 100k steps). */
+static dr3_status run_dqn_agent(dr3env *env, dr3_replay *log, size_t transitions, uint64_t seed,
+                                int pixels) {
+    const size_t S = dr3env_obs_dim(env), A = dr3env_num_actions(env);
+    dr3_optim_options rms = DR3_OPTIM_OPTIONS_INIT;
+    rms.kind = DR3_OPTIM_RMSPROP;
+    rms.lr = 2.5e-4f;
+    rms.alpha = 0.95f;
+    rms.eps = 0.01f;
+    rms.centered = 1;
+    dr3_learner_options o = DR3_LEARNER_OPTIONS_INIT; /* max backup, Huber 1, gamma 0.99 */
+    static const size_t mlp_hidden[2] = {128, 128};
+    o.obs_dim = S;
+    o.num_actions = A;
+    o.num_hidden = 2;
+    o.hidden = mlp_hidden;
+    o.batch_size = 32;
+    o.target_update_period = 1000;
+    o.optim = &rms;
+    o.seed = seed;
+    dr3_learner *l = NULL;
+    dr3_status st;
+    if (pixels) {
+        dr3_net_desc d;
+        st = dr3_net_desc_preset(&d, "minatar", S / 100, A);
+        if (st == DR3_OK) st = dr3_learner_create_desc(&l, &o, &d);
+    } else {
+        st = dr3_learner_create(&l, &o);
+    }
+    if (st != DR3_OK) return st;
+    const size_t warmup = transitions / 20 < 5000 ? transitions / 20 : 5000;
+    const size_t decay =
+        transitions / 10 < 100000 ? (transitions / 10 ? transitions / 10 : 1) : 100000;
+    dr3_rng rng;
+    dr3_rng_seed(&rng, seed ^ 0x64716e6167656e74ULL);
+    float obs[DR3ENV_MAX_OBS], next[DR3ENV_MAX_OBS], reward;
+    uint8_t ob8[DR3ENV_MAX_OBS], nx8[DR3ENV_MAX_OBS];
+    int term = 0, trunc = 0;
+    double ep_return = 0, recent = 0;
+    size_t episodes = 0, recent_n = 0;
+    st = dr3env_reset(env, obs);
+    for (size_t t = 0; t < transitions && st == DR3_OK; t++) {
+        double frac = (double)t / (double)decay;
+        float eps = (float)(frac >= 1 ? 0.1 : 1.0 - 0.9 * frac);
+        int32_t a = 0;
+        st = dr3_learner_act(l, 1, obs, S, eps, &rng, &a);
+        if (st == DR3_OK) st = dr3env_step(env, a, next, &reward, &term, &trunc);
+        if (st != DR3_OK) break;
+        int last = t + 1 == transitions;
+        if (last && !term) trunc = 1; /* the data ends: cut the episode */
+        int end = term || trunc;
+        if (pixels) {
+            /* 0/1 planes stored as 0/255 pixels: scaled by 1/255 as Atari frames are */
+            for (size_t k = 0; k < S; k++)
+                ob8[k] = obs[k] != 0 ? 255 : 0, nx8[k] = next[k] != 0 ? 255 : 0;
+            st = dr3_replay_add(log, ob8, &a, reward, term, trunc, end ? nx8 : NULL);
+        } else {
+            st = dr3_replay_add(log, obs, &a, reward, term, trunc, end ? next : NULL);
+        }
+        ep_return += reward;
+        if (st == DR3_OK && t >= warmup) st = dr3_learner_step_replay(l, log, NULL);
+        if (end) {
+            episodes++;
+            recent += ep_return;
+            recent_n++;
+            ep_return = 0;
+            if (!last && st == DR3_OK) st = dr3env_reset(env, obs);
+        } else {
+            memcpy(obs, next, S * sizeof(float));
+        }
+        if ((t + 1) % (transitions / 10 ? transitions / 10 : 1) == 0 && recent_n > 0) {
+            printf("step %zu/%zu  epsilon %.2f  episodes %zu  mean return %.2f (last %zu)\n",
+                   t + 1, transitions, (double)eps, episodes, recent / (double)recent_n,
+                   recent_n);
+            fflush(stdout);
+            recent = 0;
+            recent_n = 0;
+        }
+    }
+    dr3_learner_free(l);
+    return st;
+}
+
 int cmd_collect(int argc, char **argv) {
-    const char *env_name = NULL, *out = NULL, *policy = "controller";
+    const char *env_name = NULL, *out = NULL, *policy = "controller", *agent = "policy";
+    const char *format = NULL;
     uint64_t transitions = 0, seed = 0;
     double epsilon = 0.5;
     const cli_opt opts[] = {
@@ -32,7 +123,13 @@ int cmd_collect(int argc, char **argv) {
         {"epsilon", 'f', &epsilon, "probability of a uniform action (default 0.5)"},
         {"transitions", 'u', &transitions, "steps to record (required)"},
         {"seed", 'u', &seed, "random seed (default 0)"},
-        {"out", 's', &out, "output .npy directory (required)"},
+        {"out", 's', &out, "output directory (required)"},
+        {"agent", 's', &agent,
+         "policy (a behaviour policy, above) | dqn (an online DQN whose whole replay is the "
+         "dataset; MinAtar's baseline settings) (default policy)"},
+        {"format", 's', &format,
+         "npy | dqn (the DQN Replay Dataset layout, checkpoint 0) (default npy; dqn with "
+         "--agent dqn)"},
     };
     const char *syn = "--env E --transitions N --out DIR [--policy P] [--epsilon X] [--seed S]";
     int rc = cli_parse("collect", syn, argc, argv, 2, opts, sizeof opts / sizeof opts[0]);
@@ -48,32 +145,56 @@ int cmd_collect(int argc, char **argv) {
                 "dr3 collect: --policy must be controller or uniform, --epsilon in [0, 1]\n");
         return CLI_USAGE;
     }
+    int dqn_agent = strcmp(agent, "dqn") == 0;
+    if (!dqn_agent && strcmp(agent, "policy") != 0) {
+        fprintf(stderr, "dr3 collect: --agent must be policy or dqn\n");
+        return CLI_USAGE;
+    }
+    if (format == NULL) format = dqn_agent ? "dqn" : "npy";
+    if (strcmp(format, "npy") != 0 && strcmp(format, "dqn") != 0) {
+        fprintf(stderr, "dr3 collect: --format must be npy or dqn\n");
+        return CLI_USAGE;
+    }
     dr3env *env = NULL;
     if (dr3env_create(&env, env_name, seed) != DR3_OK) {
         fprintf(stderr, "dr3 collect: unknown environment '%s'\n", env_name);
         return CLI_USAGE;
     }
+    /* MinAtar's 0/1 planes are kept as 0/255 bytes, like Atari frames: every reader (the
+     * DQN Replay layout, u8_scale unit, dr3_net_forward_u8) turns them back into 0/1 */
+    const int pixels = strncmp(env_name, "minatar-", 8) == 0;
     dr3_replay_options ro = DR3_REPLAY_OPTIONS_INIT;
     ro.capacity = (size_t)transitions * 2 + 16;
     ro.obs_dim = dr3env_obs_dim(env);
     ro.num_actions = dr3env_num_actions(env);
+    if (pixels && dqn_agent) ro.obs_dtype = DR3_DTYPE_U8;
     dr3_replay *r = NULL;
     dr3env_policy p = {env, epsilon};
     dr3_rng rng;
     dr3_rng_seed(&rng, seed ^ 0x636f6c6cULL);
-    dr3_status st = dr3_replay_create(&r, &ro);
-    if (st == DR3_OK) st = dr3env_collect(env, &p, (size_t)transitions, 0.99f, &rng, r, NULL);
-    if (st == DR3_OK && mkdir(out, 0755) != 0 && errno != EEXIST) {
+    /* the output directory first: a long collection must not end in "cannot create" */
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "dr3 collect: cannot create '%s': %s\n", out, strerror(errno));
-        rc = CLI_FAIL;
-    } else if (st == DR3_OK) {
-        st = dr3_replay_save_npy(r, out);
+        dr3env_free(env);
+        return CLI_FAIL;
+    }
+    dr3_status st = dr3_replay_create(&r, &ro);
+    if (st == DR3_OK && dqn_agent)
+        st = run_dqn_agent(env, r, (size_t)transitions, seed, pixels);
+    else if (st == DR3_OK)
+        st = dr3env_collect(env, &p, (size_t)transitions, 0.99f, &rng, r, NULL);
+    if (st == DR3_OK) {
+        st = strcmp(format, "dqn") == 0 ? dr3_replay_save_dqn(r, out, 0)
+                                        : dr3_replay_save_npy(r, out);
     }
     if (st != DR3_OK)
         rc = cli_fail("collect", "collecting the dataset", st);
+    else if (rc == CLI_OK && dqn_agent)
+        printf("wrote %llu transitions of %s (an online DQN's whole replay, %s layout) to %s\n",
+               (unsigned long long)transitions, env_name, format, out);
     else if (rc == CLI_OK)
-        printf("wrote %llu transitions of %s (epsilon %.2f) to %s\n",
-               (unsigned long long)transitions, env_name, epsilon, out);
+        printf("wrote %llu transitions of %s (epsilon %.2f, %s layout) to %s\n",
+               (unsigned long long)transitions, env_name, epsilon, format, out);
     dr3_replay_free(r);
     dr3env_free(env);
     return rc;
