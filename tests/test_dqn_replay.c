@@ -131,7 +131,8 @@ static void make_tmp(char *out, size_t cap, const char *name) {
         snprintf(tmp_root, sizeof tmp_root, "/tmp/dr3_test_dqn_XXXXXX");
         assert_non_null(mkdtemp(tmp_root));
     }
-    snprintf(out, cap, "%s/%s", tmp_root, name);
+    int n = snprintf(out, cap, "%s/%s", tmp_root, name);
+    assert_true(n > 0 && (size_t)n < cap);
 }
 
 static dop *simulate(size_t C, size_t K, size_t N, int steps, uint64_t seed) {
