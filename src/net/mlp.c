@@ -758,6 +758,11 @@ dr3_status dr3i_arch_from_words(const uint64_t *words, size_t nwords, uint64_t a
     size_t c = desc->in_channels, h = desc->in_height, w = desc->in_width, total = 0, width;
     if (c == 0 || h == 0 || w == 0)
         return dr3i_fail(DR3_ERR_FORMAT, "%s: empty input shape in the record", who);
+    /* an input row of more than 2^24 floats (64 MB) is no network anyone saved: refused
+     * before it sizes a batch buffer (a strided convolution can keep the parameter count,
+     * which the file's size bounds, small for any input) */
+    if (c * h > (UINT64_C(1) << 24) || c * h * w > (UINT64_C(1) << 24))
+        return dr3i_fail(DR3_ERR_FORMAT, "%s: implausible input shape in the record", who);
     bool linear_seen = false;
     for (size_t l = 0; l < L; l++) {
         const uint64_t *r = words + H + DR3I_ARCH_LAYER_WORDS * l;

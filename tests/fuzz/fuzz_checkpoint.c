@@ -1,5 +1,6 @@
 /* libFuzzer target: learner checkpoints. Every input is written to a file and read back by
- * dr3_learner_checkpoint_info() and dr3_learner_load() into a small learner; the library
+ * dr3_learner_checkpoint_info(), dr3_learner_load() into a small learner and
+ * dr3_learner_open() (a learner of the file's own architecture); the library
  * must reject bad files with a status, never crash or read out of bounds. */
 #include <dr3/dr3.h>
 
@@ -31,6 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     dr3_checkpoint_info info = DR3_CHECKPOINT_INFO_INIT;
     (void)dr3_learner_checkpoint_info(&info, path);
     (void)dr3_learner_load(learner, path);
+    /* the file's own architecture (MLP widths, or a layer list with convolutions) */
+    dr3_learner *opened = NULL;
+    if (dr3_learner_open(&opened, path, NULL) == DR3_OK && opened == NULL) abort();
+    dr3_learner_free(opened);
     unlink(path);
     return 0;
 }
