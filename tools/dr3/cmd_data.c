@@ -122,6 +122,7 @@ int cmd_collect(int argc, char **argv) {
         {"policy", 's', &policy, "controller (epsilon-mixed) | uniform (default controller)"},
         {"epsilon", 'f', &epsilon, "probability of a uniform action (default 0.5)"},
         {"transitions", 'u', &transitions, "steps to record (required)"},
+        {"steps", 'u', &transitions, "the same as --transitions"},
         {"seed", 'u', &seed, "random seed (default 0)"},
         {"out", 's', &out, "output directory (required)"},
         {"agent", 's', &agent,
