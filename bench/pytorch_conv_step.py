@@ -4,12 +4,15 @@ batch 32, online forward on the stacked [s; s'], target forward on s', max backu
 DR3 0.1 * mean(phi(s) . phi(s')) through both, one backward, Adam. Best of 5 windows.
 Run with Debian's python3 (python3-torch): /usr/bin/python3 bench/pytorch_conv_step.py [secs]
 """
+import os
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pytorch_step import time_best  # noqa: E402  (one timing loop for both peers)
 
 
 def preset(name, c, actions):
@@ -54,19 +57,7 @@ def bench(name, threads, secs, n=32, c=4, actions=6):
         loss.backward()
         opt.step()
 
-    for _ in range(3):
-        step()
-    best = float("inf")
-    for _ in range(5):
-        iters, t0 = 0, time.perf_counter()
-        while True:
-            step()
-            iters += 1
-            t = time.perf_counter() - t0
-            if t >= secs / 5:
-                break
-        best = min(best, t / iters)
-    return best
+    return time_best(step, secs, warmup=3)
 
 
 def main():

@@ -31,6 +31,23 @@ class QNet(nn.Module):
         return self.head(phi), phi
 
 
+def time_best(step, secs, warmup=5):
+    """Seconds per call of step(): the best of five windows of secs / 5 each."""
+    for _ in range(warmup):
+        step()
+    best = float("inf")
+    for _ in range(5):
+        iters, t0 = 0, time.perf_counter()
+        while True:
+            step()
+            iters += 1
+            t = time.perf_counter() - t0
+            if t >= secs / 5:
+                break
+        best = min(best, t / iters)
+    return best
+
+
 def bench(cfg, threads, secs):
     torch.set_num_threads(threads)
     name, obs, hidden, depth, actions, n = cfg
@@ -55,19 +72,7 @@ def bench(cfg, threads, secs):
         loss.backward()
         opt.step()
 
-    for _ in range(5):
-        step()
-    best = float("inf")
-    for _ in range(5):
-        iters, t0 = 0, time.perf_counter()
-        while True:
-            step()
-            iters += 1
-            t = time.perf_counter() - t0
-            if t >= secs / 5:
-                break
-        best = min(best, t / iters)
-    return best
+    return time_best(step, secs)
 
 
 def main():
