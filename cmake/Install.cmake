@@ -76,14 +76,14 @@ install(CODE "
   " COMPONENT dev)
 
 # libdr3-mpi (when built): the library (component mpi), its header, CMake targets
-# (find_package(dr3 COMPONENTS mpi) -> dr3::mpi) and dr3-mpi.pc (component mpi-dev).
+# (find_package(dr3 COMPONENTS mpi) -> dr3::mpi) and dr3-mpi.pc (component mpi_dev).
 if(DR3_HAVE_MPI)
   install(TARGETS dr3_mpi EXPORT dr3-mpiTargets
-          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT mpi NAMELINK_COMPONENT mpi-dev)
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT mpi NAMELINK_COMPONENT mpi_dev)
   install(FILES ${PROJECT_SOURCE_DIR}/mpi/include/dr3/mpi.h
-          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/dr3 COMPONENT mpi-dev)
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/dr3 COMPONENT mpi_dev)
   install(EXPORT dr3-mpiTargets NAMESPACE dr3:: DESTINATION ${DR3_CMAKE_DIR}
-          COMPONENT mpi-dev)
+          COMPONENT mpi_dev)
   # the program includes <mpi.h> through dr3/mpi.h and calls MPI itself: MPI's flags are
   # public (Cflags and Libs, not Libs.private)
   set(dr3_mpi_cflags "")
@@ -103,7 +103,7 @@ if(DR3_HAVE_MPI)
     set(PROJECT_HOMEPAGE_URL \"${PROJECT_HOMEPAGE_URL}\")
     set(PROJECT_VERSION \"${PROJECT_VERSION}\")
     include(\"${PROJECT_SOURCE_DIR}/cmake/WritePkgConfig.cmake\")
-    " COMPONENT mpi-dev)
+    " COMPONENT mpi_dev)
 endif()
 
 # Debian wants a copyright file and a changelog in each package's doc directory.
@@ -114,7 +114,12 @@ find_program(GZIP_EXECUTABLE gzip)
 if(GZIP_EXECUTABLE)
   execute_process(COMMAND ${GZIP_EXECUTABLE} -9 -n -f -k ${PROJECT_BINARY_DIR}/changelog)
 endif()
-foreach(comp_pkg "runtime;libdr3-${DR3_SOVERSION}" "dev;libdr3-dev" "tools;dr3-tools")
+set(dr3_comp_pkgs "runtime:libdr3-${DR3_SOVERSION}" "dev:libdr3-dev" "tools:dr3-tools")
+if(DR3_HAVE_MPI)
+  list(APPEND dr3_comp_pkgs "mpi:libdr3-mpi${DR3_SOVERSION}" "mpi_dev:libdr3-mpi-dev")
+endif()
+foreach(pair ${dr3_comp_pkgs})
+  string(REPLACE ":" ";" comp_pkg "${pair}")
   list(GET comp_pkg 0 comp)
   list(GET comp_pkg 1 pkg)
   install(FILES ${PROJECT_SOURCE_DIR}/LICENSE RENAME copyright
