@@ -497,12 +497,12 @@ size_t dr3_learner_num_regularizers(const dr3_learner *l) { return l ? l->num_re
 dr3_status dr3_learner_step_replay(dr3_learner *l, const dr3_replay *replay,
                                    dr3_step_metrics *m) {
     static const char who[] = "dr3_learner_step_replay";
-    if (l == NULL || replay == NULL)
-        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who,
-                         l == NULL ? "learner" : "replay");
+    if (l == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: learner is NULL", who);
     const size_t S = l->opts.obs_dim, B = l->opts.batch_size;
     dr3_status st = DR3_OK;
-    if (dr3_replay_state_dim(replay) != S)
+    if (replay == NULL)
+        st = dr3i_fail(DR3_ERR_INVALID_ARG, "%s: replay is NULL", who);
+    else if (dr3_replay_state_dim(replay) != S)
         st = dr3i_fail(DR3_ERR_SHAPE, "%s: replay states have %zu floats, the learner %zu", who,
                        dr3_replay_state_dim(replay), S);
     bool need_next = (l->backup_vt.needs & DR3_BACKUP_NEEDS_NEXT_ACTIONS) != 0;

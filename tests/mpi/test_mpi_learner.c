@@ -10,6 +10,10 @@
  *                   0..N-1 once each, learners that differ); a step that fails on one rank
  *                   fails on all, nothing changed; the divergence check fires when one
  *                   rank's parameters are perturbed, nothing changed.
+ *   replay          dr3_learner_step_replay on every rank's copy of one replay: each rank
+ *                   samples its own batch (rank-local metrics differ, the losses are the
+ *                   global averages and agree), parameters stay bit-identical; a rank whose
+ *                   replay cannot sample makes the step fail everywhere, nothing changed.
  *   resume PATH     rank 0 saves a checkpoint after 5 steps; every rank loads it into a new
  *                   learner (created from another seed) and attaches it again: 5 more
  *                   steps give bit for bit what the uninterrupted replicas give.
@@ -349,6 +353,64 @@ static int mode_failures(dr3_mpi *mpi) {
     return 0;
 }
 
+static dr3_replay *make_replay(const data *d, size_t steps) {
+    dr3_replay_options ro = DR3_REPLAY_OPTIONS_INIT;
+    ro.capacity = 512;
+    ro.obs_dim = S;
+    ro.num_actions = A;
+    dr3_replay *rp = NULL;
+    OK(dr3_replay_create(&rp, &ro));
+    if (steps > 0) /* one episode through the dataset's observations */
+        OK(dr3_replay_add_episode(rp, steps, d->obs, d->act, d->rew, 1, 0));
+    return rp;
+}
+
+static int mode_replay(dr3_mpi *mpi) {
+    const int N = dr3_mpi_size(mpi), r = dr3_mpi_rank(mpi);
+    data d = make_data(256);
+    dr3_replay *rp = make_replay(&d, 200), *empty = make_replay(&d, 0);
+    dr3_learner *l = make_learner(8, PER_RANK, DR3_OPTIM_ADAM, 64);
+    OK(dr3_mpi_attach(mpi, l));
+    float *tmp = malloc(2 * nparams(l) * sizeof(float));
+    double *q = malloc((size_t)N * sizeof(double));
+    CHECK(tmp && q, "out of memory");
+    int differ = 0;
+    for (int s = 0; s < 10; s++) {
+        dr3_step_metrics m = DR3_STEP_METRICS_INIT;
+        OK(dr3_learner_step_replay(l, rp, &m));
+        check_identical(l, tmp, "after a replay step");
+        float loss0[2] = {m.loss, m.td_loss};
+        MPI_Bcast(loss0, 2, MPI_FLOAT, 0, MPI_COMM_WORLD);
+        CHECK(loss0[0] == m.loss && loss0[1] == m.td_loss,
+              "step %d: the step's losses differ between ranks (%g vs rank 0's %g)", s,
+              (double)m.loss, (double)loss0[0]);
+        double mine = m.mean_q;
+        MPI_Allgather(&mine, 1, MPI_DOUBLE, q, 1, MPI_DOUBLE, MPI_COMM_WORLD);
+        for (int k = 1; k < N; k++) differ += q[k] != q[0];
+    }
+    CHECK(differ > 0, "every rank saw the same batches (mean Q identical on all ranks)");
+    /* the last rank cannot sample: every rank fails the step, nothing changes */
+    snap s0 = take(l);
+    if (r == N - 1)
+        FAILS(dr3_learner_step_replay(l, empty, NULL), DR3_ERR_STATE, "sampleable");
+    else
+        FAILS(dr3_learner_step_replay(l, rp, NULL), DR3_ERR_STATE, "failed on 1 other rank");
+    check_unchanged(l, &s0, "a replay that cannot sample on one rank");
+    OK(dr3_learner_train(l, rp, 5, 0, NULL, NULL));
+    check_identical(l, tmp, "after dr3_learner_train");
+    if (r == 0)
+        printf("replay: %d ranks sampled their own batches for 15 steps, bit-identical; a "
+               "failed sample on one rank failed the step on all\n",
+               N);
+    free(tmp);
+    free(q);
+    dr3_learner_free(l);
+    dr3_replay_free(rp);
+    dr3_replay_free(empty);
+    free_data(&d);
+    return 0;
+}
+
 static int mode_resume(dr3_mpi *mpi, const char *path) {
     const int N = dr3_mpi_size(mpi), r = dr3_mpi_rank(mpi);
     data d = make_data((size_t)10 * (size_t)N * PER_RANK);
@@ -420,13 +482,15 @@ int main(int argc, char **argv) {
         rc = mode_equiv(mpi, argc >= 3 ? argv[2] : "sgd");
     else if (argc >= 2 && strcmp(argv[1], "failures") == 0)
         rc = mode_failures(mpi);
+    else if (argc >= 2 && strcmp(argv[1], "replay") == 0)
+        rc = mode_replay(mpi);
     else if (argc >= 3 && strcmp(argv[1], "resume") == 0)
         rc = mode_resume(mpi, argv[2]);
     else if (argc >= 2 && strcmp(argv[1], "die") == 0)
         rc = mode_die(mpi);
     else if (g_rank == 0)
-        fprintf(stderr,
-                "usage: test_mpi_learner equiv [sgd|adam] | failures | resume PATH | die\n");
+        fprintf(stderr, "usage: test_mpi_learner equiv [sgd|adam] | failures | replay | resume "
+                        "PATH | die\n");
     dr3_mpi_free(mpi);
     MPI_Finalize();
     return rc;
