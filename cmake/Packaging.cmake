@@ -104,6 +104,10 @@ libdr3-mpi implements libdr3's collective interface on an MPI communicator.
 .
 This package contains the header dr3/mpi.h, the pkg-config file dr3-mpi.pc
 and the CMake targets of find_package(dr3 COMPONENTS mpi).")
+  # dr3 train --mpi: the tool links libdr3-mpi (tools/CMakeLists.txt)
+  if(NOT DR3_SANITIZE)
+    string(APPEND CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS ", ${DR3_DEB_MPI} (= ${PROJECT_VERSION})")
+  endif()
   # dpkg-shlibdeps finds libdr3.so.N of this build for libdr3-mpi too
   list(APPEND CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${PROJECT_BINARY_DIR}/mpi)
 endif()
