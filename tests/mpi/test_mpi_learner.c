@@ -1,11 +1,13 @@
 /* Data-parallel learners under mpirun (libdr3-mpi). One program, several modes:
  *
- *   equiv sgd|adam  N ranks, each stepping on its own b rows of a fixed dataset, against one
+ *   equiv sgd|adam|uneven
+ *                   N ranks, each stepping on its own b rows of a fixed dataset, against one
  *                   process (no collective) stepping on the same N·b rows: parameters and
  *                   losses agree within float tolerance after each of 20 steps, and are
  *                   bit-identical across ranks after every step. Rank 0's state wins at
  *                   attach time (every rank starts from its own seed), and the generators
- *                   are split per rank.
+ *                   are split per rank. `uneven`: rank r steps on PER_RANK + 3r rows (SGD),
+ *                   against one process on all of them (gradients are weighted by rows).
  *   failures        bad collectives refused on every rank (a rank numbering that is not
  *                   0..N-1 once each, learners that differ); a step that fails on one rank
  *                   fails on all, nothing changed; the divergence check fires when one
@@ -167,16 +169,28 @@ static double worst(const float *a, const float *b, size_t n, double rtol, doubl
     return w;
 }
 
+/* rows of rank k per step: PER_RANK, or PER_RANK + 3k when uneven */
+static size_t rows_of_rank(int k, int uneven) {
+    return PER_RANK + (uneven ? 3 * (size_t)k : 0);
+}
+
 static int mode_equiv(dr3_mpi *mpi, const char *opt) {
     const int N = dr3_mpi_size(mpi), r = dr3_mpi_rank(mpi);
     const dr3_optim_kind kind = strcmp(opt, "adam") == 0 ? DR3_OPTIM_ADAM : DR3_OPTIM_SGD;
+    const int uneven = strcmp(opt, "uneven") == 0;
     /* rtol/atol on parameters and losses: float rounding of two summation orders, grown
      * through 20 steps (Adam divides by sqrt(v) and so magnifies them more than SGD) */
     const double rtol = kind == DR3_OPTIM_ADAM ? 1e-4 : 1e-5, atol = rtol * 1e-1;
-    data d = make_data((size_t)STEPS * (size_t)N * PER_RANK);
+    size_t total = 0, before = 0; /* rows per step in all; rows of the ranks before r */
+    for (int k = 0; k < N; k++) {
+        if (k < r) before += rows_of_rank(k, uneven);
+        total += rows_of_rank(k, uneven);
+    }
+    const size_t mine_n = rows_of_rank(r, uneven);
+    data d = make_data((size_t)STEPS * total);
     const uint64_t seed0 = 11;
-    dr3_learner *ref = make_learner(seed0, (size_t)N * PER_RANK, kind, 64);
-    dr3_learner *l = make_learner(seed0 + 1000 * (uint64_t)r, PER_RANK, kind, 64);
+    dr3_learner *ref = make_learner(seed0, total, kind, 64);
+    dr3_learner *l = make_learner(seed0 + 1000 * (uint64_t)r, mine_n, kind, 64);
     const size_t P = nparams(l);
     float *tmp = malloc(2 * P * sizeof(float));
     CHECK(tmp != NULL, "out of memory");
@@ -189,9 +203,9 @@ static int mode_equiv(dr3_mpi *mpi, const char *opt) {
 
     double wp = 0, wl = 0;
     for (int s = 0; s < STEPS; s++) {
-        const size_t base = (size_t)s * (size_t)N * PER_RANK;
-        dr3_batch mine = rows_of(&d, base + (size_t)r * PER_RANK, PER_RANK);
-        dr3_batch all = rows_of(&d, base, (size_t)N * PER_RANK);
+        const size_t base = (size_t)s * total;
+        dr3_batch mine = rows_of(&d, base + before, mine_n);
+        dr3_batch all = rows_of(&d, base, total);
         dr3_step_metrics m = DR3_STEP_METRICS_INIT, mr = DR3_STEP_METRICS_INIT;
         OK(dr3_learner_step(l, &mine, &m));
         OK(dr3_learner_step(ref, &all, &mr));
@@ -226,10 +240,11 @@ static int mode_equiv(dr3_mpi *mpi, const char *opt) {
     if (r != 0)
         CHECK(memcmp(act0, acts, sizeof acts) != 0, "rank %d drew rank 0's random actions", r);
     if (r == 0)
-        printf("equiv %s: %d ranks x %d rows = one process x %d rows for %d steps; "
+        printf("equiv %s: %d ranks x %s%d%s rows = one process x %zu rows for %d steps; "
                "bit-identical across ranks; worst error / tolerance: parameters %.3g, "
                "losses %.3g (rtol %g)\n",
-               opt, N, PER_RANK, N * PER_RANK, STEPS, wp, wl, rtol);
+               opt, N, uneven ? "(3r + " : "", PER_RANK, uneven ? ")" : "", total, STEPS, wp,
+               wl, rtol);
     free(tmp);
     dr3_learner_free(l);
     dr3_learner_free(ref);
@@ -489,8 +504,9 @@ int main(int argc, char **argv) {
     else if (argc >= 2 && strcmp(argv[1], "die") == 0)
         rc = mode_die(mpi);
     else if (g_rank == 0)
-        fprintf(stderr, "usage: test_mpi_learner equiv [sgd|adam] | failures | replay | resume "
-                        "PATH | die\n");
+        fprintf(stderr,
+                "usage: test_mpi_learner equiv [sgd|adam|uneven] | failures | replay | resume "
+                "PATH | die\n");
     dr3_mpi_free(mpi);
     MPI_Finalize();
     return rc;
