@@ -3,9 +3,10 @@
  * libdr3-mpi's vtable, so the report splits the step into compute and allreduce (which
  * includes waiting for the slowest rank).
  *
- *   mpirun -np N bench_mpi small|large|nature [batch per rank] [steps] [threads] [plain]
+ *   mpirun -np N bench_mpi small|large|nature [batch per rank] [steps] [threads] [plain|check1]
  *
- * `plain` (with -np 1): the learner without a collective, the baseline. */
+ * `plain` (with -np 1): the learner without a collective, the baseline. `check1`: the full
+ * fingerprint (hash of parameters and optimizer state) every step instead of every 100. */
 #define DR3_EXPERIMENTAL 1
 #include <dr3/dr3.h>
 #include <dr3/mpi.h>
@@ -50,6 +51,7 @@ int main(int argc, char **argv) {
     const int steps = argc > 3 ? atoi(argv[3]) : 200;
     const int threads = argc > 4 ? atoi(argv[4]) : 1;
     const int plain = argc > 5 && strcmp(argv[5], "plain") == 0;
+    const int check1 = argc > 5 && strcmp(argv[5], "check1") == 0;
 
     dr3_learner_options o = DR3_LEARNER_OPTIONS_INIT;
     size_t small[] = {256, 256}, large[] = {1024, 1024};
@@ -115,6 +117,7 @@ int main(int argc, char **argv) {
     vt.allreduce_sum = t_allreduce;
     vt.broadcast = t_bcast;
     if (!plain) die(dr3_learner_set_collective(l, &vt, &t), "set_collective");
+    if (check1) die(dr3_learner_set_sync_check(l, 1), "set_sync_check");
     for (int s = 0; s < 5; s++) die(dr3_learner_step(l, &b, NULL), "step");
     t.seconds = 0;
     t.calls = 0;
@@ -126,10 +129,11 @@ int main(int argc, char **argv) {
     MPI_Reduce(&t.seconds, &ar, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
     if (rank == 0) {
         double per = total / steps * 1e3, arper = ar / size / steps * 1e3;
-        printf("%s: %d rank(s)%s, %d thread(s) each, batch %zu per rank (%zu in all), %zu "
+        printf("%s: %d rank(s)%s%s, %d thread(s) each, batch %zu per rank (%zu in all), %zu "
                "params (%.2f MB allreduce): %.3f ms/step, allreduce %.3f ms (%.0f%%), "
                "%.0f rows/s\n",
-               cfg, size, plain ? " without collective" : "", threads, B, B * (size_t)size, P,
+               cfg, size, plain ? " without collective" : "",
+               check1 ? ", fingerprint every step" : "", threads, B, B * (size_t)size, P,
                4.0 * (double)P / 1e6, per, arper, per > 0 ? 100 * arper / per : 0,
                (double)B * size / (per / 1e3));
     }
