@@ -136,7 +136,7 @@ dr3_status dr3i_collective_reduce(dr3_learner *l, dr3_status local, size_t n, fl
         for (size_t r = 0; r < R; r++) x[X_REG + r] = w * l->reg_loss[r];
     }
     const uint64_t every = k->check_every ? k->check_every : DEFAULT_CHECK;
-    const bool full = l->steps % every == 0;
+    const bool full = k->check_next || l->steps % every == 0;
     const uint32_t h = state_hash(l, full);
     put_fingerprint(x + X_FP, h);
     unsigned long mark = dr3i_error_mark();
@@ -159,6 +159,7 @@ dr3_status dr3i_collective_reduce(dr3_learner *l, dr3_status local, size_t n, fl
             "dr3_learner_set_collective)",
             who, full ? "parameters, target parameters or optimizer state" : "step counter",
             k->rank, (unsigned long long)l->steps);
+    k->check_next = false; /* the replicas agreed */
     const float rows = x[X_ROWS];
     float *g = dr3_net_grads(l->online);
     for (size_t i = 0; i < P; i++) g[i] = buf[i] / rows;
@@ -182,6 +183,13 @@ dr3_status dr3i_collective_reserve(dr3_learner *l, size_t num_reg, const char *w
     l->coll.buf = b;
     l->coll.buf_len = need;
     return DR3_OK;
+}
+
+void dr3i_collective_after_load(dr3_learner *l) {
+    if (!l->coll.on) return;
+    dr3_rng base = l->rng; /* the file's: the same on every rank that loaded it */
+    dr3_rng_split(&base, (uint64_t)l->coll.rank, &l->rng);
+    l->coll.check_next = true;
 }
 
 void dr3i_collective_free(dr3_learner *l) {

@@ -28,6 +28,7 @@ typedef struct dr3i_learner_coll {
     void *payload;            /* the user's */
     int rank, size;           /* checked at set time */
     uint64_t check_every;     /* fingerprint comparison period (0: the default, 100) */
+    bool check_next;          /* compare the full fingerprints at the next step (after load) */
     float *buf;               /* the step's one allreduce: P gradients, then scalars */
     size_t buf_len;           /* its capacity in floats */
 } dr3i_learner_coll;
@@ -91,6 +92,9 @@ dr3_status dr3i_collective_reduce(dr3_learner *l, dr3_status local, size_t n, fl
                                   double *total_loss, const char *who);
 /* Grows the reduce buffer for @p num_reg regularizers (outside steps). All-or-nothing. */
 dr3_status dr3i_collective_reserve(dr3_learner *l, size_t num_reg, const char *who);
+/* After dr3_learner_load: re-splits the loaded generator by rank and asks for a full
+ * fingerprint comparison at the next step. Nothing without a collective. Cannot fail. */
+void dr3i_collective_after_load(dr3_learner *l);
 /* Calls the collective's destroy and frees its buffer (dr3_learner_free). */
 void dr3i_collective_free(dr3_learner *l);
 

@@ -455,11 +455,39 @@ static int mode_resume(dr3_mpi *mpi, const char *path) {
     float *tmp = malloc(2 * P * sizeof(float));
     CHECK(tmp != NULL, "out of memory");
     check_identical(back, tmp, "after resuming");
+    /* loading into the attached learner itself, without attaching again: the same steps
+     * give the same bits, and the generators are per rank again */
+    OK(dr3_learner_load(l, path));
+    int32_t acts[32], act0[32];
+    OK(dr3_learner_act(l, 32, d.obs, S, 1.0f, NULL, acts));
+    memcpy(act0, acts, sizeof acts);
+    MPI_Bcast(act0, 32, MPI_INT32_T, 0, MPI_COMM_WORLD);
+    if (r != 0)
+        CHECK(memcmp(act0, acts, sizeof acts) != 0,
+              "after a load, rank %d draws rank 0's "
+              "random actions",
+              r);
+    for (int s = 5; s < 10; s++) {
+        dr3_batch b = rows_of(&d, (size_t)(s * N + r) * PER_RANK, PER_RANK);
+        OK(dr3_learner_step(l, &b, NULL));
+    }
+    CHECK(memcmp(dr3_net_params(dr3_learner_online(l)),
+                 dr3_net_params(dr3_learner_online(back)), P * sizeof(float)) == 0 &&
+              dr3_learner_step_count(l) == 10,
+          "loading into the attached learner gave another continuation");
+    /* a rank whose state differs after the load is caught at the next step */
+    OK(dr3_learner_load(l, path));
+    if (r == N - 1) dr3_net_params(dr3_learner_online(l))[3] += 1e-3f;
+    dr3_batch b = rows_of(&d, (size_t)(5 * N + r) * PER_RANK, PER_RANK);
+    FAILS(dr3_learner_step(l, &b, NULL), DR3_ERR_STATE, "ranks diverged");
     free(tmp);
     if (r == 0)
-        printf("resume: %d ranks, checkpoint by rank 0 after 5 steps, loaded by all: 10 steps "
-               "bit-identical to the uninterrupted run\n",
-               N);
+        printf(
+            "resume: %d ranks, checkpoint by rank 0 after 5 steps, loaded by all (into new "
+            "learners attached again, and into the attached ones): 10 steps bit-identical "
+            "to the uninterrupted run; a rank with another state after the load is caught at "
+            "the next step\n",
+            N);
     dr3_learner_free(back);
     dr3_learner_free(l);
     free_data(&d);

@@ -101,7 +101,10 @@ typedef struct dr3_learner dr3_learner;
  * losses are those averages too; the other metrics describe this rank's batch.
  * dr3_learner_evaluate(), dr3_learner_q_values() and dr3_learner_act() stay local.
  *
- * Call it again after dr3_learner_load() (every rank loads, rank 0's state wins). A NULL
+ * After dr3_learner_load() of the same file on every rank the replicas go on without calling
+ * it again: the load splits the loaded generator per rank, and the next step compares the
+ * full fingerprints (replicas that loaded different files fail it with ::DR3_ERR_STATE).
+ * Calling it again resynchronises from rank 0 at any time. A NULL
  * @p vtable removes the collective (calling its destroy). The vtable is read (fields of its
  * version) and copied; @p payload is borrowed until the learner is freed or the collective
  * replaced, when destroy (if any) is called.
