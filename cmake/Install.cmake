@@ -64,6 +64,7 @@ dr3_pc_flags(DR3_PC_LIBS_PRIVATE ${dr3_pc_libs})
 # Written at install time for the prefix really installed into (see WritePkgConfig.cmake).
 install(CODE "
   set(DR3_PC_IN \"${PROJECT_SOURCE_DIR}/cmake/dr3.pc.in\")
+  set(DR3_PC_NAME dr3.pc)
   set(DR3_PC_WORK \"${PROJECT_BINARY_DIR}/pkgconfig\")
   set(DR3_PC_LIBDIR_REL \"${CMAKE_INSTALL_LIBDIR}\")
   set(DR3_PC_INCLUDEDIR_REL \"${CMAKE_INSTALL_INCLUDEDIR}\")
@@ -74,6 +75,37 @@ install(CODE "
   include(\"${PROJECT_SOURCE_DIR}/cmake/WritePkgConfig.cmake\")
   " COMPONENT dev)
 
+# libdr3-mpi (when built): the library (component mpi), its header, CMake targets
+# (find_package(dr3 COMPONENTS mpi) -> dr3::mpi) and dr3-mpi.pc (component mpi_dev).
+if(DR3_HAVE_MPI)
+  install(TARGETS dr3_mpi EXPORT dr3-mpiTargets
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT mpi NAMELINK_COMPONENT mpi_dev)
+  install(FILES ${PROJECT_SOURCE_DIR}/mpi/include/dr3/mpi.h
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/dr3 COMPONENT mpi_dev)
+  install(EXPORT dr3-mpiTargets NAMESPACE dr3:: DESTINATION ${DR3_CMAKE_DIR}
+          COMPONENT mpi_dev)
+  # the program includes <mpi.h> through dr3/mpi.h and calls MPI itself: MPI's flags are
+  # public (Cflags and Libs, not Libs.private)
+  set(dr3_mpi_cflags "")
+  foreach(dir ${MPI_C_INCLUDE_DIRS})
+    list(APPEND dr3_mpi_cflags "-I${dir}")
+  endforeach()
+  string(REPLACE ";" " " dr3_mpi_cflags "${dr3_mpi_cflags}")
+  dr3_pc_flags(DR3_PC_MPI_LIBS ${MPI_C_LIBRARIES})
+  install(CODE "
+    set(DR3_PC_IN \"${PROJECT_SOURCE_DIR}/mpi/dr3-mpi.pc.in\")
+    set(DR3_PC_NAME dr3-mpi.pc)
+    set(DR3_PC_WORK \"${PROJECT_BINARY_DIR}/pkgconfig\")
+    set(DR3_PC_LIBDIR_REL \"${CMAKE_INSTALL_LIBDIR}\")
+    set(DR3_PC_INCLUDEDIR_REL \"${CMAKE_INSTALL_INCLUDEDIR}\")
+    set(DR3_PC_MPI_LIBS \"${DR3_PC_MPI_LIBS}\")
+    set(DR3_PC_MPI_CFLAGS \"${dr3_mpi_cflags}\")
+    set(PROJECT_HOMEPAGE_URL \"${PROJECT_HOMEPAGE_URL}\")
+    set(PROJECT_VERSION \"${PROJECT_VERSION}\")
+    include(\"${PROJECT_SOURCE_DIR}/cmake/WritePkgConfig.cmake\")
+    " COMPONENT mpi_dev)
+endif()
+
 # Debian wants a copyright file and a changelog in each package's doc directory.
 set(DR3_DEB_CHANGELOG ${PROJECT_BINARY_DIR}/changelog.gz)
 file(WRITE ${PROJECT_BINARY_DIR}/changelog
@@ -82,7 +114,12 @@ find_program(GZIP_EXECUTABLE gzip)
 if(GZIP_EXECUTABLE)
   execute_process(COMMAND ${GZIP_EXECUTABLE} -9 -n -f -k ${PROJECT_BINARY_DIR}/changelog)
 endif()
-foreach(comp_pkg "runtime;libdr3-${DR3_SOVERSION}" "dev;libdr3-dev" "tools;dr3-tools")
+set(dr3_comp_pkgs "runtime:libdr3-${DR3_SOVERSION}" "dev:libdr3-dev" "tools:dr3-tools")
+if(DR3_HAVE_MPI)
+  list(APPEND dr3_comp_pkgs "mpi:libdr3-mpi${DR3_SOVERSION}" "mpi_dev:libdr3-mpi-dev")
+endif()
+foreach(pair ${dr3_comp_pkgs})
+  string(REPLACE ":" ";" comp_pkg "${pair}")
   list(GET comp_pkg 0 comp)
   list(GET comp_pkg 1 pkg)
   install(FILES ${PROJECT_SOURCE_DIR}/LICENSE RENAME copyright

@@ -30,7 +30,12 @@ echo "== lintian"
 lintian --fail-on error "$B"/*.deb || { echo "lintian reported errors" >&2; exit 1; }
 echo "== dpkg -i"
 INSTALLED="dr3-tools libdr3-dev $(dpkg-deb -f "$B"/libdr3-[0-9]*.deb Package)"
-dpkg -i "$B"/libdr3-[0-9]*.deb "$B"/libdr3-dev_*.deb "$B"/dr3-tools_*.deb >/dev/null
+# libdr3-mpi<N> and libdr3-mpi-dev when the build found MPI (dr3-tools then depends on it)
+MPI_DEBS=$(ls "$B"/libdr3-mpi[0-9]*.deb "$B"/libdr3-mpi-dev_*.deb 2>/dev/null || true)
+if [ -n "$MPI_DEBS" ]; then
+    INSTALLED="libdr3-mpi-dev $(dpkg-deb -f "$B"/libdr3-mpi[0-9]*.deb Package) $INSTALLED"
+fi
+dpkg -i "$B"/libdr3-[0-9]*.deb "$B"/libdr3-dev_*.deb $MPI_DEBS "$B"/dr3-tools_*.deb >/dev/null
 LIBDIR=$(pkg-config --variable=libdir dr3)
 echo "== man pages"
 cmake -DLIB="$(ls "$LIBDIR"/libdr3.so.[0-9]*.*)" -DNM=nm -DGZIP=gzip \
@@ -68,6 +73,14 @@ for cxx in g++ clang++; do
         echo "   $cxx -std=c++$std ok"
     done
 done
+if [ -n "$MPI_DEBS" ]; then
+    echo "== pkg-config dr3-mpi, mpirun -np 2"
+    cc -std=c11 -O2 tests/mpi/consumer.c -o "$W/mpi_consumer" $(pkg-config --cflags --libs dr3-mpi)
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
+        mpirun -np 2 "$W/mpi_consumer" | grep -c identical | grep -qx 2 ||
+        { echo "the libdr3-mpi consumer failed under mpirun" >&2; exit 1; }
+    echo "   mpi_consumer ok"
+fi
 echo "== dr3 command"
 dr3 info | head -3
 dr3 --help >/dev/null

@@ -2,7 +2,7 @@
 # Installs what libdr3 needs to build and test on Debian 12 / Ubuntu, skipping what is
 # already there. Uses sudo when not run as root.
 set -eu
-PKGS="cmake make gcc g++ pkg-config libblis-dev libcmocka-dev zlib1g-dev libhdf5-dev clang-format doxygen"
+PKGS="cmake make gcc g++ pkg-config libblis-dev libcmocka-dev zlib1g-dev libhdf5-dev clang-format doxygen openmpi-bin libopenmpi-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -343,6 +343,9 @@ dr3_status dr3_learner_load(dr3_learner *l, const char *path) {
     memcpy(dr3_net_params(l->target), target, n * sizeof(float));
     memcpy(l->rng.s, h.rng, sizeof h.rng);
     l->steps = h.steps;
+    /* data-parallel replicas (collective.c): each rank its own generator again, and a full
+     * comparison of the replicas at the next step */
+    dr3i_collective_after_load(l);
 #undef FAIL
 done:
     dr3i_free(&l->alloc, buf);

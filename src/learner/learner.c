@@ -69,7 +69,9 @@ static dr3_status reserve_regularizers(dr3_learner *l, size_t count, const char 
     if (count <= l->reg_cap) return DR3_OK;
     size_t cap = l->reg_cap ? l->reg_cap : 4;
     while (cap < count) cap *= 2;
-    dr3_status st = DR3_OK;
+    /* data-parallel: the step's allreduce carries each regularizer's loss (collective.c) */
+    dr3_status st = dr3i_collective_reserve(l, cap, who);
+    if (st != DR3_OK) return st;
     dr3i_learner_reg *reg = alloc_block(l, cap, 1, sizeof *reg, &st);
     float *loss = alloc_floats(l, cap, 1, &st);
     float *last = alloc_floats(l, cap, 1, &st);
@@ -299,6 +301,7 @@ void dr3_learner_free(dr3_learner *l) {
     dr3_net_free(l->online);
     dr3_net_free(l->target);
     dr3_optim_free(l->optim);
+    dr3i_collective_free(l); /* the collective's destroy and its buffer */
     void *bufs[] = {
         l->hidden,          l->stacked,      l->q_all,      l->q_target,     l->values,
         l->targets,         l->q_taken,      l->g_taken,    l->discounts,    l->nonterminal,

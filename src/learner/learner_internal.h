@@ -4,6 +4,7 @@
 
 #include <dr3/learner.h>
 #include <dr3/sys/backup.h>
+#include <dr3/sys/collective.h>
 #include <dr3/sys/regularizer.h>
 
 #include "../core/internal.h"
@@ -19,6 +20,18 @@ typedef struct dr3i_learner_reg {
     int is_builtin;
     int touches_params; /* may add to the parameter gradient */
 } dr3i_learner_reg;
+
+/* Data-parallel training (collective.c; experimental dr3_learner_set_collective). */
+typedef struct dr3i_learner_coll {
+    bool on;                  /* a collective is installed */
+    dr3_collective_vtable vt; /* read through its version */
+    void *payload;            /* the user's */
+    int rank, size;           /* checked at set time */
+    uint64_t check_every;     /* fingerprint comparison period (0: the default, 100) */
+    bool check_next;          /* compare the full fingerprints at the next step (after load) */
+    float *buf;               /* the step's one allreduce: P gradients, then scalars */
+    size_t buf_len;           /* its capacity in floats */
+} dr3i_learner_coll;
 
 struct dr3_learner {
     dr3i_alloc alloc;
@@ -64,6 +77,25 @@ struct dr3_learner {
     float *rb_obs, *rb_next_obs, *rb_rewards, *rb_discounts;
     int32_t *rb_actions, *rb_next_actions;
     uint8_t *rb_terminals;
+    dr3i_learner_coll coll; /* data-parallel replicas (collective.c) */
 };
+
+/* ---- collective.c: the data-parallel parts of the learner ---------------------------- */
+
+/* The data-parallel stage of a step, between backward and optimize: one allreduce over the
+ * gradients (weighted by the n rows), the loss parts and a fingerprint; writes the averages
+ * back into the online network's gradient, *td_loss, *total_loss and l->reg_loss. @p local
+ * is this rank's status so far: a failed rank still takes part (with a failure flag) so
+ * that every rank fails the step together. Returns @p local (its message kept) or the
+ * stage's own error; nothing but workspace is written. No allocation. */
+dr3_status dr3i_collective_reduce(dr3_learner *l, dr3_status local, size_t n, float *td_loss,
+                                  double *total_loss, const char *who);
+/* Grows the reduce buffer for @p num_reg regularizers (outside steps). All-or-nothing. */
+dr3_status dr3i_collective_reserve(dr3_learner *l, size_t num_reg, const char *who);
+/* After dr3_learner_load: re-splits the loaded generator by rank and asks for a full
+ * fingerprint comparison at the next step. Nothing without a collective. Cannot fail. */
+void dr3i_collective_after_load(dr3_learner *l);
+/* Calls the collective's destroy and frees its buffer (dr3_learner_free). */
+void dr3i_collective_free(dr3_learner *l);
 
 #endif

@@ -430,20 +430,32 @@ static dr3_status finish(step_ctx *c, dr3_step_metrics *m, const dr3_step_metric
     return dr3i_struct_out(m, full, &dr3i_desc_dr3_step_metrics, c->who, "metrics");
 }
 
+/* Stages 2-6 of a step: this rank's gradient in dr3_net_grads(l->online). */
+static dr3_status gradient(step_ctx *c, float *srank) {
+    dr3_learner *l = c->l;
+    dr3_status st;
+    if ((st = losses(c)) != DR3_OK) return st;
+    bool want_srank = l->opts.srank_every > 0 && (l->steps + 1) % l->opts.srank_every == 0;
+    if (want_srank) { /* before backward and the update: φ(s) of this batch */
+        dr3_step_metrics tmp;
+        if ((st = measure_srank(c, &tmp)) != DR3_OK) return st;
+        *srank = tmp.srank;
+    }
+    return stage_backward(c);
+}
+
 dr3_status dr3_learner_step(dr3_learner *l, const dr3_batch *batch, dr3_step_metrics *m) {
     step_ctx c;
     dr3_step_metrics full;
-    dr3_status st = begin(&c, l, batch, m, "dr3_learner_step");
-    if (st != DR3_OK) return st;
-    if ((st = losses(&c)) != DR3_OK) return st;
-    bool want_srank = l->opts.srank_every > 0 && (l->steps + 1) % l->opts.srank_every == 0;
     float srank = -1;
-    if (want_srank) { /* before backward and the update: φ(s) of this batch */
-        dr3_step_metrics tmp;
-        if ((st = measure_srank(&c, &tmp)) != DR3_OK) return st;
-        srank = tmp.srank;
-    }
-    if ((st = stage_backward(&c)) != DR3_OK) return st;
+    dr3_status st = begin(&c, l, batch, m, "dr3_learner_step");
+    if (st == DR3_OK) st = gradient(&c, &srank);
+    /* Data-parallel replicas (collective.c, experimental): the one allreduce averages the
+     * gradients and loss parts of all ranks. Every rank reaches it, even after a local
+     * failure above, so that all ranks fail the step together. */
+    if (l != NULL && l->coll.on)
+        st = dr3i_collective_reduce(l, st, c.n, &c.td_loss, &c.total_loss, c.who);
+    if (st != DR3_OK) return st;
     if ((st = stage_optimize(&c)) != DR3_OK) return st;
     /* nothing below can fail: the step is committed */
     stage_target(&c);
@@ -485,13 +497,14 @@ size_t dr3_learner_num_regularizers(const dr3_learner *l) { return l ? l->num_re
 dr3_status dr3_learner_step_replay(dr3_learner *l, const dr3_replay *replay,
                                    dr3_step_metrics *m) {
     static const char who[] = "dr3_learner_step_replay";
-    if (l == NULL || replay == NULL)
-        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who,
-                         l == NULL ? "learner" : "replay");
+    if (l == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: learner is NULL", who);
     const size_t S = l->opts.obs_dim, B = l->opts.batch_size;
-    if (dr3_replay_state_dim(replay) != S)
-        return dr3i_fail(DR3_ERR_SHAPE, "%s: replay states have %zu floats, the learner %zu",
-                         who, dr3_replay_state_dim(replay), S);
+    dr3_status st = DR3_OK;
+    if (replay == NULL)
+        st = dr3i_fail(DR3_ERR_INVALID_ARG, "%s: replay is NULL", who);
+    else if (dr3_replay_state_dim(replay) != S)
+        st = dr3i_fail(DR3_ERR_SHAPE, "%s: replay states have %zu floats, the learner %zu", who,
+                       dr3_replay_state_dim(replay), S);
     bool need_next = (l->backup_vt.needs & DR3_BACKUP_NEEDS_NEXT_ACTIONS) != 0;
     dr3_replay_batch rb = DR3_REPLAY_BATCH_INIT;
     rb.need_next_action = need_next;
@@ -505,8 +518,11 @@ dr3_status dr3_learner_step_replay(dr3_learner *l, const dr3_replay *replay,
     rb.discounts = l->rb_discounts;
     rb.terminals = l->rb_terminals;
     dr3_rng rng = l->rng;
-    dr3_status st = dr3_replay_sample(replay, &rng, B, &rb);
-    if (st != DR3_OK) return st;
+    if (st == DR3_OK) st = dr3_replay_sample(replay, &rng, B, &rb);
+    if (st != DR3_OK) { /* data-parallel: the other ranks wait in this step's allreduce */
+        if (l->coll.on) return dr3i_collective_reduce(l, st, 0, NULL, NULL, who);
+        return st;
+    }
     dr3_batch b = DR3_BATCH_INIT;
     b.n = B;
     b.obs = l->rb_obs;

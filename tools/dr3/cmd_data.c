@@ -4,6 +4,10 @@
 #include "dataset.h"
 #include "envs.h"
 
+#ifdef DR3_TOOL_MPI /* dr3 train --mpi: data-parallel over mpirun's ranks (docs/mpi.md) */
+#include <dr3/mpi.h>
+#endif
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,10 +213,12 @@ typedef struct progress {
     int tty;
     FILE *csv;
     uint64_t log_every;
+    int quiet; /* --mpi ranks other than 0 */
 } progress;
 
 static int on_progress(void *payload, const dr3_step_metrics *m) {
     progress *p = payload;
+    if (p->quiet) return 0;
     double el = now() - p->t0, rate = el > 0 ? (double)(m->step - p->start) / el : 0;
     double eta = rate > 0 ? (double)(p->total - m->step) / rate : 0;
     if (p->csv)
@@ -242,6 +248,7 @@ int cmd_train(int argc, char **argv) {
     uint64_t heads = 1;
     const char *heads_mode = "rem";
     double dr3c = 0, cql = 0, lr = 3e-4, gamma = 0.99, tau = 0.005;
+    bool mpi = false;
     const cli_opt opts[] = {
         {"data", 's', &data,
          "dataset: .npy dir, DQN-replay dir, D4RL .hdf5, Minari dir or .hdf5 (required)"},
@@ -271,10 +278,29 @@ int cmd_train(int argc, char **argv) {
         {"bc-steps", 'u', &bc_steps, "behaviour-cloning steps for expected/sampled (2000)"},
         {"threads", 'u', &threads, "BLIS threads (1)"},
         {"seed", 'u', &seed, "random seed (0)"},
+        {"mpi", 'b', &mpi,
+         "data-parallel under mpirun (libdr3-mpi, experimental): each rank samples its own "
+         "--batch rows, gradients are averaged; rank 0 prints and writes the checkpoint and "
+         "metrics"},
     };
     int rc = cli_parse("train", "--data PATH [options]", argc, argv, 2, opts,
                        sizeof opts / sizeof opts[0]);
     if (rc != CLI_OK) return rc < 0 ? CLI_OK : rc;
+    int rank = 0;
+#ifdef DR3_TOOL_MPI
+    dr3_mpi *comm = NULL;
+    if (mpi) {
+        MPI_Init(NULL, NULL);
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        if (rank != 0 && freopen("/dev/null", "w", stdout) == NULL) rank = -1;
+        if (rank < 0) MPI_Abort(MPI_COMM_WORLD, CLI_FAIL);
+    }
+#else
+    if (mpi) {
+        fprintf(stderr, "dr3 train: --mpi: this dr3 was built without MPI (libdr3-mpi)\n");
+        return CLI_USAGE;
+    }
+#endif
     dr3_backup_kind kind;
     if (data == NULL) {
         fprintf(stderr, "dr3 train: --data is required (see dr3 train --help)\n");
@@ -424,8 +450,18 @@ int cmd_train(int argc, char **argv) {
             printf("resumed from %s at step %llu\n", ckpt,
                    (unsigned long long)dr3_learner_step_count(l));
     }
-    progress pg = {now(), l ? dr3_learner_step_count(l) : 0, steps, isatty(STDOUT_FILENO),
-                   NULL,  steps / 20 ? steps / 20 : 1};
+#ifdef DR3_TOOL_MPI
+    /* every rank loaded the same checkpoint (if any); rank 0's state wins, generators split */
+    if (st == DR3_OK && mpi) st = dr3_mpi_create(&comm, MPI_COMM_WORLD);
+    if (st == DR3_OK && mpi) st = dr3_mpi_attach(comm, l);
+    if (st == DR3_OK && mpi)
+        printf("data-parallel: %d ranks x %llu rows per step\n", dr3_mpi_size(comm),
+               (unsigned long long)batch);
+#endif
+    progress pg = {
+        now(), l ? dr3_learner_step_count(l) : 0, steps,    isatty(STDOUT_FILENO) && rank == 0,
+        NULL,  steps / 20 ? steps / 20 : 1,       rank != 0};
+    if (rank != 0) metrics = NULL; /* rank 0 writes the metrics and the checkpoint */
     if (st == DR3_OK && metrics != NULL) {
         pg.csv = fopen(metrics, "a");
         if (pg.csv == NULL) {
@@ -440,7 +476,15 @@ int cmd_train(int argc, char **argv) {
         uint64_t left = steps - dr3_learner_step_count(l);
         uint64_t chunk = save_every > 0 && save_every < left ? save_every : left;
         st = dr3_learner_train(l, r, chunk, 1, on_progress, &pg);
-        if (st == DR3_OK && ckpt != NULL) st = dr3_learner_save(l, ckpt);
+        if (st == DR3_OK && ckpt != NULL && rank == 0) {
+            st = dr3_learner_save(l, ckpt);
+#ifdef DR3_TOOL_MPI
+            if (mpi && st != DR3_OK) { /* the other ranks already wait in the next step */
+                cli_fail("train", "saving the checkpoint", st);
+                MPI_Abort(MPI_COMM_WORLD, CLI_FAIL);
+            }
+#endif
+        }
     }
     if (pg.tty) printf("\n");
     if (pg.csv) fclose(pg.csv);
@@ -452,6 +496,12 @@ int cmd_train(int argc, char **argv) {
     dr3_learner_free(l);
     dr3_bc_free(bc);
     dr3_replay_free(r);
+#ifdef DR3_TOOL_MPI
+    if (mpi) {
+        dr3_mpi_free(comm);
+        MPI_Finalize();
+    }
+#endif
     return rc;
 }
 
