@@ -28,14 +28,21 @@ sh -c "$PKG_CMD" >"$W/package.log" 2>&1 || { cat "$W/package.log" >&2; exit 1; }
 ls "$B"/libdr3-[0-9]*.deb "$B"/libdr3-dev_*.deb "$B"/dr3-tools_*.deb >/dev/null
 echo "== lintian"
 lintian --fail-on error "$B"/*.deb || { echo "lintian reported errors" >&2; exit 1; }
-echo "== dpkg -i"
+echo "== apt-get install (the packages and their dependencies)"
 INSTALLED="dr3-tools libdr3-dev $(dpkg-deb -f "$B"/libdr3-[0-9]*.deb Package)"
 # libdr3-mpi<N> and libdr3-mpi-dev when the build found MPI (dr3-tools then depends on it)
 MPI_DEBS=$(ls "$B"/libdr3-mpi[0-9]*.deb "$B"/libdr3-mpi-dev_*.deb 2>/dev/null || true)
 if [ -n "$MPI_DEBS" ]; then
     INSTALLED="libdr3-mpi-dev $(dpkg-deb -f "$B"/libdr3-mpi[0-9]*.deb Package) $INSTALLED"
 fi
-dpkg -i "$B"/libdr3-[0-9]*.deb "$B"/libdr3-dev_*.deb $MPI_DEBS "$B"/dr3-tools_*.deb >/dev/null
+# apt installs the local packages as a user would, with what they depend on (libdr3-mpi-dev
+# needs mpi-default-dev, which the build itself does not)
+DEBS=""
+for d in "$B"/libdr3-[0-9]*.deb "$B"/libdr3-dev_*.deb $MPI_DEBS "$B"/dr3-tools_*.deb; do
+    DEBS="$DEBS $(cd "$(dirname "$d")" && pwd)/$(basename "$d")"
+done
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $DEBS >/dev/null
 LIBDIR=$(pkg-config --variable=libdir dr3)
 echo "== man pages"
 cmake -DLIB="$(ls "$LIBDIR"/libdr3.so.[0-9]*.*)" -DNM=nm -DGZIP=gzip \
