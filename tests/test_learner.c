@@ -171,7 +171,8 @@ typedef struct grad_fixture {
     uint8_t terminals[8];
 } grad_fixture;
 
-static dr3_learner *smooth_learner(const dr3_regularizer_options *regs, size_t nregs) {
+static dr3_learner *smooth_learner_backup(const dr3_regularizer_options *regs, size_t nregs,
+                                          const dr3_backup_options *backup) {
     static const size_t hidden[2] = {6, 5};
     dr3_learner_options o = DR3_LEARNER_OPTIONS_INIT;
     o.obs_dim = 3;
@@ -191,9 +192,14 @@ static dr3_learner *smooth_learner(const dr3_regularizer_options *regs, size_t n
     oo.kind = DR3_OPTIM_SGD;
     oo.lr = 0.0f; /* keep the parameters: we only read the gradient */
     o.optim = &oo;
+    o.backup = backup;
     dr3_learner *l = NULL;
     assert_int_equal(dr3_learner_create(&l, &o), DR3_OK);
     return l;
+}
+
+static dr3_learner *smooth_learner(const dr3_regularizer_options *regs, size_t nregs) {
+    return smooth_learner_backup(regs, nregs, NULL);
 }
 
 static void fill_grad_fixture(grad_fixture *f, dr3_batch *b) {
@@ -529,6 +535,59 @@ static void test_determinism_and_metrics(void **state) {
     dr3_learner_free(c);
 }
 
+/* A regularizer of the user's that adds nothing: its presence makes the learner take the
+ * full form of the step (online pass and backward over [s; s']), since a user term may
+ * put a gradient on φ(s'). Without it the step takes the lean form (n rows). */
+static int noop_reg(void *payload, const dr3_reg_view *v, const dr3_reg_grads *g, float *loss) {
+    (void)payload;
+    (void)v;
+    (void)g;
+    *loss = 0.0f;
+    return 0;
+}
+
+/* The lean form of the step equals the full one (the form every reference test checks)
+ * for the built-in backups with and without online Q(s'), and asking for metrics changes
+ * neither the update nor what the metrics say. */
+static void test_lean_step_matches_full(void **state) {
+    (void)state;
+    grad_fixture f;
+    dr3_batch b;
+    fill_grad_fixture(&f, &b);
+    const dr3_backup_kind kinds[2] = {DR3_BACKUP_MAX, DR3_BACKUP_DOUBLE};
+    for (int k = 0; k < 2; k++) {
+        dr3_backup_options bo = DR3_BACKUP_OPTIONS_INIT;
+        bo.kind = kinds[k];
+        dr3_learner *lean = smooth_learner_backup(NULL, 0, &bo),
+                    *quiet = smooth_learner_backup(NULL, 0, &bo),
+                    *full = smooth_learner_backup(NULL, 0, &bo);
+        dr3_regularizer_vtable vt = DR3_REGULARIZER_VTABLE_INIT;
+        vt.name = "noop";
+        vt.apply = noop_reg;
+        assert_int_equal(dr3_learner_add_regularizer(full, &vt, NULL), DR3_OK);
+        dr3_learner *all[3] = {lean, quiet, full};
+        for (int i = 0; i < 3; i++) assert_int_equal(dr3_learner_set_lr(all[i], 0.01f), DR3_OK);
+        dr3_step_metrics ml = DR3_STEP_METRICS_INIT, mf = DR3_STEP_METRICS_INIT;
+        for (int t = 0; t < 15; t++) {
+            assert_int_equal(dr3_learner_step(lean, &b, &ml), DR3_OK);
+            assert_int_equal(dr3_learner_step(quiet, &b, NULL), DR3_OK);
+            assert_int_equal(dr3_learner_step(full, &b, &mf), DR3_OK);
+        }
+        size_t np = dr3_net_param_count(dr3_learner_online(lean));
+        const float *pl = dr3_net_params(dr3_learner_online(lean)),
+                    *pq = dr3_net_params(dr3_learner_online(quiet)),
+                    *pf = dr3_net_params(dr3_learner_online(full));
+        assert_memory_equal(pl, pq, np * sizeof(float)); /* metrics never change the update */
+        for (size_t i = 0; i < np; i++) TU_ASSERT_CLOSE(pl[i], pf[i], 1e-5, 1e-7);
+        TU_ASSERT_CLOSE(ml.td_loss, mf.td_loss, 1e-5, 1e-7);
+        TU_ASSERT_CLOSE(ml.feature_dot, mf.feature_dot, 1e-5, 1e-7);
+        TU_ASSERT_CLOSE(ml.feature_cos, mf.feature_cos, 1e-5, 1e-7);
+        TU_ASSERT_CLOSE(ml.dead_fraction, mf.dead_fraction, 1e-6, 1e-7);
+        assert_true(ml.feature_dot != 0.0f);
+        for (int i = 0; i < 3; i++) dr3_learner_free(all[i]);
+    }
+}
+
 static void test_acting(void **state) {
     (void)state;
     dr3_learner *l = smooth_learner(NULL, 0);
@@ -691,6 +750,7 @@ int main(void) {
         cmocka_unit_test(test_failures_leave_learner_unchanged),
         cmocka_unit_test(test_plugin_abi),
         cmocka_unit_test(test_determinism_and_metrics),
+        cmocka_unit_test(test_lean_step_matches_full),
         cmocka_unit_test(test_acting),
         cmocka_unit_test(test_create_errors),
         cmocka_unit_test(test_params),

@@ -456,17 +456,18 @@ static void test_srank(void **state) {
     (void)state;
     dr3_rng rng;
     dr3_rng_seed(&rng, 77);
-    /* tall (n > d) and wide (n < d) shapes, strided */
-    const size_t shapes[2][2] = {{64, 12}, {10, 30}};
-    for (int s = 0; s < 2; s++) {
+    /* tall (n > d) and wide (n < d) shapes, strided; the last two are the size of the
+     * learners' feature batches */
+    const size_t shapes[4][2] = {{64, 12}, {10, 30}, {150, 96}, {96, 160}};
+    for (int s = 0; s < 4; s++) {
         size_t n = shapes[s][0], d = shapes[s][1], ld = d + 3, k = n < d ? n : d;
-        double sv[30];
+        double sv[96];
         /* geometric decay: srank at delta = 0.01 is well inside (0, k) */
-        for (size_t i = 0; i < k; i++) sv[i] = 10.0 * pow(0.6, (double)i);
+        for (size_t i = 0; i < k; i++) sv[i] = 10.0 * pow(k > 30 ? 0.9 : 0.6, (double)i);
         float *phi = tu_alloc_nan(n * ld);
         make_with_singular_values(phi, n, d, ld, sv, k, &rng);
         size_t rank = 0;
-        float got[30];
+        float got[96];
         assert_int_equal(dr3_srank(n, d, phi, ld, 0.01, NULL, 0, &rank, got), DR3_OK);
         for (size_t i = 0; i < k; i++) TU_ASSERT_CLOSE(got[i], sv[i], 1e-4, 1e-5);
         assert_int_equal(rank, ref_srank(sv, k, 0.01));

@@ -199,7 +199,9 @@ dr3_backup_vtable dr3i_backup_builtin_vtable(const dr3_backup_options *o) {
     dr3_backup_vtable vt = DR3_BACKUP_VTABLE_INIT;
     vt.name = dr3_backup_kind_name(o->kind);
     vt.next_values = builtin_next_values;
-    vt.needs = o->kind == DR3_BACKUP_SARSA ? DR3_BACKUP_NEEDS_NEXT_ACTIONS : 0u;
+    vt.needs = o->kind == DR3_BACKUP_SARSA    ? DR3_BACKUP_NEEDS_NEXT_ACTIONS
+               : o->kind == DR3_BACKUP_DOUBLE ? DR3_BACKUP_NEEDS_ONLINE_NEXT
+                                              : 0u;
     return vt;
 }
 

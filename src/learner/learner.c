@@ -192,6 +192,7 @@ static dr3_status create(dr3_learner **out, const dr3_learner_options *opts,
     if (st == DR3_OK) {
         l->backup_vt = dr3i_backup_builtin_vtable(&l->backup_opts);
         l->backup_payload = &l->backup_opts;
+        l->backup_builtin = true;
     }
     if (st == DR3_OK) st = reserve_regularizers(l, o.num_regularizers, who);
     for (size_t i = 0; st == DR3_OK && i < o.num_regularizers; i++) {
@@ -218,6 +219,7 @@ static dr3_status create(dr3_learner **out, const dr3_learner_options *opts,
     l->nonterminal = alloc_floats(l, B, 1, &st);
     l->grad_out = alloc_floats(l, 2 * B, A, &st);
     l->grad_feat = alloc_floats(l, 2 * B, D, &st);
+    l->phi_next_buf = alloc_floats(l, B, D, &st);
     l->scratch = alloc_floats(l, B, A, &st);
     l->param_grad = alloc_floats(l, l->param_count, 1, &st);
     /* multi-head networks: the network's K·A outputs per row next to the combined A */
@@ -302,12 +304,13 @@ void dr3_learner_free(dr3_learner *l) {
     dr3_net_free(l->target);
     dr3_optim_free(l->optim);
     dr3i_collective_free(l); /* the collective's destroy and its buffer */
-    void *bufs[] = {
-        l->hidden,          l->stacked,      l->q_all,      l->q_target,     l->values,
-        l->targets,         l->q_taken,      l->g_taken,    l->discounts,    l->nonterminal,
-        l->grad_out,        l->grad_feat,    l->scratch,    l->param_grad,   l->reg_loss,
-        l->rb_obs,          l->rb_next_obs,  l->rb_rewards, l->rb_discounts, l->rb_actions,
-        l->rb_next_actions, l->rb_terminals, l->srank_work, l->reg,          l->last_reg_loss};
+    void *bufs[] = {l->hidden,       l->stacked,         l->q_all,        l->q_target,
+                    l->values,       l->targets,         l->q_taken,      l->g_taken,
+                    l->discounts,    l->nonterminal,     l->grad_out,     l->grad_feat,
+                    l->phi_next_buf, l->scratch,         l->param_grad,   l->reg_loss,
+                    l->rb_obs,       l->rb_next_obs,     l->rb_rewards,   l->rb_discounts,
+                    l->rb_actions,   l->rb_next_actions, l->rb_terminals, l->srank_work,
+                    l->reg,          l->last_reg_loss};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dr3i_free(&l->alloc, bufs[i]);
     void *heads[] = {l->head_w, l->last_head_w, l->head_q, l->head_g};
     for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) dr3i_free(&l->alloc, heads[i]);
@@ -329,6 +332,7 @@ dr3_status dr3_learner_set_backup(dr3_learner *l, const dr3_backup_vtable *vt, v
     if (l->backup_vt.destroy) l->backup_vt.destroy(l->backup_payload);
     l->backup_vt = loaded;
     l->backup_payload = payload;
+    l->backup_builtin = false;
     return DR3_OK;
 }
 

@@ -55,6 +55,7 @@ struct dr3_learner {
     dr3_backup_vtable backup_vt;
     void *backup_payload;
     dr3_backup_options backup_opts;
+    bool backup_builtin; /* backup_vt is one of the library's (reads what its needs say) */
 
     dr3i_learner_reg *reg; /* num_reg entries (capacity reg_cap), grown outside steps */
     size_t num_reg, reg_cap;
@@ -66,6 +67,7 @@ struct dr3_learner {
     float *values, *targets, *q_taken, *g_taken, *discounts, *nonterminal; /* B */
     float *grad_out;                                                       /* 2B × A */
     float *grad_feat;                                                      /* 2B × D */
+    float *phi_next_buf;  /* B × D: online φ(s') of a lean step (step.c), when measured */
     float *scratch;       /* B × A, for backups */
     float *param_grad;    /* P: direct parameter gradients of regularizers */
     float *reg_loss;      /* reg_cap: this step's regularizer losses (workspace) */

@@ -22,6 +22,8 @@ typedef struct step_ctx {
     size_t n;
     dr3_rng rng; /* the learner's generator, committed only on success */
     const float *phi, *phi_next, *q, *q_next; /* online φ(s), φ(s'), Q(s,·), Q(s',·) */
+    bool lean;     /* no gradient reaches φ(s'): the online backward covers the n rows of s */
+    bool measured; /* the caller asked for metrics */
     float td_loss;
     double total_loss;
     float grad_norm;
@@ -116,7 +118,8 @@ static void combine_heads(step_ctx *c) {
     } else {
         for (size_t k = 0; k < K; k++) l->head_w[k] = 1.0f / (float)K;
     }
-    for (size_t i = 0; i < 2 * n; i++)
+    const size_t rows = c->phi_next != NULL ? 2 * n : n; /* online rows computed */
+    for (size_t i = 0; i < rows; i++)
         for (size_t a = 0; a < A; a++) {
             double v = 0;
             for (size_t k = 0; k < K; k++)
@@ -137,23 +140,63 @@ static void combine_heads(step_ctx *c) {
         }
 }
 
-/* One online pass over the stacked [s; s'] (2n rows, one GEMM per layer) and one target
- * pass over s'. */
+/* Whether anything in this step puts a gradient on φ(s') or Q(s'): DR3 does, and so may any
+ * regularizer of the user's; the built-in CQL, L2 and feature-L2 terms read only s. */
+static bool next_gradient(const dr3_learner *l) {
+    for (size_t r = 0; r < l->num_reg; r++)
+        if (!l->reg[r].is_builtin || l->reg[r].builtin.kind == DR3_REG_DR3) return true;
+    return false;
+}
+
+/* Whether the online network's outputs at s' must be computed: the backup reads them
+ * (double-Q, or any operator of the user's, to whom the learner promises them), the
+ * metrics report φ·φ', or a regularizer (see next_gradient) reads them. */
+static bool need_online_next(const step_ctx *c) {
+    const dr3_learner *l = c->l;
+    return !c->lean || c->measured || !l->backup_builtin ||
+           (l->backup_vt.needs & DR3_BACKUP_NEEDS_ONLINE_NEXT) != 0;
+}
+
+/* The online network on s and s' and the target network on s'.
+ *
+ * Full form (something puts a gradient on φ(s')): one online pass over the stacked [s; s']
+ * (2n rows, one GEMM per layer), which backward then covers whole.
+ *
+ * Lean form (nothing does — SARSA, expected, sampled or max backups with no DR3 term): the
+ * online pass and its backward cover only the n rows of s, a third less work per step. When
+ * Q(s') or φ(s') are still wanted (double-Q, a user's backup, metrics) they come from a
+ * separate pass over s' made first, whose outputs are copied out before the pass over s
+ * reuses the network's workspace. That pass feeds nothing else, so asking for metrics never
+ * changes the update. */
 static dr3_status stage_forward(step_ctx *c) {
     dr3_learner *l = c->l;
     const size_t n = c->n, A = l->opts.num_actions, D = l->feature_dim, S = l->opts.obs_dim;
     const size_t O = l->heads * A; /* the network's outputs per row */
     const float *phi = NULL;
-    dr3_status st =
-        dr3_net_forward(l->online, 2 * n, l->stacked, S, NULL, 0, l->q_net, O, &phi);
-    if (st != DR3_OK) return st;
+    dr3_status st;
+    c->lean = !next_gradient(l);
+    if (!c->lean) {
+        st = dr3_net_forward(l->online, 2 * n, l->stacked, S, NULL, 0, l->q_net, O, &phi);
+        if (st != DR3_OK) return st;
+        c->phi_next = phi + n * D;
+    } else {
+        c->phi_next = NULL;
+        if (need_online_next(c)) {
+            st = dr3_net_forward(l->online, n, l->stacked + n * S, S, NULL, 0, l->q_net + n * O,
+                                 O, &phi);
+            if (st != DR3_OK) return st;
+            memcpy(l->phi_next_buf, phi, n * D * sizeof(float));
+            c->phi_next = l->phi_next_buf;
+        }
+        st = dr3_net_forward(l->online, n, l->stacked, S, NULL, 0, l->q_net, O, &phi);
+        if (st != DR3_OK) return st;
+    }
     st = dr3_net_forward(l->target, n, l->stacked + n * S, S, NULL, 0, l->qt_net, O, NULL);
     if (st != DR3_OK) return st;
     if (l->heads > 1) combine_heads(c);
     c->phi = phi;
-    c->phi_next = phi + n * D;
     c->q = l->q_all;
-    c->q_next = l->q_all + n * A;
+    c->q_next = c->phi_next != NULL ? l->q_all + n * A : NULL;
     return DR3_OK;
 }
 
@@ -296,17 +339,18 @@ static dr3_status stage_regularizers(step_ctx *c) {
 
 /* ---- 6. backward ------------------------------------------------------------------------- */
 
-/* One backward pass over the 2n rows (DR3's gradient reaches the network through both φ(s)
- * and φ(s')), plus the regularizers' direct parameter gradients. */
+/* One backward pass over the rows the forward's gradient-carrying pass covered (2n: DR3's
+ * gradient reaches the network through both φ(s) and φ(s'); n in the lean form), plus the
+ * regularizers' direct parameter gradients. */
 static dr3_status stage_backward(step_ctx *c) {
     dr3_learner *l = c->l;
-    const size_t A = l->opts.num_actions, K = l->heads;
+    const size_t A = l->opts.num_actions, K = l->heads, rows = c->lean ? c->n : 2 * c->n;
     if (K > 1) /* dL/dQ_k = w_k dL/dQ for what was computed on the combined Q */
-        for (size_t i = 0; i < 2 * c->n; i++)
+        for (size_t i = 0; i < rows; i++)
             for (size_t k = 0; k < K; k++)
                 for (size_t a = 0; a < A; a++)
                     l->grad_net[i * K * A + k * A + a] += l->head_w[k] * l->grad_out[i * A + a];
-    dr3_status st = dr3_net_backward(l->online, 2 * c->n, l->grad_net, K * A, l->grad_feat,
+    dr3_status st = dr3_net_backward(l->online, rows, l->grad_net, K * A, l->grad_feat,
                                      l->feature_dim, NULL, 0, 0);
     if (st != DR3_OK) return st;
     if (any_param_terms(l)) {
@@ -355,6 +399,15 @@ static void stage_measure(const step_ctx *c, dr3_step_metrics *full) {
     for (size_t i = 0; i < n; i++) {
         sq += l->q_taken[i];
         sy += l->targets[i];
+    }
+    if (!c->measured || c->phi_next == NULL) { /* nobody reads the feature metrics */
+        full->mean_q = (float)(sq / (double)n);
+        full->mean_target = (float)(sy / (double)n);
+        full->grad_norm = c->grad_norm;
+        full->step = l->steps;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
         double d = 0, a2 = 0, b2 = 0;
         for (size_t j = 0; j < D; j++) {
             double x = c->phi[i * D + j], y = c->phi_next[i * D + j];
@@ -369,7 +422,8 @@ static void stage_measure(const step_ctx *c, dr3_step_metrics *full) {
     size_t dead = 0;
     for (size_t j = 0; j < D; j++) {
         bool alive = false;
-        for (size_t i = 0; i < 2 * n && !alive; i++) alive = c->phi[i * D + j] != 0.0f;
+        for (size_t i = 0; i < n && !alive; i++)
+            alive = c->phi[i * D + j] != 0.0f || c->phi_next[i * D + j] != 0.0f;
         dead += !alive;
     }
     full->mean_q = (float)(sq / (double)n);
@@ -402,6 +456,7 @@ static dr3_status begin(step_ctx *c, dr3_learner *l, const dr3_batch *batch,
     c->l = l;
     if (l == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: learner is NULL", who);
     c->rng = l->rng; /* committed only if the step succeeds */
+    c->measured = m != NULL;
     if (m != NULL) { /* the caller's metrics must be writable before anything happens */
         dr3_step_metrics probe = DR3_STEP_METRICS_INIT;
         dr3_status st =

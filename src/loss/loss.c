@@ -5,6 +5,8 @@
 #include "../core/internal.h"
 #include "../kernels/kernels.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,40 +199,99 @@ size_t dr3_srank_workspace(size_t n, size_t d) {
     return out;
 }
 
-/* Eigenvalues of the symmetric k×k matrix g (row-major, destroyed) by cyclic Jacobi
- * rotations (Golub & Van Loan, Matrix Computations, §8.5), written to ev. */
-static void jacobi_eigenvalues(double *g, size_t k, double *ev) {
-    for (int sweep = 0; sweep < 100; sweep++) {
-        double off = 0.0, diag = 0.0;
-        for (size_t p = 0; p < k; p++) {
-            diag += g[p * k + p] * g[p * k + p];
-            for (size_t q2 = p + 1; q2 < k; q2++) off += g[p * k + q2] * g[p * k + q2];
+/* Eigenvalues of a symmetric k×k matrix: Householder reduction to tridiagonal form (Golub &
+ * Van Loan, Matrix Computations, §8.3.1), then each eigenvalue of the tridiagonal matrix by
+ * bisection on Sturm sequence counts (§8.4.1). O(k³) once plus O(k²) per bisection step;
+ * the cyclic Jacobi sweeps used before cost O(k³) each, with column-strided access.
+ *
+ * tridiagonalize: g (row-major, destroyed) → diagonal diag[k] and sub-diagonal off[k-1];
+ * v and p are k doubles each of scratch (used only when k >= 3). */
+static void tridiagonalize(double *g, size_t k, double *diag, double *off, double *v,
+                           double *p) {
+    for (size_t c = 0; c + 2 < k; c++) {
+        /* the reflector H = I − 2vvᵀ maps g[c+1.., c] onto a multiple of e1 */
+        size_t m = k - c - 1;
+        const double *x = g + (c + 1) * k + c; /* column c below the diagonal, stride k */
+        double norm = 0.0;
+        for (size_t i = 0; i < m; i++) norm += x[i * k] * x[i * k];
+        norm = sqrt(norm);
+        diag[c] = g[c * k + c];
+        if (norm == 0.0) {
+            off[c] = 0.0;
+            continue;
         }
-        if (off <= 1e-30 * diag || off == 0.0) break;
-        for (size_t p = 0; p + 1 < k; p++) {
-            for (size_t r = p + 1; r < k; r++) {
-                double apq = g[p * k + r];
-                if (apq == 0.0) continue;
-                double app = g[p * k + p], aqq = g[r * k + r];
-                double theta = (aqq - app) / (2.0 * apq);
-                double t =
-                    (theta >= 0 ? 1.0 : -1.0) / (fabs(theta) + sqrt(theta * theta + 1.0));
-                double c = 1.0 / sqrt(t * t + 1.0), s = t * c;
-                for (size_t j = 0; j < k; j++) { /* rows p and r */
-                    double gpj = g[p * k + j], grj = g[r * k + j];
-                    g[p * k + j] = c * gpj - s * grj;
-                    g[r * k + j] = s * gpj + c * grj;
-                }
-                for (size_t j = 0; j < k; j++) { /* columns p and r */
-                    double gjp = g[j * k + p], gjr = g[j * k + r];
-                    g[j * k + p] = c * gjp - s * gjr;
-                    g[j * k + r] = s * gjp + c * gjr;
-                }
-                g[p * k + r] = g[r * k + p] = 0.0;
-            }
+        double alpha = x[0] > 0 ? -norm : norm;
+        for (size_t i = 0; i < m; i++) v[i] = x[i * k];
+        v[0] -= alpha;
+        double vn = 0.0;
+        for (size_t i = 0; i < m; i++) vn += v[i] * v[i];
+        vn = sqrt(vn);
+        off[c] = alpha;
+        if (vn == 0.0) continue;
+        for (size_t i = 0; i < m; i++) v[i] /= vn;
+        /* trailing block A ← HAH = A − 2vwᵀ − 2wvᵀ with p = Av, w = p − (vᵀp)v */
+        double *a = g + (c + 1) * k + (c + 1);
+        double vp = 0.0;
+        for (size_t i = 0; i < m; i++) {
+            double s = 0.0;
+            for (size_t j = 0; j < m; j++) s += a[i * k + j] * v[j];
+            p[i] = s;
+            vp += v[i] * s;
         }
+        for (size_t i = 0; i < m; i++) p[i] -= vp * v[i];
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < m; j++) a[i * k + j] -= 2.0 * (v[i] * p[j] + p[i] * v[j]);
     }
-    for (size_t i = 0; i < k; i++) ev[i] = g[i * k + i];
+    if (k >= 2) {
+        diag[k - 2] = g[(k - 2) * k + (k - 2)];
+        off[k - 2] = g[(k - 1) * k + (k - 2)];
+    }
+    diag[k - 1] = g[(k - 1) * k + (k - 1)];
+}
+
+/* Number of eigenvalues of the tridiagonal (diag, off) below x (Sturm count, LDLᵀ pivots). */
+static size_t sturm_below(const double *diag, const double *off, size_t k, double x,
+                          double tiny) {
+    size_t count = 0;
+    double q = diag[0] - x;
+    for (size_t i = 0;;) {
+        if (q == 0.0) q = -tiny;
+        if (q < 0.0) count++;
+        if (++i == k) break;
+        q = diag[i] - x - off[i - 1] * off[i - 1] / q;
+    }
+    return count;
+}
+
+static void symmetric_eigenvalues(double *g, size_t k, double *ev, double *off, double *v,
+                                  double *p) {
+    tridiagonalize(g, k, ev, off, v, p);
+    /* Gershgorin bounds of the tridiagonal matrix */
+    double lo = ev[0], hi = ev[0];
+    for (size_t i = 0; i < k; i++) {
+        double r = (i > 0 ? fabs(off[i - 1]) : 0.0) + (i + 1 < k ? fabs(off[i]) : 0.0);
+        if (ev[i] - r < lo) lo = ev[i] - r;
+        if (ev[i] + r > hi) hi = ev[i] + r;
+    }
+    double scale = fabs(lo) > fabs(hi) ? fabs(lo) : fabs(hi);
+    double tiny = scale > 0.0 ? scale * 1e-300 : 1e-300;
+    if (tiny == 0.0) tiny = 1e-300;
+    /* the i-th smallest eigenvalue: the point where the count passes i; written into the
+     * diagonal's storage only after every count that needs it is done */
+    double *out = g; /* the reduced matrix is no longer needed: k² >= k doubles of room */
+    for (size_t i = 0; i < k; i++) {
+        double a = lo, b = hi;
+        for (int it = 0; it < 200 && b - a > 4.0 * DBL_EPSILON * scale; it++) {
+            double mid = 0.5 * (a + b);
+            if (mid <= a || mid >= b) break;
+            if (sturm_below(ev, off, k, mid, tiny) > i)
+                b = mid;
+            else
+                a = mid;
+        }
+        out[i] = 0.5 * (a + b);
+    }
+    memcpy(ev, out, k * sizeof(double));
 }
 
 static int cmp_desc(const void *a, const void *b) {
@@ -274,7 +335,9 @@ dr3_status dr3_srank(size_t n, size_t d, const float *phi, size_t ld_phi, double
         dr3k_dgemm(1, true, false, d, d, n, 1.0, copy, d, copy, d, 0.0, gram, d);
     else /* G = ΦΦᵀ, n×n: same non-zero eigenvalues */
         dr3k_dgemm(1, false, true, n, n, d, 1.0, copy, d, copy, d, 0.0, gram, n);
-    jacobi_eigenvalues(gram, k, ev);
+    /* the copy is no longer needed: it holds the reduction's vectors (n·d >= 3k when
+     * k >= 3; smaller k never reaches them) */
+    symmetric_eigenvalues(gram, k, ev, copy, copy + k, copy + 2 * k);
     for (size_t i = 0; i < k; i++) ev[i] = ev[i] > 0.0 ? sqrt(ev[i]) : 0.0;
     qsort(ev, k, sizeof(double), cmp_desc);
     double total = 0.0;
