@@ -82,6 +82,10 @@ if(DR3_HAVE_MPI)
           LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT mpi NAMELINK_COMPONENT mpi_dev)
   install(FILES ${PROJECT_SOURCE_DIR}/mpi/include/dr3/mpi.h
           DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/dr3 COMPONENT mpi_dev)
+  if(DR3_MAN_OUT AND DR3_BUILD_DOCS) # man 3 dr3_mpi_create etc. (Doxygen reads dr3/mpi.h)
+    install(DIRECTORY ${DR3_MAN_OUT}/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man3
+            COMPONENT mpi_dev FILES_MATCHING PATTERN "dr3_mpi*.3.gz" PATTERN "DR3_MPI*.3.gz")
+  endif()
   install(EXPORT dr3-mpiTargets NAMESPACE dr3:: DESTINATION ${DR3_CMAKE_DIR}
           COMPONENT mpi_dev)
   # the program includes <mpi.h> through dr3/mpi.h and calls MPI itself: MPI's flags are

@@ -6,12 +6,24 @@
 # Inputs: LIB (libdr3.so), NM, SOURCE_DIR, MAN (man-db's man; empty: resolve the pages
 # here, reading the roff source), GZIP, and either BUILD_DIR + STAGE (install the build
 # into STAGE first) or MANROOT (an existing man tree such as /usr/share/man).
+# For libdr3-mpi: LIB = libdr3-mpi.so, COMPONENT = mpi_dev (default dev: the install
+# component staged), INCLUDE_DIR = mpi/include (default SOURCE_DIR/include: the headers that
+# declare LIB's functions), MIN_FUNCTIONS (default 10: a sanity floor for LIB's exports).
 cmake_policy(VERSION 3.25)
 include(${CMAKE_CURRENT_LIST_DIR}/cmake_run.cmake)
 
+if(NOT COMPONENT)
+  set(COMPONENT dev)
+endif()
+if(NOT INCLUDE_DIR)
+  set(INCLUDE_DIR ${SOURCE_DIR}/include)
+endif()
+if(NOT MIN_FUNCTIONS)
+  set(MIN_FUNCTIONS 10)
+endif()
 if(STAGE)
   file(REMOVE_RECURSE ${STAGE})
-  run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${STAGE} --component dev)
+  run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${STAGE} --component ${COMPONENT})
   file(GLOB_RECURSE man3dirs LIST_DIRECTORIES true ${STAGE}/*/man3)
   list(FILTER man3dirs INCLUDE REGEX "/man3$")
   list(LENGTH man3dirs n)
@@ -34,17 +46,17 @@ foreach(f ${found})
 endforeach()
 list(REMOVE_DUPLICATES functions)
 list(LENGTH functions nfunctions)
-if(nfunctions LESS 10)
+if(nfunctions LESS MIN_FUNCTIONS)
   message(FATAL_ERROR "only ${nfunctions} dr3_* symbols exported by ${LIB}?\n${LAST_OUTPUT}")
 endif()
 
-file(GLOB_RECURSE headers RELATIVE ${SOURCE_DIR}/include ${SOURCE_DIR}/include/dr3/*.h)
+file(GLOB_RECURSE headers RELATIVE ${INCLUDE_DIR} ${INCLUDE_DIR}/dr3/*.h)
 set(types "")
 foreach(h ${headers})
-  file(READ ${SOURCE_DIR}/include/${h} text)
+  file(READ ${INCLUDE_DIR}/${h} text)
   string(REGEX REPLACE "/\\*([^*]|\\*+[^*/])*\\*+/" "" code "${text}") # drop comments
   foreach(f ${functions})
-    if(code MATCHES "DR3_API[^;{}]*[ \t\n*]${f}[ \t\n]*\\(")
+    if(code MATCHES "DR3_(MPI_)?API[^;{}]*[ \t\n*]${f}[ \t\n]*\\(")
       list(APPEND header_of_${f} ${h})
     endif()
   endforeach()

@@ -378,6 +378,30 @@ DR3_API dr3_status dr3_replay_open_d4rl(dr3_replay **out, const char *path,
 DR3_API dr3_status dr3_replay_open_minari(dr3_replay **out, const char *path,
                                           const dr3_replay_options *opts);
 
+#ifdef DR3_EXPERIMENTAL
+/* Experimental (docs/api-stability.md §5): may change in any release. */
+
+/**
+ * @brief Restricts dr3_replay_sample() on this read-only dataset to shard @p index of
+ *        @p count: the index-th of @p count contiguous, near-equal parts (sizes differ by
+ *        at most one) of its sampleable transitions in stored order, oldest first. Data-
+ *        parallel ranks that each take shard `rank` of `size` sample disjoint parts of the
+ *        data, which together cover all of it (docs/mpi.md explains what that does to the
+ *        gradient estimate). `count` = 1 restores sampling from everything.
+ *
+ * The two sampling sets (all sampleable transitions, and those with a next action) are
+ * sharded separately, each in its own stored order. dr3_replay_get(),
+ * dr3_replay_valid_count() and dr3_replay_valid_indices() still see the whole dataset.
+ *
+ * Errors (nothing changes): ::DR3_ERR_INVALID_ARG (NULL, @p count 0, @p index >= @p count),
+ * ::DR3_ERR_STATE (a writable replay buffer, whose stored order changes as it is filled),
+ * ::DR3_ERR_RANGE (the shard would hold no sampleable transition: more shards than
+ * transitions). Not thread-safe with samplers of the same handle; set it before sampling.
+ */
+DR3_API dr3_status dr3_replay_set_shard(dr3_replay *r, size_t index, size_t count);
+
+#endif /* DR3_EXPERIMENTAL */
+
 #ifdef __cplusplus
 }
 #endif

@@ -621,8 +621,10 @@ dr3_status dr3_replay_sample(const dr3_replay *r, dr3_rng *rng, size_t n,
     if (n > 0 && r->set_n[s] == 0)
         return dr3i_fail(DR3_ERR_STATE, "%s: no sampleable transition%s (%zu rows stored)", who,
                          s ? " with a next action" : "", r->size);
+    const size_t lo = r->shard_n[s] ? r->shard_lo[s] : 0,
+                 m = r->shard_n[s] ? r->shard_n[s] : r->set_n[s];
     for (size_t i = 0; i < n; i++) {
-        size_t p = r->set[s][dr3_rng_below(rng, r->set_n[s])];
+        size_t p = r->set[s][lo + dr3_rng_below(rng, m)];
         tinfo ti;
         classify(r, p, &ti);
         put_transition(r, p, &ti, &b, i);
@@ -686,6 +688,36 @@ dr3_status dr3_replay_valid_indices(const dr3_replay *r, int need_next_action, s
         }
     }
     *count = r->set_n[s];
+    return DR3_OK;
+}
+
+dr3_status dr3_replay_set_shard(dr3_replay *r, size_t index, size_t count) {
+    static const char *who = "dr3_replay_set_shard";
+    if (r == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: r is NULL", who);
+    if (count == 0 || index >= count)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: shard %zu of %zu does not exist", who, index,
+                         count);
+    if (!r->read_only)
+        return dr3i_fail(DR3_ERR_STATE,
+                         "%s: only read-only datasets can be sharded (a replay buffer's "
+                         "stored order changes as it fills)",
+                         who);
+    size_t lo[2], m[2];
+    for (int s = 0; s < 2; s++) {
+        /* [floor(index·M/count), floor((index+1)·M/count)): sizes differ by at most one;
+         * the products stay far below SIZE_MAX (M < 2^32 slots, count <= M checked) */
+        size_t M = r->set_n[s];
+        if (count > 1 && M < count && (s == 0 || M > 0))
+            return dr3i_fail(DR3_ERR_RANGE,
+                             "%s: %zu shards of %zu sampleable transitions%s leave some empty",
+                             who, count, M, s ? " with a next action" : "");
+        lo[s] = count > 1 ? (size_t)((uint64_t)index * M / count) : 0;
+        m[s] = count > 1 ? (size_t)((uint64_t)(index + 1) * M / count) - lo[s] : 0;
+    }
+    for (int s = 0; s < 2; s++) {
+        r->shard_lo[s] = lo[s];
+        r->shard_n[s] = m[s];
+    }
     return DR3_OK;
 }
 

@@ -56,6 +56,9 @@ struct dr3_replay {
     uint32_t *set[2];
     uint32_t *pos[2];
     size_t set_n[2];
+    /* dr3_replay_set_shard (read-only datasets): sampling draws from set[s][shard_lo[s] ..
+     * shard_lo[s] + shard_n[s]); shard_n[s] == 0 means the whole set */
+    size_t shard_lo[2], shard_n[2];
 
     /* Ring-buffer episode state. */
     int episode_open;

@@ -34,3 +34,12 @@ if(NOT nlines EQUAL 151)
   message(FATAL_ERROR "g.csv has ${nlines} lines, expected 151 (header + 150 steps, rank 0)")
 endif()
 message(STATUS "dr3 train --mpi: 2 ranks, checkpoint, resume, metrics from rank 0")
+
+# --shard: each rank samples its own part of the dataset; refused without --mpi
+run(0 ${MPIRUN} -np 2 ${DR3} train --data ${WORK}/grid --backup sarsa --width 32 --batch 32
+    --steps 50 --mpi --shard)
+if(NOT OUT MATCHES "each rank on its own shard of the data" OR NOT OUT MATCHES "done: 50 steps")
+  message(FATAL_ERROR "dr3 train --mpi --shard did not train on shards:\n${OUT}")
+endif()
+run(2 ${DR3} train --data ${WORK}/grid --steps 5 --shard)
+message(STATUS "dr3 train --mpi --shard: 2 ranks on disjoint shards")

@@ -248,7 +248,7 @@ int cmd_train(int argc, char **argv) {
     uint64_t heads = 1;
     const char *heads_mode = "rem";
     double dr3c = 0, cql = 0, lr = 3e-4, gamma = 0.99, tau = 0.005;
-    bool mpi = false;
+    bool mpi = false, shard = false;
     const cli_opt opts[] = {
         {"data", 's', &data,
          "dataset: .npy dir, DQN-replay dir, D4RL .hdf5, Minari dir or .hdf5 (required)"},
@@ -282,6 +282,9 @@ int cmd_train(int argc, char **argv) {
          "data-parallel under mpirun (libdr3-mpi, experimental): each rank samples its own "
          "--batch rows, gradients are averaged; rank 0 prints and writes the checkpoint and "
          "metrics"},
+        {"shard", 'b', &shard,
+         "with --mpi: rank k of N samples only the k-th of N contiguous parts of the dataset "
+         "instead of all of it (docs/mpi.md)"},
     };
     int rc = cli_parse("train", "--data PATH [options]", argc, argv, 2, opts,
                        sizeof opts / sizeof opts[0]);
@@ -301,6 +304,11 @@ int cmd_train(int argc, char **argv) {
         return CLI_USAGE;
     }
 #endif
+    if (shard && !mpi) {
+        fprintf(stderr,
+                "dr3 train: --shard divides the dataset among --mpi ranks; add --mpi\n");
+        return CLI_USAGE;
+    }
     dr3_backup_kind kind;
     if (data == NULL) {
         fprintf(stderr, "dr3 train: --data is required (see dr3 train --help)\n");
@@ -454,9 +462,12 @@ int cmd_train(int argc, char **argv) {
     /* every rank loaded the same checkpoint (if any); rank 0's state wins, generators split */
     if (st == DR3_OK && mpi) st = dr3_mpi_create(&comm, MPI_COMM_WORLD);
     if (st == DR3_OK && mpi) st = dr3_mpi_attach(comm, l);
+    if (st == DR3_OK && shard)
+        st = dr3_replay_set_shard(r, (size_t)dr3_mpi_rank(comm), (size_t)dr3_mpi_size(comm));
     if (st == DR3_OK && mpi)
-        printf("data-parallel: %d ranks x %llu rows per step\n", dr3_mpi_size(comm),
-               (unsigned long long)batch);
+        printf("data-parallel: %d ranks x %llu rows per step%s\n", dr3_mpi_size(comm),
+               (unsigned long long)batch,
+               shard ? ", each rank on its own shard of the data" : "");
 #endif
     progress pg = {
         now(), l ? dr3_learner_step_count(l) : 0, steps,    isatty(STDOUT_FILENO) && rank == 0,
