@@ -12,6 +12,8 @@
 #define DR3I_AC_MAX_HIDDEN 64
 
 extern const dr3i_struct_desc dr3i_desc_dr3_ac_options;
+extern const dr3i_struct_desc dr3i_desc_dr3_ac_batch;
+extern const dr3i_struct_desc dr3i_desc_dr3_ac_metrics;
 
 struct dr3_ac_learner {
     dr3i_alloc alloc;
