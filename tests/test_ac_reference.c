@@ -123,9 +123,9 @@ static void test_cases(void **state) {
             dr3_status st = dr3_ac_learner_step_batch(l, &b, &m);
             if (st != DR3_OK) fail_msg("%s step %zu: %s", c->name, t, dr3_last_error());
             const float *want = c->metrics + t * REF_AC_NMETRICS;
-            const float got[REF_AC_NMETRICS] = {m.td_loss,  m.actor_loss,  m.alpha,
-                                                m.mean_q,   m.mean_target, m.feature_dot,
-                                                m.dr3_loss, m.cql_term};
+            const float got[REF_AC_NMETRICS] = {
+                m.td_loss,     m.actor_loss, m.alpha,    m.mean_q,  m.mean_target,
+                m.feature_dot, m.dr3_loss,   m.cql_term, m.entropy, m.cql_alpha};
             close_arrays("metrics", c->name, got, want, REF_AC_NMETRICS, METRIC_RTOL,
                          METRIC_ATOL);
             assert_int_equal(m.step, t + 1);

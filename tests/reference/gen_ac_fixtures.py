@@ -218,8 +218,12 @@ def run_case(c, rng):
             apl = -0.5 * sum(ap * (c["cql_alpha"] * tm.detach() - c["gap"]) for tm in cql_terms) \
                 if nq == 2 else -(ap * (c["cql_alpha"] * cql_terms[0].detach() - c["gap"]))
             cql_grad = torch.autograd.grad(apl, [log_cql])[0]
+        ent_m = float(-logp.mean()) if gaussian else 0.0
+        w = (c["cql_alpha"] if c["cql_mode"] == FIXED else float(ap) * c["cql_alpha"]) \
+            if N > 0 else 0.0
         metrics.append([td_sum, a_loss, float(alpha), qmean, float(y.mean()), fdot, dr3_sum,
-                        float(sum(float(x) for x in cql_terms) / nq) if N > 0 else 0.0])
+                        float(sum(float(x) for x in cql_terms) / nq) if N > 0 else 0.0,
+                        ent_m, w])
         # ---- apply ----
         for j in range(nq):
             for p_, g in zip(q[j].parameters(), cgrads[j]):
@@ -281,8 +285,8 @@ def main():
          "", "#include <stddef.h>", "#include <stdint.h>", "",
          "#define REF_AC_STEPS %d" % STEPS,
          "/* metrics per step: td_loss, actor_loss, alpha, mean_q, mean_target, feature_dot,",
-         " * dr3_loss, cql_term */",
-         "#define REF_AC_NMETRICS 8", ""]
+         " * dr3_loss, cql_term, entropy, cql weight (alpha_cql or alpha' alpha_cql) */",
+         "#define REF_AC_NMETRICS 10", ""]
 
     def arr(name, a, ctype="float"):
         a = np.asarray(a).ravel()
