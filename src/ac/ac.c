@@ -126,14 +126,14 @@ static dr3_status make_net(dr3_ac_learner *l, dr3_net **out, dr3_head_kind head,
     no.max_batch = max_batch;
     no.seed = seed;
     no.threads = l->o.threads;
-    no.allocator = l->o.allocator;
+    no.allocator = &l->hooks;
     return dr3_net_create(out, &no);
 }
 
 static dr3_status make_optim(dr3_ac_learner *l, dr3_optim **out, size_t count, float lr) {
     dr3_optim_options oo = DR3_OPTIM_OPTIONS_INIT;
     oo.lr = lr;
-    oo.allocator = l->o.allocator;
+    oo.allocator = &l->hooks;
     return dr3_optim_create(out, count, &oo);
 }
 
@@ -181,6 +181,10 @@ dr3_status dr3i_ac_create(dr3_ac_learner **out, const dr3_ac_options *opts, cons
     dr3_ac_learner *l = dr3i_calloc(&a, sizeof *l);
     if (l == NULL) return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
     l->alloc = a;
+    l->hooks.version = DR3_ALLOCATOR_VERSION;
+    l->hooks.alloc = a.alloc;
+    l->hooks.free = a.free;
+    l->hooks.opaque = a.opaque;
     l->o = o;
     l->obs_dim = o.obs_dim;
     l->adim = o.action_dim;

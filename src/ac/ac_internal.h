@@ -17,6 +17,7 @@ extern const dr3i_struct_desc dr3i_desc_dr3_ac_metrics;
 
 struct dr3_ac_learner {
     dr3i_alloc alloc;
+    dr3_allocator hooks; /* the same hooks, for the networks and optimizers */
     dr3_ac_options o;  /* normalised; pointer fields point at the arrays below */
     float *low, *high; /* action box (action_dim each) */
     size_t critic_hidden[DR3I_AC_MAX_HIDDEN], actor_hidden[DR3I_AC_MAX_HIDDEN];
