@@ -376,6 +376,16 @@ dr3_status dr3_ac_learner_load(dr3_ac_learner *l, const char *path) {
     l->o.actor_hidden = l->actor_hidden;
     t->o.critic_hidden = t->critic_hidden;
     t->o.actor_hidden = t->actor_hidden;
+    /* the plugins stay with the learner */
+    l->has_backup = tmp.has_backup;
+    l->backup = tmp.backup;
+    l->backup_payload = tmp.backup_payload;
+    l->nreg = tmp.nreg;
+    memcpy(l->reg, tmp.reg, sizeof l->reg);
+    memcpy(l->reg_payload, tmp.reg_payload, sizeof l->reg_payload);
+    memcpy(l->reg_loss, tmp.reg_loss, sizeof l->reg_loss);
+    t->has_backup = false;
+    t->nreg = 0;
     dr3_ac_learner_free(t);
     return DR3_OK;
 }

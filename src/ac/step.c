@@ -1,7 +1,7 @@
 /* The actor-critic update (dr3/ac.h), as a pipeline:
  * validate → draws → next actions a′ → targets y → actor sample at s → actor losses
  * (critic pass A, gradient w.r.t. the action only) → critic losses (stacked pass B:
- * TD + CQL + DR3 + plugins) → temperature → guard → optimizers → targets → metrics.
+ * TD + CQL + DR3 + plugin regularizers) → temperature → guard → optimizers → targets → metrics.
  * Every loss and gradient is computed from the parameters before the step; nothing is
  * written to a parameter, optimizer state or generator until all of them are finite. */
 #include "ac_internal.h"
@@ -188,25 +188,48 @@ static dr3_status next_actions(dr3_ac_learner *l, const step_in *in) {
     return dr3i_fail(DR3_ERR_INTERNAL, "dr3_ac_learner_step: unknown algorithm");
 }
 
-/* y = r + d·(min_j Q̄_j(s′, a′) − α log π(a′|s′)). */
-static dr3_status targets(dr3_ac_learner *l, const step_in *in, float alpha) {
+/* y = r + d·V(s′): the built-in V = min_j Q̄_j(s′, a′) − α log π(a′|s′), or a plugin's. */
+static dr3_status targets(dr3_ac_learner *l, const step_in *in, float alpha, const char *who) {
     const size_t n = in->n, A = l->adim;
     const float *a_next = l->big_act + row_next(n) * A;
     for (size_t j = 0; j < l->nq; j++) {
-        float *dst = j == 0 ? l->qt_min : l->y;
         dr3_status st = dr3_net_forward(l->qt[j], n, in->next_obs, in->ld_next_obs, a_next, A,
-                                        dst, 1, NULL);
+                                        l->qt_vals + j * n, 1, NULL);
         if (st != DR3_OK) return st;
-        if (j > 0)
-            for (size_t i = 0; i < n; i++)
-                if (l->y[i] < l->qt_min[i]) l->qt_min[i] = l->y[i];
     }
     const bool ent =
         (l->o.algo == DR3_AC_SAC || l->o.algo == DR3_AC_CQL) && l->o.backup_entropy;
-    for (size_t i = 0; i < n; i++) {
-        float v = l->qt_min[i] - (ent ? alpha * l->next_logp[i] : 0.0f);
-        l->y[i] = in->rewards[i] + l->discount[i] * v;
+    if (l->has_backup) {
+        dr3_ac_backup_input bi;
+        memset(&bi, 0, sizeof bi);
+        bi.version = DR3_AC_BACKUP_INPUT_VERSION;
+        bi.n = n;
+        bi.num_critics = l->nq;
+        bi.target_q = l->qt_vals;
+        bi.next_log_prob = l->next_logp;
+        bi.alpha = alpha;
+        bi.obs_dim = l->obs_dim;
+        bi.action_dim = A;
+        bi.next_obs = in->next_obs;
+        bi.ld_next_obs = in->ld_next_obs;
+        bi.next_actions = a_next;
+        bi.rewards = in->rewards;
+        bi.discounts = l->discount;
+        unsigned long mark = dr3i_error_mark();
+        if (l->backup.next_values(l->backup_payload, &bi, l->v_next) != 0)
+            return dr3i_fail_after(DR3_ERR_CALLBACK, mark, "%s: backup '%s' failed", who,
+                                   l->backup.name ? l->backup.name : "(unnamed)");
+        if (!dr3i_all_finite(l->v_next, n, 1))
+            return dr3i_fail(DR3_ERR_NONFINITE, "%s: backup '%s' returned NaN or Inf", who,
+                             l->backup.name ? l->backup.name : "(unnamed)");
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            float v = l->qt_vals[i];
+            if (l->nq == 2 && l->qt_vals[n + i] < v) v = l->qt_vals[n + i];
+            l->v_next[i] = v - (ent ? alpha * l->next_logp[i] : 0.0f);
+        }
     }
+    for (size_t i = 0; i < n; i++) l->y[i] = in->rewards[i] + l->discount[i] * l->v_next[i];
     return DR3_OK;
 }
 
@@ -310,12 +333,12 @@ static dr3_status actor_loss(dr3_ac_learner *l, const step_in *in, float alpha, 
 
 /* Per-critic results of pass B. */
 typedef struct critic_out {
-    double td, cql, dr3, q_mean, dot, cos, norm;
+    double td, cql, dr3, reg, q_mean, dot, cos, norm;
 } critic_out;
 
 /* Critic pass B for critic j: TD, CQL and DR3 losses and the parameter gradient. */
 static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, float cql_w,
-                              critic_out *co) {
+                              critic_out *co, const char *who) {
     const size_t n = in->n, A = l->adim, N = l->ncql, R = 2 * n + 3 * N * n;
     const size_t fd = dr3_net_feature_dim(l->q[j]);
     const float *phi = NULL;
@@ -376,14 +399,49 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
     co->cos /= (double)n;
     const float c0 = l->o.dr3_coef;
     const float *gfeat = NULL;
-    if (c0 > 0) {
+    if (c0 > 0 || l->nreg > 0) {
         memset(l->q_gfeat, 0, 2 * n * fd * sizeof(float));
+        gfeat = l->q_gfeat;
+    }
+    if (c0 > 0) {
         float dl = 0;
         if ((st = dr3_feature_dot_loss(n, fd, phi, fd, phin, fd, c0, &dl, l->q_gfeat,
                                        l->q_gfeat + n * fd)) != DR3_OK)
             return st;
         co->dr3 = dl;
-        gfeat = l->q_gfeat;
+    }
+    /* plugin regularizers add their loss and gradients on top */
+    for (size_t r = 0; r < l->nreg; r++) {
+        dr3_ac_reg_view v;
+        memset(&v, 0, sizeof v);
+        v.version = DR3_AC_REG_VIEW_VERSION;
+        v.n = n;
+        v.critic = j;
+        v.feature_dim = fd;
+        v.phi = phi;
+        v.phi_next = phin;
+        v.q = l->q_out;
+        v.q_next = l->q_out + n;
+        v.targets = l->y;
+        v.obs_dim = l->obs_dim;
+        v.action_dim = A;
+        v.obs = l->big_obs;
+        v.actions = l->big_act;
+        v.next_obs = l->big_obs + n * l->obs_dim;
+        v.next_actions = l->big_act + n * A;
+        dr3_ac_reg_grads g = {DR3_AC_REG_GRADS_VERSION, l->q_gfeat, l->q_gfeat + n * fd,
+                              l->q_gout, l->q_gout + n};
+        float loss = 0;
+        unsigned long mark = dr3i_error_mark();
+        const char *name = l->reg[r].name ? l->reg[r].name : "(unnamed)";
+        if (l->reg[r].apply(l->reg_payload[r], &v, &loss, &g) != 0)
+            return dr3i_fail_after(DR3_ERR_CALLBACK, mark, "%s: regularizer %zu ('%s') failed",
+                                   who, r, name);
+        if (!isfinite(loss))
+            return dr3i_fail(DR3_ERR_NONFINITE, "%s: regularizer %zu ('%s') gave a loss of %g",
+                             who, r, name, (double)loss);
+        l->reg_loss_step[r] += loss;
+        co->reg += loss;
     }
     return dr3_net_backward(l->q[j], R, l->q_gout, 1, gfeat, fd, NULL, 0, 0);
 }
@@ -433,14 +491,15 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
     memcpy(l->big_act, l->data_act, n * A * sizeof(float));
 
     if ((st = next_actions(l, &in)) != DR3_OK) return st;
-    if ((st = targets(l, &in, alpha)) != DR3_OK) return st;
+    if ((st = targets(l, &in, alpha, who)) != DR3_OK) return st;
     float a_loss = 0;
     if ((actor_step || N > 0) && (st = actor_sample(l, &in)) != DR3_OK) return st;
     if (actor_step && (st = actor_loss(l, &in, alpha, &a_loss)) != DR3_OK) return st;
     critic_out co[2];
     memset(co, 0, sizeof co);
+    memset(l->reg_loss_step, 0, sizeof l->reg_loss_step);
     for (size_t j = 0; j < l->nq; j++)
-        if ((st = critic_loss(l, &in, j, cql_w, &co[j])) != DR3_OK) return st;
+        if ((st = critic_loss(l, &in, j, cql_w, &co[j], who)) != DR3_OK) return st;
 
     /* temperature and CQL multiplier gradients */
     double ent = 0;
@@ -500,6 +559,7 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
         if (l->pit) dr3_net_polyak(l->pit, l->pi, l->o.tau);
     }
     l->steps++;
+    memcpy(l->reg_loss, l->reg_loss_step, sizeof l->reg_loss);
 
     if (m == NULL) return DR3_OK;
     dr3_ac_metrics full = DR3_AC_METRICS_INIT;
@@ -508,7 +568,7 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
         td += co[j].td;
         dr3 += co[j].dr3;
         cql += co[j].cql;
-        tot += co[j].td + co[j].dr3;
+        tot += co[j].td + co[j].dr3 + co[j].reg;
         if (algo == DR3_AC_CQL)
             tot += l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE
                        ? cql_ap * (l->o.cql_alpha * co[j].cql - l->o.cql_target_gap)
