@@ -450,8 +450,19 @@ static bool grads_finite(dr3_net *net) {
     return dr3i_all_finite(dr3_net_grads(net), dr3_net_param_count(net), 1);
 }
 
-static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_metrics *m,
-                            const char *who) {
+/* What the compute stage leaves for the apply stage. */
+typedef struct step_ctx {
+    size_t n;
+    bool gaussian, actor_step;
+    float alpha, cql_ap, cql_w, a_loss, alpha_loss;
+    double ent;
+    critic_out co[2];
+} step_ctx;
+
+/* Everything up to the gradients, from the parameters before the step; writes only
+ * workspace, the nets' gradient vectors and l->g_log_*. */
+static dr3_status compute(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_metrics *m,
+                          step_ctx *c, const char *who) {
     dr3_ac_batch b;
     dr3_status st = dr3i_struct_in(&b, user, &dr3i_desc_dr3_ac_batch, false, who, "batch");
     if (st != DR3_OK) return st;
@@ -471,6 +482,10 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
         gaussian || (algo == DR3_AC_TD3BC && (l->steps + 1) % l->o.policy_delay == 0);
     const float alpha = gaussian ? expf(l->log_alpha) : 0.0f;
     float cql_ap = 0, cql_w = 0;
+    c->n = n;
+    c->gaussian = gaussian;
+    c->actor_step = actor_step;
+    c->alpha = alpha;
     if (algo == DR3_AC_CQL) {
         cql_ap = dr3i_ac_clamp(expf(l->log_cql_alpha), 0.0f, 1e6f);
         cql_w = l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE ? cql_ap * l->o.cql_alpha
@@ -490,32 +505,32 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
     }
     memcpy(l->big_act, l->data_act, n * A * sizeof(float));
 
+    c->cql_ap = cql_ap;
+    c->cql_w = cql_w;
     if ((st = next_actions(l, &in)) != DR3_OK) return st;
     if ((st = targets(l, &in, alpha, who)) != DR3_OK) return st;
-    float a_loss = 0;
     if ((actor_step || N > 0) && (st = actor_sample(l, &in)) != DR3_OK) return st;
-    if (actor_step && (st = actor_loss(l, &in, alpha, &a_loss)) != DR3_OK) return st;
-    critic_out co[2];
-    memset(co, 0, sizeof co);
+    if (actor_step && (st = actor_loss(l, &in, alpha, &c->a_loss)) != DR3_OK) return st;
+    critic_out *co = c->co;
     memset(l->reg_loss_step, 0, sizeof l->reg_loss_step);
     for (size_t j = 0; j < l->nq; j++)
         if ((st = critic_loss(l, &in, j, cql_w, &co[j], who)) != DR3_OK) return st;
 
     /* temperature and CQL multiplier gradients */
     double ent = 0;
+    l->g_log_alpha = 0;
+    l->g_log_cql_alpha = 0;
     if (gaussian) {
         for (size_t i = 0; i < n; i++) ent -= l->logp[i];
         ent /= (double)n;
     }
     const float h_target = l->o.target_entropy_per_dim * (float)A;
     float alpha_loss = 0;
-    l->g_log_alpha = 0;
     if (gaussian && l->o.auto_alpha) {
         /* loss −mean(log α · (log π + H̄)): gradient −(mean log π + H̄) */
         l->g_log_alpha = (float)(-(-ent + h_target));
         alpha_loss = -l->log_alpha * (float)(-ent + h_target);
     }
-    l->g_log_cql_alpha = 0;
     if (algo == DR3_AC_CQL && l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE) {
         double s = 0;
         for (size_t j = 0; j < l->nq; j++)
@@ -526,6 +541,41 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
         l->g_log_cql_alpha =
             expf(l->log_cql_alpha) < 1e6f ? (float)(-scale * cql_ap * s) : 0.0f;
     }
+    c->ent = ent;
+    c->alpha_loss = alpha_loss;
+    return DR3_OK;
+}
+
+static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_metrics *m,
+                            const char *who) {
+    step_ctx c;
+    memset(&c, 0, sizeof c);
+    dr3_status st = compute(l, user, m, &c, who);
+    double td_avg = 0, crit_avg = 0;
+    if (st == DR3_OK)
+        for (size_t j = 0; j < l->nq; j++) {
+            td_avg += c.co[j].td;
+            crit_avg += c.co[j].td + c.co[j].dr3 + c.co[j].reg;
+            if (l->o.algo == DR3_AC_CQL)
+                crit_avg +=
+                    l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE
+                        ? c.cql_ap * (l->o.cql_alpha * c.co[j].cql - l->o.cql_target_gap)
+                        : l->o.cql_alpha * c.co[j].cql;
+        }
+    if (l->coll.on) {
+        /* every rank takes part, failed or not; the gradients become the ranks' mean */
+        dr3i_ac_reduce r = {c.n, c.actor_step, td_avg, crit_avg, c.a_loss};
+        st = dr3i_ac_coll_step(l, st, &r, who);
+        td_avg = r.td;
+        crit_avg = r.critic_loss;
+        c.a_loss = (float)r.actor_loss;
+    }
+    if (st != DR3_OK) return st;
+    const size_t n = c.n;
+    const dr3_ac_algo algo = l->o.algo;
+    const bool gaussian = c.gaussian, actor_step = c.actor_step;
+    const float alpha = c.alpha, cql_w = c.cql_w, a_loss = c.a_loss;
+    const critic_out *co = c.co;
 
     /* the guard: every gradient finite before anything is written */
     bool ok = isfinite(l->g_log_alpha) && isfinite(l->g_log_cql_alpha) && isfinite(a_loss);
@@ -563,25 +613,19 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
 
     if (m == NULL) return DR3_OK;
     dr3_ac_metrics full = DR3_AC_METRICS_INIT;
-    double td = 0, tot = 0, cql = 0, dr3 = 0, yb = 0;
+    double cql = 0, dr3 = 0, yb = 0;
     for (size_t j = 0; j < l->nq; j++) {
-        td += co[j].td;
         dr3 += co[j].dr3;
         cql += co[j].cql;
-        tot += co[j].td + co[j].dr3 + co[j].reg;
-        if (algo == DR3_AC_CQL)
-            tot += l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE
-                       ? cql_ap * (l->o.cql_alpha * co[j].cql - l->o.cql_target_gap)
-                       : l->o.cql_alpha * co[j].cql;
     }
     for (size_t i = 0; i < n; i++) yb += l->y[i];
     full.step = l->steps;
-    full.critic_loss = (float)tot;
-    full.td_loss = (float)td;
+    full.critic_loss = (float)crit_avg;
+    full.td_loss = (float)td_avg;
     full.actor_loss = a_loss;
     full.alpha = alpha;
-    full.alpha_loss = alpha_loss;
-    full.entropy = (float)ent;
+    full.alpha_loss = c.alpha_loss;
+    full.entropy = (float)c.ent;
     full.mean_q = (float)co[0].q_mean;
     full.mean_target = (float)(yb / (double)n);
     full.feature_dot = (float)co[0].dot;
