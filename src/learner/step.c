@@ -93,13 +93,19 @@ static dr3_status stage_batch(step_ctx *c, const dr3_batch *user) {
     }
     c->n = n;
     if (c->u8) return DR3_OK; /* frames are finite by construction, already stacked */
-    if (!dr3i_matrix_finite(x->obs, n, S, x->ld_obs))
-        return dr3i_fail(DR3_ERR_NONFINITE, "%s: obs contains NaN or Inf", who);
-    if (!dr3i_matrix_finite(x->next_obs, n, S, x->ld_next_obs))
-        return dr3i_fail(DR3_ERR_NONFINITE, "%s: next_obs contains NaN or Inf", who);
+    /* copy each row, then check the copy while it is still in cache (one pass over the
+     * caller's memory instead of two: 7 MB per step for the Nature network at batch 32) */
     for (size_t i = 0; i < n; i++) {
-        memcpy(l->stacked + i * S, x->obs + i * x->ld_obs, S * sizeof(float));
-        memcpy(l->stacked + (n + i) * S, x->next_obs + i * x->ld_next_obs, S * sizeof(float));
+        float *d = l->stacked + i * S;
+        memcpy(d, x->obs + i * x->ld_obs, S * sizeof(float));
+        if (!dr3i_all_finite(d, S, 1))
+            return dr3i_fail(DR3_ERR_NONFINITE, "%s: obs contains NaN or Inf", who);
+    }
+    for (size_t i = 0; i < n; i++) {
+        float *d = l->stacked + (n + i) * S;
+        memcpy(d, x->next_obs + i * x->ld_next_obs, S * sizeof(float));
+        if (!dr3i_all_finite(d, S, 1))
+            return dr3i_fail(DR3_ERR_NONFINITE, "%s: next_obs contains NaN or Inf", who);
     }
     return DR3_OK;
 }
