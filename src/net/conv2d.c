@@ -14,7 +14,7 @@
  * an ifunc): the build has no -march, and with only SSE2 the strided gathers of the unfold
  * are two shuffles per four floats. Elsewhere the attribute is empty. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) &&  \
-    !defined(DR3_NO_MULTIARCH) && 0
+    !defined(DR3_NO_MULTIARCH)
 #define DR3I_MULTIARCH __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define DR3I_MULTIARCH
