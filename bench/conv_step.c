@@ -5,11 +5,14 @@
  * and threads, and the sgemm rate of a 1024³ product (the machine's practical peak).
  *   conv_step [seconds per config (default 4)] [minatar|nature|all] [threads: 1, 2 or 0 for
  *   both] [batch: 32, 128 or 0 for both]; DR3_CONV_STEP_NO_PEAK=1 skips the sgemm rate
- *   (e.g. under callgrind: `conv_step 0.0001 nature 1 32` runs 8 steps). */
+ *   (e.g. under callgrind: `conv_step 0.0001 nature 1 32` runs 8 steps). A fifth argument
+ *   `replay` also times dr3_learner_step_replay on a uint8 replay of random frames (frame
+ *   stack = the input planes) through the raw-frame path and through the float path. */
 #define DR3_EXPERIMENTAL 1
 #include <dr3/dr3.h>
 
 #include "kernels/kernels.h"
+#include "learner/learner_internal.h" /* to time the uint8 replay path against the float one */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,11 +90,63 @@ static double sgemm_peak(int threads) {
     return 2.0 * (double)(m * m * m) / best * 1e-9;
 }
 
+/* Best of 5 windows of secs/5: steps on @p b, or on draws from @p r when it is not NULL. */
+static int time_steps(dr3_learner *l, const dr3_batch *b, const dr3_replay *r, double secs,
+                      double *best, double *best_cpu) {
+    for (int w = 0; w < 3; w++)
+        if ((r ? dr3_learner_step_replay(l, r, NULL) : dr3_learner_step(l, b, NULL)) != DR3_OK)
+            return 1;
+    *best = *best_cpu = 1e30;
+    for (int window = 0; window < 5; window++) {
+        int iters = 0;
+        double t0 = now(), c0 = cpu_now(), t;
+        do {
+            if ((r ? dr3_learner_step_replay(l, r, NULL) : dr3_learner_step(l, b, NULL)) !=
+                DR3_OK)
+                return 1;
+            iters++;
+            t = now() - t0;
+        } while (t < secs / 5);
+        if (t / iters < *best) *best = t / iters;
+        double cpu = (cpu_now() - c0) / iters;
+        if (cpu < *best_cpu) *best_cpu = cpu;
+    }
+    return 0;
+}
+
+/* A uint8 replay of random frames: 20 episodes of 100 steps, frame stack @p stack. */
+static dr3_replay *random_frames(size_t frame, size_t stack, size_t actions) {
+    dr3_replay_options ro = DR3_REPLAY_OPTIONS_INIT;
+    ro.capacity = 2100;
+    ro.obs_dim = frame;
+    ro.obs_dtype = DR3_DTYPE_U8;
+    ro.num_actions = actions;
+    ro.frame_stack = stack;
+    dr3_replay *r = NULL;
+    if (dr3_replay_create(&r, &ro) != DR3_OK) return NULL;
+    uint8_t *obs = malloc(101 * frame);
+    int32_t act[100];
+    float rew[100];
+    dr3_rng rng;
+    dr3_rng_seed(&rng, 5);
+    for (int ep = 0; ep < 20 && obs; ep++) {
+        for (size_t i = 0; i < 101 * frame; i++) obs[i] = (uint8_t)dr3_rng_below(&rng, 256);
+        for (int t = 0; t < 100; t++) {
+            act[t] = (int32_t)dr3_rng_below(&rng, actions);
+            rew[t] = dr3_rng_uniform(&rng);
+        }
+        if (dr3_replay_add_episode(r, 100, obs, act, rew, 1, 0) != DR3_OK) break;
+    }
+    free(obs);
+    return r;
+}
+
 int main(int argc, char **argv) {
     double secs = argc > 1 ? atof(argv[1]) : 4.0;
     const char *only = argc > 2 ? argv[2] : "all";
     int only_threads = argc > 3 ? atoi(argv[3]) : 0;
     size_t only_batch = argc > 4 ? (size_t)atoi(argv[4]) : 0;
+    const int with_replay = argc > 5 && strcmp(argv[5], "replay") == 0;
     static const config configs[] = {{"minatar", "minatar", 4, 6, 32},
                                      {"nature", "nature", 4, 6, 32},
                                      {"minatar", "minatar", 4, 6, 128},
@@ -150,27 +205,31 @@ int main(int argc, char **argv) {
             b.ld_next_obs = S;
             b.actions = a;
             b.rewards = r;
-            for (int w = 0; w < 3; w++) dr3_learner_step(l, &b, NULL);
-            double best = 1e30, best_cpu = 1e30;
-            for (int window = 0; window < 5; window++) {
-                int iters = 0;
-                double t0 = now(), c0 = cpu_now(), t;
-                do {
-                    if (dr3_learner_step(l, &b, NULL) != DR3_OK) {
-                        fprintf(stderr, "conv_step: %s\n", dr3_last_error());
-                        return 1;
-                    }
-                    iters++;
-                    t = now() - t0;
-                } while (t < secs / 5);
-                if (t / iters < best) best = t / iters;
-                double cpu = (cpu_now() - c0) / iters;
-                if (cpu < best_cpu) best_cpu = cpu;
+            double best, best_cpu;
+            if (time_steps(l, &b, NULL, secs, &best, &best_cpu) != 0) {
+                fprintf(stderr, "conv_step: %s\n", dr3_last_error());
+                return 1;
             }
             printf("%-8s %5zu %3d %9.3f %9.1f %8.1f %9.3f\n", c->name, c->batch, threads,
                    best * 1e3, 1.0 / best, step_flops(&d, c->batch) / best * 1e-9,
                    best_cpu * 1e3);
             fflush(stdout);
+            dr3_replay *rp = with_replay ? random_frames(d.in_height * d.in_width,
+                                                         d.in_channels, c->actions)
+                                         : NULL;
+            for (int path = 0; rp != NULL && path < 2; path++) {
+                l->u8_path = path == 0; /* raw frames, then the replay's float batch */
+                if (time_steps(l, NULL, rp, secs, &best, &best_cpu) != 0) {
+                    fprintf(stderr, "conv_step: %s\n", dr3_last_error());
+                    return 1;
+                }
+                printf("%-8s %5zu %3d %9.3f %9.1f %8.1f %9.3f  step_replay, %s\n", c->name,
+                       c->batch, threads, best * 1e3, 1.0 / best,
+                       step_flops(&d, c->batch) / best * 1e-9, best_cpu * 1e3,
+                       path == 0 ? "uint8 frames" : "float batch");
+                fflush(stdout);
+            }
+            dr3_replay_free(rp);
             free(obs);
             free(next);
             free(r);

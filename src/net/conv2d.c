@@ -9,17 +9,6 @@
 
 #include <string.h>
 
-/* The data-movement loops (unfold, fold, the moves to and from NCHW) are compiled for AVX-512
- * and AVX2 as well as the baseline, the best chosen once at load time (GCC's target_clones,
- * an ifunc): the build has no -march, and with only SSE2 the strided gathers of the unfold
- * are two shuffles per four floats. Elsewhere the attribute is empty. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) &&  \
-    !defined(DR3_NO_MULTIARCH)
-#define DR3I_MULTIARCH __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define DR3I_MULTIARCH
-#endif
-
 /* (float)v / 255.0f for every byte, folded by the compiler (IEEE division, correctly
  * rounded), so the scaling costs a table lookup and matches a division exactly. */
 #define U8F(v)   ((float)(v) / 255.0f)
@@ -136,7 +125,7 @@ static window tap_window(const dr3i_conv2d *c, size_t u, size_t v) {
 /* One row block of the columns: dst[oh·OW + ow] = the input tap (u, v) reads for output
  * (oh, ow), 0 in the padding. Inside the window t the inputs are
  * first[(oh − hlo)·row_step + (ow − wlo)·col_step]; col_step 1 copies whole runs. */
-DR3I_MULTIARCH static void unfold_tap(const dr3i_conv2d *c, window t, const float *first, size_t row_step,
+static void unfold_tap(const dr3i_conv2d *c, window t, const float *first, size_t row_step,
                        size_t col_step, float *restrict dst) {
     const size_t OH = c->out_h, OW = c->out_w, cnt = t.whi - t.wlo;
     memset(dst, 0, t.hlo * OW * sizeof(float));
@@ -179,7 +168,7 @@ static size_t phase_floats(const dr3i_conv2d *c) {
 /* Splits one H × W plane (float or uint8, scaled) into its phases:
  * ph[(a·nb + b)·sub + i·cols + k] = x[i·s + a][k·s + b], so that every tap of a stride-s
  * kernel reads consecutive elements of one phase (see unfold). */
-DR3I_MULTIARCH static void split_phases(const dr3i_conv2d *c, const float *xf, const uint8_t *xb, float *ph) {
+static void split_phases(const dr3i_conv2d *c, const float *xf, const uint8_t *xb, float *ph) {
     const size_t H = c->in_h, W = c->in_w, s = c->stride;
     const phases f = phase_shape(c);
     for (size_t ih = 0; ih < H; ih++) {
@@ -243,7 +232,7 @@ static void unfold(const dr3i_conv2d *c, size_t g, const dr3i_conv2d_src *x, siz
 
 /* The adjoint of unfold: gx[j][c][h][w] += cols[r][j·P + q] over every (r, q) that read
  * (c, h, w). Padding positions are dropped. */
-DR3I_MULTIARCH static void fold_add(const dr3i_conv2d *c, size_t g, const float *cols, size_t ldc, float *gx,
+static void fold_add(const dr3i_conv2d *c, size_t g, const float *cols, size_t ldc, float *gx,
                      size_t ld) {
     const size_t W = c->in_w, OW = c->out_w, s = c->stride, p = c->pad, P = c->positions;
     const size_t HW = c->in_h * W;
