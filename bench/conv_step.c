@@ -214,9 +214,9 @@ int main(int argc, char **argv) {
                    best * 1e3, 1.0 / best, step_flops(&d, c->batch) / best * 1e-9,
                    best_cpu * 1e3);
             fflush(stdout);
-            dr3_replay *rp = with_replay ? random_frames(d.in_height * d.in_width,
-                                                         d.in_channels, c->actions)
-                                         : NULL;
+            dr3_replay *rp =
+                with_replay ? random_frames(d.in_height * d.in_width, d.in_channels, c->actions)
+                            : NULL;
             for (int path = 0; rp != NULL && path < 2; path++) {
                 l->u8_path = path == 0; /* raw frames, then the replay's float batch */
                 if (time_steps(l, NULL, rp, secs, &best, &best_cpu) != 0) {
