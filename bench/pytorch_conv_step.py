@@ -1,18 +1,39 @@
 #!/usr/bin/python3
 """The update of bench/conv_step.c in PyTorch (the peer): the MinAtar and Nature networks,
-batch 32, online forward on the stacked [s; s'], target forward on s', max backup, Huber TD,
-DR3 0.1 * mean(phi(s) . phi(s')) through both, one backward, Adam. Best of 5 windows.
-Run with Debian's python3 (python3-torch): /usr/bin/python3 bench/pytorch_conv_step.py [secs]
+batch 32 and 128, online forward on the stacked [s; s'], target forward on s', max backup,
+Huber TD, DR3 0.1 * mean(phi(s) . phi(s')) through both, one backward, Adam. Best of 5
+windows; GFLOP/s counted as bench/conv_step.c counts them (n * (7F - 2F1)).
+Run with Debian's python3 (python3-torch):
+  /usr/bin/python3 bench/pytorch_conv_step.py [secs] [minatar|nature|all] [threads] [batch]
+(threads / batch 0 or absent: both values)
 """
-import os
 import sys
+import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_step import time_best  # noqa: E402  (one timing loop for both peers)
+
+
+def time_best(step, secs, warmup=3):
+    """(wall, cpu) seconds per call of step(): the best of five windows of secs / 5 each, by
+    wall clock and by process CPU time (the latter is less disturbed by other processes on a
+    shared machine; with one thread the two agree on an idle one)."""
+    for _ in range(warmup):
+        step()
+    best, best_cpu = float("inf"), float("inf")
+    for _ in range(5):
+        iters, t0, c0 = 0, time.perf_counter(), time.process_time()
+        while True:
+            step()
+            iters += 1
+            t = time.perf_counter() - t0
+            if t >= secs / 5:
+                break
+        best = min(best, t / iters)
+        best_cpu = min(best_cpu, (time.process_time() - c0) / iters)
+    return best, best_cpu
 
 
 def preset(name, c, actions):
@@ -60,14 +81,33 @@ def bench(name, threads, secs, n=32, c=4, actions=6):
     return time_best(step, secs, warmup=3)
 
 
+def step_flops(name, n, c=4, actions=6):
+    """Multiply-adds x 2 of one step, as step_flops() in bench/conv_step.c."""
+    if name == "minatar":
+        layers = [2 * 16 * c * 9 * 64, 2 * 1024 * 128, 2 * 128 * actions]
+    else:
+        layers = [2 * 32 * c * 64 * 400, 2 * 64 * 32 * 16 * 81, 2 * 64 * 64 * 9 * 49,
+                  2 * 3136 * 512, 2 * 512 * actions]
+    return n * (7 * sum(layers) - 2 * layers[0])
+
+
 def main():
     secs = float(sys.argv[1]) if len(sys.argv) > 1 else 4.0
+    only = sys.argv[2] if len(sys.argv) > 2 else "all"
+    only_threads = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    only_batch = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     print(f"torch {torch.__version__}")
-    print(f"{'config':8} {'thr':>3} {'ms/step':>9} {'steps/s':>9}")
+    print(f"{'config':8} {'batch':>5} {'thr':>3} {'ms/step':>9} {'steps/s':>9} {'GFLOP/s':>8} "
+          f"{'cpu ms':>9}")
     for threads in (1, 2):
-        for name in ("minatar", "nature"):
-            t = bench(name, threads, secs)
-            print(f"{name:8} {threads:3d} {t * 1e3:9.3f} {1 / t:9.1f}", flush=True)
+        for n in (32, 128):
+            for name in ("minatar", "nature"):
+                if (only not in ("all", name) or only_threads not in (0, threads)
+                        or only_batch not in (0, n)):
+                    continue
+                t, cpu = bench(name, threads, secs, n=n)
+                print(f"{name:8} {n:5d} {threads:3d} {t * 1e3:9.3f} {1 / t:9.1f} "
+                      f"{step_flops(name, n) / t * 1e-9:8.1f} {cpu * 1e3:9.3f}", flush=True)
 
 
 if __name__ == "__main__":

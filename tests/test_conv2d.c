@@ -798,9 +798,12 @@ static void test_no_allocation(void **state) {
 /* ---- timing (DR3_CONV_BENCH=1, DR3_CONV_BENCH_THREADS=2; docs/conv.md)
  * --------------------------------------------- */
 
+/* Wall time, or this thread's CPU time with DR3_CONV_BENCH_CPU=1 (one thread: less
+ * disturbed by other processes on a shared machine). */
 static double now_s(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    const char *cpu = getenv("DR3_CONV_BENCH_CPU");
+    clock_gettime(cpu != NULL && cpu[0] == '1' ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 

@@ -7,6 +7,8 @@
 
 #include "data/reference/convnet_fixtures.h"
 
+#include "../src/learner/learner_internal.h" /* the u8 test compares with the float path */
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -655,6 +657,193 @@ static void test_heads_different(void **state) {
     dr3_learner_free(l);
 }
 
+/* ---- uint8 replays: raw frames into dr3_net_forward_u8, no float batch ----------------- */
+
+enum { U8_H = 6, U8_W = 5, U8_STACK = 3, U8_B = 8, U8_STEPS = 5 };
+
+static size_t u8_allocs;
+static void *u8_alloc(void *opaque, size_t size, size_t alignment) {
+    (void)opaque;
+    u8_allocs++;
+    void *p = NULL;
+    return posix_memalign(&p, alignment < sizeof(void *) ? sizeof(void *) : alignment, size)
+               ? NULL
+               : p;
+}
+static void u8_free(void *opaque, void *p) {
+    (void)opaque;
+    free(p);
+}
+
+/* The expected backup's policy reads s' (floats): π(0|s') = 0.2 + 0.6·s'[0], the rest
+ * split evenly. */
+static int u8_policy(void *payload, size_t n, const float *obs, size_t ld, float *p,
+                     size_t ldp) {
+    (void)payload;
+    for (size_t i = 0; i < n; i++) {
+        float p0 = 0.2f + 0.6f * obs[i * ld];
+        p[i * ldp] = p0;
+        p[i * ldp + 1] = p[i * ldp + 2] = 0.5f * (1.0f - p0);
+    }
+    return 0;
+}
+
+/* lean: no DR3 term and an expected backup, so the step takes its lean form (the online
+ * pass over s only) and the backup reads s' as floats; else DR3 + CQL with the max backup
+ * (the full form over [s; s']). */
+static dr3_learner *u8_learner(bool lean) {
+    dr3_layer c1 = DR3_LAYER_INIT, c2 = DR3_LAYER_INIT, fc = DR3_LAYER_INIT;
+    c1.kind = c2.kind = DR3_LAYER_CONV2D;
+    c1.units = 4;
+    c1.kernel_h = c1.kernel_w = 3;
+    c1.stride = 2;
+    c1.padding = 1;
+    c2.units = 5;
+    c2.kernel_h = c2.kernel_w = 2;
+    fc.units = 12;
+    const dr3_layer *layers[] = {&c1, &c2, &fc};
+    dr3_net_desc d = DR3_NET_DESC_INIT;
+    d.in_channels = U8_STACK;
+    d.in_height = U8_H;
+    d.in_width = U8_W;
+    d.num_layers = 3;
+    d.layers = layers;
+    d.action_dim = 3;
+    d.num_heads = 2; /* REM: the head weights come from the generator as well */
+    dr3_optim_options adam = DR3_OPTIM_OPTIONS_INIT;
+    adam.lr = 1e-3f;
+    dr3_regularizer_options dr3 = DR3_REGULARIZER_OPTIONS_INIT,
+                            cql = DR3_REGULARIZER_OPTIONS_INIT;
+    cql.kind = DR3_REG_CQL;
+    cql.coef = 0.5f;
+    const dr3_regularizer_options *regs[] = {&cql, &dr3};
+    dr3_backup_options bo = DR3_BACKUP_OPTIONS_INIT;
+    if (lean) {
+        bo.kind = DR3_BACKUP_EXPECTED;
+        bo.policy = u8_policy;
+    }
+    dr3_allocator al = DR3_ALLOCATOR_INIT;
+    al.alloc = u8_alloc;
+    al.free = u8_free;
+    dr3_learner_options o = DR3_LEARNER_OPTIONS_INIT;
+    o.batch_size = U8_B;
+    o.optim = &adam;
+    o.regularizers = regs;
+    o.num_regularizers = lean ? 1 : 2;
+    o.backup = &bo;
+    o.target_update_period = 2;
+    o.seed = 17;
+    o.allocator = &al;
+    dr3_learner *l = NULL;
+    assert_int_equal(dr3_learner_create_desc(&l, &o, &d), DR3_OK);
+    return l;
+}
+
+/* A layer-list learner on a uint8 replay samples raw frames and steps on them through
+ * dr3_net_forward_u8: bit for bit the step on the float batch (float)v / 255 (the scaling
+ * the networks apply) made from the same draws, within float rounding of the float path
+ * (the replay's v · (1/255)), and without allocating. */
+static void u8_case(bool lean) {
+    const size_t S = U8_STACK * U8_H * U8_W, F = U8_H * U8_W;
+    dr3_replay_options ro = DR3_REPLAY_OPTIONS_INIT;
+    ro.capacity = 400;
+    ro.obs_dim = F;
+    ro.obs_dtype = DR3_DTYPE_U8;
+    ro.num_actions = 3;
+    ro.frame_stack = U8_STACK;
+    dr3_replay *r = NULL;
+    assert_int_equal(dr3_replay_create(&r, &ro), DR3_OK);
+    dr3_rng rng;
+    dr3_rng_seed(&rng, 8);
+    for (int ep = 0; ep < 6; ep++) { /* episodes of 9..39 steps, some terminal */
+        size_t steps = 9 + (size_t)dr3_rng_below(&rng, 31);
+        uint8_t frames[40 * U8_H * U8_W];
+        int32_t acts[39];
+        float rews[39];
+        for (size_t i = 0; i < (steps + 1) * F; i++)
+            frames[i] = (uint8_t)dr3_rng_below(&rng, 256);
+        for (size_t t = 0; t < steps; t++) {
+            acts[t] = (int32_t)dr3_rng_below(&rng, 3);
+            rews[t] = dr3_rng_uniform(&rng) - 0.5f;
+        }
+        assert_int_equal(
+            dr3_replay_add_episode(r, steps, frames, acts, rews, ep % 2, 1 - ep % 2), DR3_OK);
+    }
+    dr3_learner *a = u8_learner(lean), *b = u8_learner(lean), *c = u8_learner(lean);
+    c->u8_path = false; /* the float path, for comparison */
+    const size_t P = dr3_net_param_count(dr3_learner_online(a));
+    uint8_t su[U8_B * 3 * U8_H * U8_W], nu[U8_B * 3 * U8_H * U8_W];
+    float sf[U8_B * 3 * U8_H * U8_W], nf[U8_B * 3 * U8_H * U8_W], rew[U8_B], disc[U8_B];
+    int32_t act[U8_B];
+    uint8_t term[U8_B];
+    float *grad_c = calloc(P, sizeof(float)), *grad_a = calloc(P, sizeof(float));
+    assert_non_null(grad_c);
+    assert_non_null(grad_a);
+    const size_t before = u8_allocs;
+    for (int t = 0; t < U8_STEPS; t++) {
+        dr3_step_metrics ma = DR3_STEP_METRICS_INIT, mb = DR3_STEP_METRICS_INIT;
+        assert_int_equal(dr3_learner_step_replay(a, r, &ma), DR3_OK);
+        /* the same draws by hand: raw frames, scaled as the networks scale them */
+        dr3_replay_batch rb = DR3_REPLAY_BATCH_INIT;
+        rb.obs_u8 = su;
+        rb.ld_obs_u8 = S;
+        rb.next_obs_u8 = nu;
+        rb.ld_next_obs_u8 = S;
+        rb.actions = act;
+        rb.rewards = rew;
+        rb.discounts = disc;
+        rb.terminals = term;
+        dr3_rng g = b->rng;
+        assert_int_equal(dr3_replay_sample(r, &g, U8_B, &rb), DR3_OK);
+        b->rng = g;
+        for (size_t i = 0; i < U8_B * S; i++) {
+            sf[i] = (float)su[i] / 255.0f;
+            nf[i] = (float)nu[i] / 255.0f;
+        }
+        dr3_batch bt = DR3_BATCH_INIT;
+        bt.n = U8_B;
+        bt.obs = sf;
+        bt.ld_obs = S;
+        bt.next_obs = nf;
+        bt.ld_next_obs = S;
+        bt.actions = act;
+        bt.rewards = rew;
+        bt.discounts = disc;
+        bt.terminals = term;
+        assert_int_equal(dr3_learner_step(b, &bt, &mb), DR3_OK);
+        assert_memory_equal(dr3_net_params(dr3_learner_online(a)),
+                            dr3_net_params(dr3_learner_online(b)), P * sizeof(float));
+        assert_memory_equal(dr3_net_params(dr3_learner_target(a)),
+                            dr3_net_params(dr3_learner_target(b)), P * sizeof(float));
+        assert_memory_equal(&ma, &mb, sizeof ma);
+        if (t == 0) { /* first step from equal parameters: the float path's gradient */
+            memcpy(grad_a, dr3_net_grads(dr3_learner_online(a)), P * sizeof(float));
+            dr3_step_metrics mc = DR3_STEP_METRICS_INIT;
+            assert_int_equal(dr3_learner_step_replay(c, r, &mc), DR3_OK);
+            memcpy(grad_c, dr3_net_grads(dr3_learner_online(c)), P * sizeof(float));
+            TU_ASSERT_CLOSE(mc.loss, ma.loss, 1e-5, 1e-7);
+            TU_ASSERT_CLOSE(mc.mean_q, ma.mean_q, 1e-5, 1e-7);
+            double scale = 0;
+            for (size_t k = 0; k < P; k++) scale = fmax(scale, fabs(grad_a[k]));
+            for (size_t k = 0; k < P; k++)
+                TU_ASSERT_CLOSE(grad_c[k], grad_a[k], 1e-4, 1e-5 * scale);
+        }
+    }
+    assert_int_equal(u8_allocs, before); /* no allocation in any step */
+    free(grad_a);
+    free(grad_c);
+    dr3_learner_free(a);
+    dr3_learner_free(b);
+    dr3_learner_free(c);
+    dr3_replay_free(r);
+}
+
+static void test_u8_batches(void **state) {
+    (void)state;
+    u8_case(false);
+    u8_case(true);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_pytorch),
@@ -666,6 +855,7 @@ int main(void) {
         cmocka_unit_test(test_safetensors),
         cmocka_unit_test(test_heads_identical_equal_one),
         cmocka_unit_test(test_heads_different),
+        cmocka_unit_test(test_u8_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

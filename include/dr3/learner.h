@@ -411,6 +411,38 @@ DR3_API dr3_status dr3_learner_set_heads_mode(dr3_learner *learner, dr3_heads_mo
  *  into @p out[k]. Experimental. Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_SHAPE (@p k is not
  *  the number of heads). */
 DR3_API dr3_status dr3_learner_head_weights(float *out, size_t k, const dr3_learner *learner);
+
+/**
+ * @brief Fixes REM's mixing weights: while set, every following step and evaluation in
+ *        ::DR3_HEADS_REM mode uses @p w (k = the number of heads) instead of drawing a
+ *        random convex combination, and draws nothing from the learner's generator for it.
+ *        @p w == NULL returns to random draws. The weights are copied; like the rest of the
+ *        configuration they are not stored in checkpoints. The ensemble modes ignore them
+ *        (their weights stay 1/K). For tests against other implementations (the same
+ *        mixing weights) and for evaluating fixed combinations. Experimental.
+ * Errors: ::DR3_ERR_INVALID_ARG (NULL learner), ::DR3_ERR_SHAPE (@p k is not the number of
+ * heads), ::DR3_ERR_RANGE (a weight negative or not finite, or their sum not within 1e-4
+ * of 1); the learner is unchanged on error. Not thread-safe with other calls on the learner.
+ */
+DR3_API dr3_status dr3_learner_set_head_weights(dr3_learner *learner, const float *w, size_t k);
+
+/**
+ * @brief Per-head diagnostics of the last successful step or evaluation, measured on the
+ *        forward pass before the update (each output may be NULL; each holds k floats, k =
+ *        the number of heads):
+ *        - @p mean_q[j]: mean over the batch of head j's Q_j(s_i, a_i);
+ *        - @p td_loss[j]: head j's TD loss (the learner's TD kind and batch weights) against
+ *          the step's targets y_i — what an ensemble regresses each head to; with REM a
+ *          diagnostic only (REM trains the combined Q);
+ *        - @p disagreement: mean over the batch of the standard deviation over heads
+ *          (population, divisor k) of Q_j(s_i, a_i); 0 with one head.
+ *        Experimental.
+ * Errors: ::DR3_ERR_INVALID_ARG (NULL learner), ::DR3_ERR_SHAPE (@p k is not the number of
+ * heads), ::DR3_ERR_STATE (no step or evaluation has succeeded yet). Thread-safe with other
+ * readers of a learner that is not being stepped.
+ */
+DR3_API dr3_status dr3_learner_head_stats(const dr3_learner *learner, size_t k, float *mean_q,
+                                          float *td_loss, float *disagreement);
 #endif /* DR3_EXPERIMENTAL */
 
 #ifdef __cplusplus

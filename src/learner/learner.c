@@ -229,6 +229,15 @@ static dr3_status create(dr3_learner **out, const dr3_learner_options *opts,
     l->last_head_w = alloc_floats(l, l->heads, 1, &st);
     l->head_q = alloc_floats(l, B, 1, &st);
     l->head_g = alloc_floats(l, B, 1, &st);
+    l->fixed_w = alloc_floats(l, l->heads, 1, &st);
+    l->hs_mean_q = alloc_floats(l, l->heads, 1, &st);
+    l->hs_td = alloc_floats(l, l->heads, 1, &st);
+    l->last_hs_mean_q = alloc_floats(l, l->heads, 1, &st);
+    l->last_hs_td = alloc_floats(l, l->heads, 1, &st);
+    if (desc != NULL) { /* uint8 frames of [s; s'] for pixel replays */
+        l->stacked_u8 = alloc_block(l, 2 * B, S, 1, &st);
+        l->u8_path = true;
+    }
     if (l->heads > 1) {
         l->q_net = alloc_floats(l, 2 * B, l->heads * A, &st);
         l->qt_net = alloc_floats(l, B, l->heads * A, &st);
@@ -288,6 +297,45 @@ dr3_status dr3_learner_head_weights(float *out, size_t k, const dr3_learner *l) 
     return DR3_OK;
 }
 
+dr3_status dr3_learner_set_head_weights(dr3_learner *l, const float *w, size_t k) {
+    static const char who[] = "dr3_learner_set_head_weights";
+    if (l == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: learner is NULL", who);
+    if (w == NULL) {
+        l->have_fixed_w = false;
+        return DR3_OK;
+    }
+    if (k != l->heads)
+        return dr3i_fail(DR3_ERR_SHAPE, "%s: the learner has %zu heads, not %zu", who, l->heads,
+                         k);
+    double sum = 0;
+    for (size_t j = 0; j < k; j++) {
+        if (!(isfinite(w[j]) && w[j] >= 0))
+            return dr3i_fail(DR3_ERR_RANGE, "%s: w[%zu] = %g must be finite and >= 0", who, j,
+                             (double)w[j]);
+        sum += w[j];
+    }
+    if (!(fabs(sum - 1.0) <= 1e-4))
+        return dr3i_fail(DR3_ERR_RANGE, "%s: the weights sum to %.9g, not 1", who, sum);
+    memcpy(l->fixed_w, w, k * sizeof(float));
+    l->have_fixed_w = true;
+    return DR3_OK;
+}
+
+dr3_status dr3_learner_head_stats(const dr3_learner *l, size_t k, float *mean_q, float *td_loss,
+                                  float *disagreement) {
+    static const char who[] = "dr3_learner_head_stats";
+    if (l == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: learner is NULL", who);
+    if (k != l->heads)
+        return dr3i_fail(DR3_ERR_SHAPE, "%s: the learner has %zu heads, not %zu", who, l->heads,
+                         k);
+    if (!l->have_last)
+        return dr3i_fail(DR3_ERR_STATE, "%s: no step or evaluation has succeeded yet", who);
+    if (mean_q != NULL) memcpy(mean_q, l->last_hs_mean_q, k * sizeof(float));
+    if (td_loss != NULL) memcpy(td_loss, l->last_hs_td, k * sizeof(float));
+    if (disagreement != NULL) *disagreement = l->last_hs_disagreement;
+    return DR3_OK;
+}
+
 dr3_status dr3_learner_create_desc(dr3_learner **out, const dr3_learner_options *opts,
                                    const dr3_net_desc *desc) {
     static const char who[] = "dr3_learner_create_desc";
@@ -312,7 +360,9 @@ void dr3_learner_free(dr3_learner *l) {
                     l->rb_actions,   l->rb_next_actions, l->rb_terminals, l->srank_work,
                     l->reg,          l->last_reg_loss};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dr3i_free(&l->alloc, bufs[i]);
-    void *heads[] = {l->head_w, l->last_head_w, l->head_q, l->head_g};
+    void *heads[] = {l->head_w,     l->last_head_w, l->head_q, l->head_g,
+                     l->fixed_w,    l->hs_mean_q,   l->hs_td,  l->last_hs_mean_q,
+                     l->last_hs_td, l->stacked_u8};
     for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) dr3i_free(&l->alloc, heads[i]);
     if (l->heads > 1) { /* else aliases of q_all, q_target, grad_out */
         dr3i_free(&l->alloc, l->q_net);

@@ -46,11 +46,20 @@ struct dr3_learner {
     /* multi-head Q (experimental): K heads of A Q-values on the shared φ, combined with
      * weights w_k (REM: a random convex combination per batch; ensembles: 1/K) */
     size_t heads;
-    int heads_mode;                   /* dr3_heads_mode */
-    float *head_w;                    /* K: this step's weights */
-    float *last_head_w;               /* K: those of the last successful step / evaluation */
-    float *q_net, *qt_net, *grad_net; /* 2B × KA, B × KA, 2B × KA (aliases when K = 1) */
-    float *head_q, *head_g;           /* B: one head's Q(s, a) and its TD gradient */
+    int heads_mode;                     /* dr3_heads_mode */
+    float *head_w;                      /* K: this step's weights */
+    float *last_head_w;                 /* K: those of the last successful step / evaluation */
+    float *q_net, *qt_net, *grad_net;   /* 2B × KA, B × KA, 2B × KA (aliases when K = 1) */
+    float *head_q, *head_g;             /* B: one head's Q(s, a) and its TD gradient */
+    float *fixed_w;                     /* K: REM weights set by dr3_learner_set_head_weights */
+    bool have_fixed_w;                  /* use fixed_w instead of drawing REM's weights */
+    float *hs_mean_q, *hs_td;           /* K: this step's per-head stats (workspace) */
+    float *last_hs_mean_q, *last_hs_td; /* K: those of the last successful step / evaluation */
+    float hs_disagreement, last_hs_disagreement;
+    /* uint8 replays (dr3_learner_step_replay, layer-list networks): the sampled [s; s'] as
+     * raw frames, 2B × S bytes, fed to dr3_net_forward_u8 without a float batch */
+    uint8_t *stacked_u8;
+    bool u8_path; /* use it for uint8 replays with u8_scale "unit" (default on) */
 
     dr3_backup_vtable backup_vt;
     void *backup_payload;
