@@ -22,5 +22,6 @@
 #include <dr3/regularizer.h>
 #include <dr3/learner.h>
 #include <dr3/bc.h>
+#include <dr3/ac.h>
 
 #endif /* DR3_DR3_H */

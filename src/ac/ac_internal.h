@@ -1,0 +1,72 @@
+/* Private state of the actor-critic learner (dr3/ac.h). One file per stage:
+ * ac.c (options, creation, getters, acting), step.c (the update), checkpoint.c (files). */
+#ifndef DR3_SRC_AC_AC_INTERNAL_H
+#define DR3_SRC_AC_AC_INTERNAL_H
+
+#include <dr3/ac.h>
+#include <dr3/optim.h>
+#include <dr3/rng.h>
+
+#include "../core/internal.h"
+
+#define DR3I_AC_MAX_HIDDEN 64
+
+extern const dr3i_struct_desc dr3i_desc_dr3_ac_options;
+
+struct dr3_ac_learner {
+    dr3i_alloc alloc;
+    dr3_ac_options o;  /* normalised; pointer fields point at the arrays below */
+    float *low, *high; /* action box (action_dim each) */
+    size_t critic_hidden[DR3I_AC_MAX_HIDDEN], actor_hidden[DR3I_AC_MAX_HIDDEN];
+    size_t nq; /* critics: 1 or 2 */
+    size_t obs_dim, adim, n_max, ncql;
+    size_t rows_max; /* rows of the critics' stacked pass */
+    dr3_net *q[2], *qt[2], *pi, *pit;
+    dr3_optim *q_opt[2], *pi_opt, *alpha_opt, *cql_opt;
+    float log_alpha, log_cql_alpha;     /* scalar parameters (Adam through dr3_optim) */
+    float g_log_alpha, g_log_cql_alpha; /* their gradients this step */
+    dr3_rng rng, act_rng;
+    uint64_t steps;
+
+    /* ---- workspace, sized at creation ---- */
+    /* the critics' stacked pass: rows [s,a] (n) ; [s',a'] (n) ; CQL 3N per row (3Nn) */
+    float *big_obs, *big_act;        /* rows_max × obs_dim / adim */
+    float *q_out;                    /* rows_max */
+    float *q_gout;                   /* rows_max */
+    float *q_gfeat;                  /* rows_max × feature_dim (CQL rows stay 0) */
+    float *q_ginput;                 /* n_max × (obs_dim + adim) */
+    float *y;                        /* n_max targets */
+    float *qt_min;                   /* n_max */
+    float *next_logp;                /* n_max: log π(a'|s') */
+    float *pi_out_next;              /* n_max × 2·adim actor outputs at s' */
+    float *pi_out;                   /* n_max × 2·adim actor outputs at s */
+    float *pi_gout;                  /* n_max × 2·adim */
+    float *a_tilde, *u_tilde, *logp; /* actor sample at s: n × adim, n × adim, n */
+    float *q_pi[2];                  /* n_max: Q_j(s, ã) */
+    float *g_a;                      /* n_max × adim: dL_actor / dã */
+    float *data_act, *data_next_act; /* normalised a and a' (n × adim) */
+    float *cql_logp;                 /* 2 N n: log-probs of the CQL policy actions */
+    float *cql_grad_q;               /* 3 N n: softmax weights of one critic */
+    float *discount;                 /* n */
+    /* draws made by the learner when the batch does not supply them */
+    float *d_eps_next, *d_eps_actor, *d_cql_uniform, *d_cql_eps_obs, *d_cql_eps_next,
+        *d_td3_noise;
+    /* replay sampling buffers */
+    float *r_obs, *r_next_obs, *r_act, *r_next_act, *r_rew, *r_disc;
+    uint8_t *r_term, *r_valid;
+    int32_t *r_steps;
+    size_t *r_idx;
+};
+
+/* Creation shared by dr3_ac_learner_create and dr3_ac_learner_open. */
+dr3_status dr3i_ac_create(dr3_ac_learner **out, const dr3_ac_options *opts, const char *who);
+
+/* Normalised action a_n = 2 (a − low)/(high − low) − 1 for n rows. */
+void dr3i_ac_normalize(const dr3_ac_learner *l, size_t n, const float *a, size_t ld,
+                       float *out);
+/* Actor head at rows of actor output (2·adim per row: mean, log-std): clamped log-std. */
+static inline float dr3i_ac_clamp(float x, float lo, float hi) {
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+#endif /* DR3_SRC_AC_AC_INTERNAL_H */
