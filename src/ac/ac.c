@@ -126,19 +126,20 @@ static dr3_status make_net(dr3_ac_learner *l, dr3_net **out, dr3_head_kind head,
     no.max_batch = max_batch;
     no.seed = seed;
     no.threads = l->o.threads;
-    no.allocator = l->o.allocator;
+    no.allocator = &l->hooks;
     return dr3_net_create(out, &no);
 }
 
 static dr3_status make_optim(dr3_ac_learner *l, dr3_optim **out, size_t count, float lr) {
     dr3_optim_options oo = DR3_OPTIM_OPTIONS_INIT;
     oo.lr = lr;
-    oo.allocator = l->o.allocator;
+    oo.allocator = &l->hooks;
     return dr3_optim_create(out, count, &oo);
 }
 
 void dr3_ac_learner_free(dr3_ac_learner *l) {
     if (l == NULL) return;
+    dr3i_ac_drop_plugins(l);
     dr3i_alloc a = l->alloc;
     for (size_t j = 0; j < 2; j++) {
         dr3_net_free(l->q[j]);
@@ -151,15 +152,19 @@ void dr3_ac_learner_free(dr3_ac_learner *l) {
     dr3_optim_free(l->pi_opt);
     dr3_optim_free(l->alpha_opt);
     dr3_optim_free(l->cql_opt);
-    float *bufs[] = {l->low,         l->high,          l->big_obs,       l->big_act,
-                     l->q_out,       l->q_gout,        l->q_gfeat,       l->q_ginput,
-                     l->y,           l->qt_min,        l->next_logp,     l->pi_out_next,
-                     l->pi_out,      l->pi_gout,       l->a_tilde,       l->u_tilde,
-                     l->logp,        l->g_a,           l->data_act,      l->data_next_act,
-                     l->cql_logp,    l->cql_grad_q,    l->discount,      l->d_eps_next,
-                     l->d_eps_actor, l->d_cql_uniform, l->d_cql_eps_obs, l->d_cql_eps_next,
-                     l->d_td3_noise, l->r_obs,         l->r_next_obs,    l->r_act,
-                     l->r_next_act,  l->r_rew,         l->r_disc};
+    float *bufs[] = {l->low,           l->high,          l->big_obs,
+                     l->big_act,       l->q_out,         l->q_gout,
+                     l->q_gfeat,       l->q_ginput,      l->y,
+                     l->qt_min,        l->qt_vals,       l->v_next,
+                     l->next_logp,     l->pi_out_next,   l->pi_out,
+                     l->pi_gout,       l->a_tilde,       l->u_tilde,
+                     l->logp,          l->g_a,           l->data_act,
+                     l->data_next_act, l->cql_logp,      l->cql_grad_q,
+                     l->discount,      l->d_eps_next,    l->d_eps_actor,
+                     l->d_cql_uniform, l->d_cql_eps_obs, l->d_cql_eps_next,
+                     l->d_td3_noise,   l->r_obs,         l->r_next_obs,
+                     l->r_act,         l->r_next_act,    l->r_rew,
+                     l->r_disc};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) dr3i_free(&a, bufs[i]);
     dr3i_free(&a, l->r_term);
     dr3i_free(&a, l->r_valid);
@@ -181,6 +186,10 @@ dr3_status dr3i_ac_create(dr3_ac_learner **out, const dr3_ac_options *opts, cons
     dr3_ac_learner *l = dr3i_calloc(&a, sizeof *l);
     if (l == NULL) return dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
     l->alloc = a;
+    l->hooks.version = DR3_ALLOCATOR_VERSION;
+    l->hooks.alloc = a.alloc;
+    l->hooks.free = a.free;
+    l->hooks.opaque = a.opaque;
     l->o = o;
     l->obs_dim = o.obs_dim;
     l->adim = o.action_dim;
@@ -248,6 +257,8 @@ dr3_status dr3i_ac_create(dr3_ac_learner **out, const dr3_ac_options *opts, cons
     l->q_ginput = alloc_floats(l, n, D + A, &st);
     l->y = alloc_floats(l, n, 1, &st);
     l->qt_min = alloc_floats(l, n, 1, &st);
+    l->qt_vals = alloc_floats(l, 2 * n, 1, &st);
+    l->v_next = alloc_floats(l, n, 1, &st);
     l->next_logp = alloc_floats(l, n, 1, &st);
     l->pi_out_next = alloc_floats(l, n, 2 * A, &st);
     l->pi_out = alloc_floats(l, n, 2 * A, &st);

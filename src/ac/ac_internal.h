@@ -4,6 +4,7 @@
 #define DR3_SRC_AC_AC_INTERNAL_H
 
 #include <dr3/ac.h>
+#include <dr3/sys/continuous.h>
 #include <dr3/optim.h>
 #include <dr3/rng.h>
 
@@ -12,11 +13,14 @@
 #define DR3I_AC_MAX_HIDDEN 64
 
 extern const dr3i_struct_desc dr3i_desc_dr3_ac_options;
+extern const dr3i_struct_desc dr3i_desc_dr3_ac_batch;
+extern const dr3i_struct_desc dr3i_desc_dr3_ac_metrics;
 
 struct dr3_ac_learner {
     dr3i_alloc alloc;
-    dr3_ac_options o;  /* normalised; pointer fields point at the arrays below */
-    float *low, *high; /* action box (action_dim each) */
+    dr3_allocator hooks; /* the same hooks, for the networks and optimizers */
+    dr3_ac_options o;    /* normalised; pointer fields point at the arrays below */
+    float *low, *high;   /* action box (action_dim each) */
     size_t critic_hidden[DR3I_AC_MAX_HIDDEN], actor_hidden[DR3I_AC_MAX_HIDDEN];
     size_t nq; /* critics: 1 or 2 */
     size_t obs_dim, adim, n_max, ncql;
@@ -28,19 +32,31 @@ struct dr3_ac_learner {
     dr3_rng rng, act_rng;
     uint64_t steps;
 
+    /* plugins (dr3/sys/continuous.h) */
+    bool has_backup;
+    dr3_ac_backup_vtable backup;
+    void *backup_payload;
+    size_t nreg;
+    dr3_ac_regularizer_vtable reg[DR3_AC_MAX_REGULARIZERS];
+    void *reg_payload[DR3_AC_MAX_REGULARIZERS];
+    float reg_loss[DR3_AC_MAX_REGULARIZERS];      /* last step's, summed over critics */
+    float reg_loss_step[DR3_AC_MAX_REGULARIZERS]; /* this step's, kept only on success */
+
     /* ---- workspace, sized at creation ---- */
     /* the critics' stacked pass: rows [s,a] (n) ; [s',a'] (n) ; CQL 3N per row (3Nn) */
-    float *big_obs, *big_act;        /* rows_max × obs_dim / adim */
-    float *q_out;                    /* rows_max */
-    float *q_gout;                   /* rows_max */
-    float *q_gfeat;                  /* rows_max × feature_dim (CQL rows stay 0) */
-    float *q_ginput;                 /* n_max × (obs_dim + adim) */
-    float *y;                        /* n_max targets */
-    float *qt_min;                   /* n_max */
-    float *next_logp;                /* n_max: log π(a'|s') */
-    float *pi_out_next;              /* n_max × 2·adim actor outputs at s' */
-    float *pi_out;                   /* n_max × 2·adim actor outputs at s */
-    float *pi_gout;                  /* n_max × 2·adim */
+    float *big_obs, *big_act; /* rows_max × obs_dim / adim */
+    float *q_out;             /* rows_max */
+    float *q_gout;            /* rows_max */
+    float *q_gfeat;           /* rows_max × feature_dim (CQL rows stay 0) */
+    float *q_ginput;          /* n_max × (obs_dim + adim) */
+    float *y;                 /* n_max targets */
+    float *qt_min;            /* n_max */
+    float *qt_vals;           /* 2 × n_max: target critics at (s′, a′), critic-major */
+    float *v_next;            /* n_max: V(s′) */
+    float *next_logp;         /* n_max: log π(a'|s') */
+    float *pi_out_next;       /* n_max × 2·adim actor outputs at s' */
+    float *pi_out;            /* n_max × 2·adim actor outputs at s */
+    float *pi_gout;           /* n_max × 2·adim */
     float *a_tilde, *u_tilde, *logp; /* actor sample at s: n × adim, n × adim, n */
     float *q_pi[2];                  /* n_max: Q_j(s, ã) */
     float *g_a;                      /* n_max × adim: dL_actor / dã */
@@ -68,5 +84,8 @@ void dr3i_ac_normalize(const dr3_ac_learner *l, size_t n, const float *a, size_t
 static inline float dr3i_ac_clamp(float x, float lo, float hi) {
     return x < lo ? lo : (x > hi ? hi : x);
 }
+
+/* Plugins (plugins.c): the learner drops them at free. */
+void dr3i_ac_drop_plugins(dr3_ac_learner *l);
 
 #endif /* DR3_SRC_AC_AC_INTERNAL_H */

@@ -1,18 +1,666 @@
-/* The actor-critic update (dr3/ac.h). */
+/* The actor-critic update (dr3/ac.h), as a pipeline:
+ * validate → draws → next actions a′ → targets y → actor sample at s → actor losses
+ * (critic pass A, gradient w.r.t. the action only) → critic losses (stacked pass B:
+ * TD + CQL + DR3 + plugin regularizers) → temperature → guard → optimizers → targets → metrics.
+ * Every loss and gradient is computed from the parameters before the step; nothing is
+ * written to a parameter, optimizer state or generator until all of them are finite. */
 #include "ac_internal.h"
+
+#include <dr3/loss.h>
+
+#include <math.h>
+#include <string.h>
+
+static const float LOG2 = 0.69314718055994531f;
+static const float HALF_LOG_2PI = 0.91893853320467274f;
+
+/* log(1 − tanh(u)²) = 2 (log 2 − u − softplus(−2u)), without cancellation for large |u|. */
+static float log1m_tanh2(float u) {
+    float x = -2.0f * u;
+    float sp = x > 0 ? x + log1pf(expf(-x)) : log1pf(expf(x));
+    return 2.0f * (LOG2 - u - sp);
+}
+
+/* One tanh-Gaussian sample per row from actor outputs (mean, log-std: 2A per row):
+ * u = μ + σ ε, a = tanh u, log π(a) = Σ_k log N(u_k; μ_k, σ_k) − log(1 − tanh(u_k)²). */
+static void tanh_gauss(const dr3_ac_learner *l, size_t n, const float *pout, const float *eps,
+                       size_t ld_a, float *a, float *u, float *logp, size_t logp_stride) {
+    const size_t A = l->adim;
+    for (size_t i = 0; i < n; i++) {
+        const float *mu = pout + i * 2 * A, *ls = mu + A;
+        double lp = 0;
+        for (size_t k = 0; k < A; k++) {
+            float lsc = dr3i_ac_clamp(ls[k], l->o.log_std_min, l->o.log_std_max);
+            float e = eps[i * A + k];
+            float uk = mu[k] + expf(lsc) * e;
+            a[i * ld_a + k] = tanhf(uk);
+            if (u) u[i * A + k] = uk;
+            lp += -0.5f * e * e - lsc - HALF_LOG_2PI - log1m_tanh2(uk);
+        }
+        logp[i * logp_stride] = (float)lp;
+    }
+}
+
+/* The step's inputs after validation: the caller's batch and where each draw comes from. */
+typedef struct step_in {
+    size_t n;
+    const float *obs, *next_obs, *rewards;
+    size_t ld_obs, ld_next_obs;
+    const float *eps_next, *eps_actor, *cql_uniform, *cql_eps_obs, *cql_eps_next, *td3_noise;
+} step_in;
+
+static void fill_normal(dr3_rng *rng, float *x, size_t count) {
+    for (size_t i = 0; i < count; i++) x[i] = (float)dr3_rng_normal(rng);
+}
+
+static bool opt_finite(const float *x, size_t count) {
+    return x == NULL || dr3i_all_finite(x, count, 1);
+}
+
+/* Validates the batch, normalises its actions and fixes every draw (the caller's or the
+ * generator's). Does not touch anything but workspace and l->rng (restored on failure by
+ * the caller). */
+static dr3_status prepare(dr3_ac_learner *l, const dr3_ac_batch *b, step_in *in,
+                          const char *who) {
+    const size_t n = b->n, A = l->adim, D = l->obs_dim, N = l->ncql;
+    if (n == 0 || n > l->n_max)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: batch n = %zu not in 1..batch_size (%zu)",
+                         who, n, l->n_max);
+    if (b->obs == NULL || b->actions == NULL || b->rewards == NULL || b->next_obs == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG,
+                         "%s: batch obs, actions, rewards and next_obs are required", who);
+    if (b->ld_obs < D || b->ld_next_obs < D || b->ld_actions < A)
+        return dr3i_fail(DR3_ERR_INVALID_ARG,
+                         "%s: a row stride is smaller than its row (ld_obs %zu, ld_next_obs "
+                         "%zu >= %zu; ld_actions %zu >= %zu)",
+                         who, b->ld_obs, b->ld_next_obs, D, b->ld_actions, A);
+    if (l->o.algo == DR3_AC_SARSA && b->next_actions == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG,
+                         "%s: SARSA needs batch next_actions (a' from data)", who);
+    if (b->next_actions != NULL && b->ld_next_actions < A)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: ld_next_actions %zu < action_dim %zu", who,
+                         b->ld_next_actions, A);
+    if (!dr3i_matrix_finite(b->obs, n, D, b->ld_obs) ||
+        !dr3i_matrix_finite(b->next_obs, n, D, b->ld_next_obs) ||
+        !dr3i_matrix_finite(b->actions, n, A, b->ld_actions) ||
+        !dr3i_all_finite(b->rewards, n, 1) || !opt_finite(b->discounts, n) ||
+        (b->next_actions && !dr3i_matrix_finite(b->next_actions, n, A, b->ld_next_actions)))
+        return dr3i_fail(DR3_ERR_NONFINITE, "%s: the batch contains NaN or Inf", who);
+    if (!opt_finite(b->eps_next, n * A) || !opt_finite(b->eps_actor, n * A) ||
+        !opt_finite(b->cql_uniform, N * n * A) || !opt_finite(b->cql_eps_obs, N * n * A) ||
+        !opt_finite(b->cql_eps_next, N * n * A) || !opt_finite(b->td3_noise, n * A))
+        return dr3i_fail(DR3_ERR_NONFINITE, "%s: a supplied draw contains NaN or Inf", who);
+    for (size_t i = 0; i < n; i++) {
+        float d = b->discounts ? b->discounts[i]
+                               : l->o.gamma * (b->terminals && b->terminals[i] ? 0.0f : 1.0f);
+        if (!(d >= 0 && d <= 1))
+            return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: discount %g of row %zu not in [0, 1]",
+                             who, (double)d, i);
+        l->discount[i] = d;
+    }
+    in->n = n;
+    in->obs = b->obs;
+    in->ld_obs = b->ld_obs;
+    in->next_obs = b->next_obs;
+    in->ld_next_obs = b->ld_next_obs;
+    in->rewards = b->rewards;
+    dr3i_ac_normalize(l, n, b->actions, b->ld_actions, l->data_act);
+    if (b->next_actions)
+        dr3i_ac_normalize(l, n, b->next_actions, b->ld_next_actions, l->data_next_act);
+    /* draws, in a fixed order, only those the algorithm uses and the caller did not give */
+    const bool gaussian = l->o.algo == DR3_AC_SAC || l->o.algo == DR3_AC_CQL;
+    in->eps_next = b->eps_next;
+    in->eps_actor = b->eps_actor;
+    in->cql_uniform = b->cql_uniform;
+    in->cql_eps_obs = b->cql_eps_obs;
+    in->cql_eps_next = b->cql_eps_next;
+    in->td3_noise = b->td3_noise;
+    if (gaussian && !in->eps_next) {
+        fill_normal(&l->rng, l->d_eps_next, n * A);
+        in->eps_next = l->d_eps_next;
+    }
+    if (gaussian && !in->eps_actor) {
+        fill_normal(&l->rng, l->d_eps_actor, n * A);
+        in->eps_actor = l->d_eps_actor;
+    }
+    if (N > 0 && !in->cql_uniform) {
+        for (size_t i = 0; i < N * n * A; i++)
+            l->d_cql_uniform[i] = 2.0f * dr3_rng_uniform(&l->rng) - 1.0f;
+        in->cql_uniform = l->d_cql_uniform;
+    }
+    if (N > 0 && !in->cql_eps_obs) {
+        fill_normal(&l->rng, l->d_cql_eps_obs, N * n * A);
+        in->cql_eps_obs = l->d_cql_eps_obs;
+    }
+    if (N > 0 && !in->cql_eps_next) {
+        fill_normal(&l->rng, l->d_cql_eps_next, N * n * A);
+        in->cql_eps_next = l->d_cql_eps_next;
+    }
+    if (l->o.algo == DR3_AC_TD3BC && !in->td3_noise) {
+        fill_normal(&l->rng, l->d_td3_noise, n * A);
+        in->td3_noise = l->d_td3_noise;
+    }
+    return DR3_OK;
+}
+
+/* Row offsets of the critics' stacked pass. */
+static size_t row_next(size_t n) { return n; }
+static size_t row_cql(size_t n) { return 2 * n; }
+
+/* Next actions a′ (rows n..2n−1 of the stacked pass) and their log-probs; for CQL also the
+ * N policy actions at s′ (group 2 of the CQL rows). */
+static dr3_status next_actions(dr3_ac_learner *l, const step_in *in) {
+    const size_t n = in->n, A = l->adim, N = l->ncql;
+    float *a_next = l->big_act + row_next(n) * A;
+    dr3_status st;
+    switch (l->o.algo) {
+    case DR3_AC_SAC:
+    case DR3_AC_CQL:
+        if ((st = dr3_net_forward(l->pi, n, in->next_obs, in->ld_next_obs, NULL, 0,
+                                  l->pi_out_next, 2 * A, NULL)) != DR3_OK)
+            return st;
+        tanh_gauss(l, n, l->pi_out_next, in->eps_next, A, a_next, NULL, l->next_logp, 1);
+        /* sample k of row i: CQL row i·3N + 2N + k; its log-prob at cql_logp[N n + i N + k] */
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < N; k++) {
+                size_t r = row_cql(n) + i * 3 * N + 2 * N + k;
+                tanh_gauss(l, 1, l->pi_out_next + i * 2 * A, in->cql_eps_next + (i * N + k) * A,
+                           A, l->big_act + r * A, NULL, l->cql_logp + N * n + i * N + k, 1);
+            }
+        return DR3_OK;
+    case DR3_AC_TD3BC: {
+        if ((st = dr3_net_forward(l->pit, n, in->next_obs, in->ld_next_obs, NULL, 0,
+                                  l->pi_out_next, A, NULL)) != DR3_OK)
+            return st;
+        const float c = l->o.noise_clip, s = l->o.policy_noise;
+        for (size_t i = 0; i < n * A; i++) {
+            float noise = dr3i_ac_clamp(s * in->td3_noise[i], -c, c);
+            a_next[i] = dr3i_ac_clamp(tanhf(l->pi_out_next[i]) + noise, -1.0f, 1.0f);
+        }
+        memset(l->next_logp, 0, n * sizeof(float));
+        return DR3_OK;
+    }
+    case DR3_AC_SARSA:
+        memcpy(a_next, l->data_next_act, n * A * sizeof(float));
+        memset(l->next_logp, 0, n * sizeof(float));
+        return DR3_OK;
+    }
+    return dr3i_fail(DR3_ERR_INTERNAL, "dr3_ac_learner_step: unknown algorithm");
+}
+
+/* y = r + d·V(s′): the built-in V = min_j Q̄_j(s′, a′) − α log π(a′|s′), or a plugin's. */
+static dr3_status targets(dr3_ac_learner *l, const step_in *in, float alpha, const char *who) {
+    const size_t n = in->n, A = l->adim;
+    const float *a_next = l->big_act + row_next(n) * A;
+    for (size_t j = 0; j < l->nq; j++) {
+        dr3_status st = dr3_net_forward(l->qt[j], n, in->next_obs, in->ld_next_obs, a_next, A,
+                                        l->qt_vals + j * n, 1, NULL);
+        if (st != DR3_OK) return st;
+    }
+    const bool ent =
+        (l->o.algo == DR3_AC_SAC || l->o.algo == DR3_AC_CQL) && l->o.backup_entropy;
+    if (l->has_backup) {
+        dr3_ac_backup_input bi;
+        memset(&bi, 0, sizeof bi);
+        bi.version = DR3_AC_BACKUP_INPUT_VERSION;
+        bi.n = n;
+        bi.num_critics = l->nq;
+        bi.target_q = l->qt_vals;
+        bi.next_log_prob = l->next_logp;
+        bi.alpha = alpha;
+        bi.obs_dim = l->obs_dim;
+        bi.action_dim = A;
+        bi.next_obs = in->next_obs;
+        bi.ld_next_obs = in->ld_next_obs;
+        bi.next_actions = a_next;
+        bi.rewards = in->rewards;
+        bi.discounts = l->discount;
+        unsigned long mark = dr3i_error_mark();
+        if (l->backup.next_values(l->backup_payload, &bi, l->v_next) != 0)
+            return dr3i_fail_after(DR3_ERR_CALLBACK, mark, "%s: backup '%s' failed", who,
+                                   l->backup.name ? l->backup.name : "(unnamed)");
+        if (!dr3i_all_finite(l->v_next, n, 1))
+            return dr3i_fail(DR3_ERR_NONFINITE, "%s: backup '%s' returned NaN or Inf", who,
+                             l->backup.name ? l->backup.name : "(unnamed)");
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            float v = l->qt_vals[i];
+            if (l->nq == 2 && l->qt_vals[n + i] < v) v = l->qt_vals[n + i];
+            l->v_next[i] = v - (ent ? alpha * l->next_logp[i] : 0.0f);
+        }
+    }
+    for (size_t i = 0; i < n; i++) l->y[i] = in->rewards[i] + l->discount[i] * l->v_next[i];
+    return DR3_OK;
+}
+
+/* The actor's sample at s (SAC/CQL: ã, its log-prob, and for CQL the N policy actions at s;
+ * TD3: π(s)), with the actor's forward cached for its backward. */
+static dr3_status actor_sample(dr3_ac_learner *l, const step_in *in) {
+    const size_t n = in->n, A = l->adim, N = l->ncql;
+    const bool gaussian = l->o.algo != DR3_AC_TD3BC;
+    dr3_status st = dr3_net_forward(l->pi, n, in->obs, in->ld_obs, NULL, 0, l->pi_out,
+                                    gaussian ? 2 * A : A, NULL);
+    if (st != DR3_OK) return st;
+    if (!gaussian) {
+        for (size_t i = 0; i < n * A; i++) l->a_tilde[i] = tanhf(l->pi_out[i]);
+        return DR3_OK;
+    }
+    tanh_gauss(l, n, l->pi_out, in->eps_actor, A, l->a_tilde, l->u_tilde, l->logp, 1);
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < N; k++) {
+            size_t r = row_cql(n) + i * 3 * N + N + k;
+            tanh_gauss(l, 1, l->pi_out + i * 2 * A, in->cql_eps_obs + (i * N + k) * A, A,
+                       l->big_act + r * A, NULL, l->cql_logp + i * N + k, 1);
+        }
+    return DR3_OK;
+}
+
+/* Actor loss and the actor's gradient (critic pass A: Q_j(s, ã), gradient w.r.t. ã only;
+ * the critics' parameter gradients it leaves are overwritten by pass B). */
+static dr3_status actor_loss(dr3_ac_learner *l, const step_in *in, float alpha, float *loss) {
+    const size_t n = in->n, A = l->adim, W = l->obs_dim + A;
+    const bool gaussian = l->o.algo != DR3_AC_TD3BC;
+    const size_t nq = gaussian ? l->nq : 1;
+    dr3_status st;
+    for (size_t j = 0; j < nq; j++)
+        if ((st = dr3_net_forward(l->q[j], n, in->obs, in->ld_obs, l->a_tilde, A, l->q_pi[j], 1,
+                                  NULL)) != DR3_OK)
+            return st;
+    memset(l->g_a, 0, n * A * sizeof(float));
+    float lambda = 0;
+    if (!gaussian) {
+        double s = 0;
+        for (size_t i = 0; i < n; i++) s += fabs((double)l->q_pi[0][i]);
+        lambda = (float)(l->o.bc_alpha / (s / (double)n));
+    }
+    for (size_t j = 0; j < nq; j++) {
+        /* dL/dQ_j(s_i, ã_i): SAC −1/n to the smaller critic; TD3+BC −λ/n */
+        for (size_t i = 0; i < n; i++) {
+            float g;
+            if (gaussian) {
+                size_t jmin = (nq == 2 && l->q_pi[1][i] < l->q_pi[0][i]) ? 1 : 0;
+                g = jmin == j ? -1.0f / (float)n : 0.0f;
+            } else {
+                g = -lambda / (float)n;
+            }
+            l->q_gout[i] = g;
+        }
+        if ((st = dr3_net_backward(l->q[j], n, l->q_gout, 1, NULL, 0, l->q_ginput, W, 0)) !=
+            DR3_OK)
+            return st;
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < A; k++)
+                l->g_a[i * A + k] += l->q_ginput[i * W + l->obs_dim + k];
+    }
+    if (gaussian) {
+        double total = 0;
+        const float *out = l->pi_out;
+        for (size_t i = 0; i < n; i++) {
+            float qmin = l->q_pi[0][i];
+            if (nq == 2 && l->q_pi[1][i] < qmin) qmin = l->q_pi[1][i];
+            total += alpha * l->logp[i] - qmin;
+            for (size_t k = 0; k < A; k++) {
+                float a = l->a_tilde[i * A + k];
+                float ls = out[i * 2 * A + A + k];
+                float lsc = dr3i_ac_clamp(ls, l->o.log_std_min, l->o.log_std_max);
+                float e = in->eps_actor[i * A + k];
+                /* through tanh, plus d/du of α·(−log(1 − tanh²u))/n = 2α tanh(u)/n */
+                float gu = l->g_a[i * A + k] * (1.0f - a * a) + 2.0f * alpha * a / (float)n;
+                l->pi_gout[i * 2 * A + k] = gu;
+                /* u = μ + σε and log N(u; μ, σ) contributes −log σ: d/d log σ = gu·σε − α/n */
+                float gls = gu * expf(lsc) * e - alpha / (float)n;
+                l->pi_gout[i * 2 * A + A + k] =
+                    (ls >= l->o.log_std_min && ls <= l->o.log_std_max) ? gls : 0.0f;
+            }
+        }
+        *loss = (float)(total / (double)n);
+    } else {
+        double q = 0, bc = 0;
+        const float inv = 1.0f / (float)(n * A);
+        for (size_t i = 0; i < n; i++) {
+            q += l->q_pi[0][i];
+            for (size_t k = 0; k < A; k++) {
+                float p = l->a_tilde[i * A + k], d = p - l->data_act[i * A + k];
+                bc += (double)d * d;
+                float gp = l->g_a[i * A + k] + 2.0f * d * inv;
+                l->pi_gout[i * A + k] = gp * (1.0f - p * p);
+            }
+        }
+        *loss = (float)(-lambda * q / (double)n + bc / (double)(n * A));
+    }
+    return dr3_net_backward(l->pi, n, l->pi_gout, gaussian ? 2 * A : A, NULL, 0, NULL, 0, 0);
+}
+
+/* Per-critic results of pass B. */
+typedef struct critic_out {
+    double td, cql, dr3, reg, q_mean, dot, cos, norm;
+} critic_out;
+
+/* Critic pass B for critic j: TD, CQL and DR3 losses and the parameter gradient. */
+static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, float cql_w,
+                              critic_out *co, const char *who) {
+    const size_t n = in->n, A = l->adim, N = l->ncql, R = 2 * n + 3 * N * n;
+    const size_t fd = dr3_net_feature_dim(l->q[j]);
+    const float *phi = NULL;
+    dr3_status st =
+        dr3_net_forward(l->q[j], R, l->big_obs, l->obs_dim, l->big_act, A, l->q_out, 1, &phi);
+    if (st != DR3_OK) return st;
+    memset(co, 0, sizeof *co);
+    /* TD */
+    for (size_t i = 0; i < n; i++) {
+        float d = l->q_out[i] - l->y[i];
+        co->td += (double)d * d;
+        co->q_mean += l->q_out[i];
+        l->q_gout[i] = 2.0f * d / (float)n;
+        l->q_gout[n + i] = 0.0f;
+    }
+    co->td /= (double)n;
+    co->q_mean /= (double)n;
+    /* CQL(H): T·logsumexp(x/T) over uniform (+|A| log 2), π(s) and π(s′) (− log π) actions */
+    if (N > 0) {
+        const float T = l->o.cql_temperature, rand_density = (float)A * LOG2;
+        double lse_sum = 0;
+        for (size_t i = 0; i < n; i++) {
+            const size_t base = row_cql(n) + i * 3 * N;
+            float *x = l->cql_grad_q; /* 3N scratch values of row i */
+            float m = -INFINITY;
+            for (size_t g = 0; g < 3; g++)
+                for (size_t k = 0; k < N; k++) {
+                    float q = l->q_out[base + g * N + k];
+                    float v = g == 0 ? q + rand_density
+                                     : q - l->cql_logp[(g == 1 ? 0 : N * n) + i * N + k];
+                    x[g * N + k] = v / T;
+                    if (x[g * N + k] > m) m = x[g * N + k];
+                }
+            double s = 0;
+            for (size_t t = 0; t < 3 * N; t++) s += exp((double)(x[t] - m));
+            lse_sum += T * ((double)m + log(s));
+            for (size_t t = 0; t < 3 * N; t++)
+                l->q_gout[base + t] = cql_w * (float)(exp((double)(x[t] - m)) / s) / (float)n;
+            l->q_gout[i] -= cql_w / (float)n;
+        }
+        co->cql = lse_sum / (double)n - co->q_mean;
+    }
+    /* DR3 on φ_j(s, a)·φ_j(s′, a′), through both */
+    const float *phin = phi + n * fd;
+    for (size_t i = 0; i < n; i++) {
+        double dot = 0, na = 0, nb = 0;
+        for (size_t k = 0; k < fd; k++) {
+            dot += (double)phi[i * fd + k] * phin[i * fd + k];
+            na += (double)phi[i * fd + k] * phi[i * fd + k];
+            nb += (double)phin[i * fd + k] * phin[i * fd + k];
+        }
+        co->dot += dot;
+        co->norm += sqrt(na);
+        co->cos += (na > 0 && nb > 0) ? dot / sqrt(na * nb) : 0.0;
+    }
+    co->dot /= (double)n;
+    co->norm /= (double)n;
+    co->cos /= (double)n;
+    const float c0 = l->o.dr3_coef;
+    const float *gfeat = NULL;
+    if (c0 > 0 || l->nreg > 0) {
+        memset(l->q_gfeat, 0, 2 * n * fd * sizeof(float));
+        gfeat = l->q_gfeat;
+    }
+    if (c0 > 0) {
+        float dl = 0;
+        if ((st = dr3_feature_dot_loss(n, fd, phi, fd, phin, fd, c0, &dl, l->q_gfeat,
+                                       l->q_gfeat + n * fd)) != DR3_OK)
+            return st;
+        co->dr3 = dl;
+    }
+    /* plugin regularizers add their loss and gradients on top */
+    for (size_t r = 0; r < l->nreg; r++) {
+        dr3_ac_reg_view v;
+        memset(&v, 0, sizeof v);
+        v.version = DR3_AC_REG_VIEW_VERSION;
+        v.n = n;
+        v.critic = j;
+        v.feature_dim = fd;
+        v.phi = phi;
+        v.phi_next = phin;
+        v.q = l->q_out;
+        v.q_next = l->q_out + n;
+        v.targets = l->y;
+        v.obs_dim = l->obs_dim;
+        v.action_dim = A;
+        v.obs = l->big_obs;
+        v.actions = l->big_act;
+        v.next_obs = l->big_obs + n * l->obs_dim;
+        v.next_actions = l->big_act + n * A;
+        dr3_ac_reg_grads g = {DR3_AC_REG_GRADS_VERSION, l->q_gfeat, l->q_gfeat + n * fd,
+                              l->q_gout, l->q_gout + n};
+        float loss = 0;
+        unsigned long mark = dr3i_error_mark();
+        const char *name = l->reg[r].name ? l->reg[r].name : "(unnamed)";
+        if (l->reg[r].apply(l->reg_payload[r], &v, &loss, &g) != 0)
+            return dr3i_fail_after(DR3_ERR_CALLBACK, mark, "%s: regularizer %zu ('%s') failed",
+                                   who, r, name);
+        if (!isfinite(loss))
+            return dr3i_fail(DR3_ERR_NONFINITE, "%s: regularizer %zu ('%s') gave a loss of %g",
+                             who, r, name, (double)loss);
+        l->reg_loss_step[r] += loss;
+        co->reg += loss;
+    }
+    return dr3_net_backward(l->q[j], R, l->q_gout, 1, gfeat, fd, NULL, 0, 0);
+}
+
+static bool grads_finite(dr3_net *net) {
+    return dr3i_all_finite(dr3_net_grads(net), dr3_net_param_count(net), 1);
+}
+
+static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_metrics *m,
+                            const char *who) {
+    dr3_ac_batch b;
+    dr3_status st = dr3i_struct_in(&b, user, &dr3i_desc_dr3_ac_batch, false, who, "batch");
+    if (st != DR3_OK) return st;
+    if (m != NULL) {
+        dr3_ac_metrics probe;
+        if ((st = dr3i_struct_in(&probe, m, &dr3i_desc_dr3_ac_metrics, false, who,
+                                 "metrics")) != DR3_OK)
+            return st;
+    }
+    step_in in;
+    memset(&in, 0, sizeof in);
+    if ((st = prepare(l, &b, &in, who)) != DR3_OK) return st;
+    const size_t n = in.n, A = l->adim, D = l->obs_dim, N = l->ncql;
+    const dr3_ac_algo algo = l->o.algo;
+    const bool gaussian = algo == DR3_AC_SAC || algo == DR3_AC_CQL;
+    const bool actor_step =
+        gaussian || (algo == DR3_AC_TD3BC && (l->steps + 1) % l->o.policy_delay == 0);
+    const float alpha = gaussian ? expf(l->log_alpha) : 0.0f;
+    float cql_ap = 0, cql_w = 0;
+    if (algo == DR3_AC_CQL) {
+        cql_ap = dr3i_ac_clamp(expf(l->log_cql_alpha), 0.0f, 1e6f);
+        cql_w = l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE ? cql_ap * l->o.cql_alpha
+                                                              : l->o.cql_alpha;
+    }
+
+    /* the stacked critic rows: obs [s; s′; s repeated 3N], actions [a; a′; CQL] */
+    for (size_t i = 0; i < n; i++) {
+        memcpy(l->big_obs + i * D, in.obs + i * in.ld_obs, D * sizeof(float));
+        memcpy(l->big_obs + (n + i) * D, in.next_obs + i * in.ld_next_obs, D * sizeof(float));
+        for (size_t t = 0; t < 3 * N; t++)
+            memcpy(l->big_obs + (row_cql(n) + i * 3 * N + t) * D, in.obs + i * in.ld_obs,
+                   D * sizeof(float));
+        for (size_t k = 0; k < N; k++)
+            memcpy(l->big_act + (row_cql(n) + i * 3 * N + k) * A,
+                   in.cql_uniform + (i * N + k) * A, A * sizeof(float));
+    }
+    memcpy(l->big_act, l->data_act, n * A * sizeof(float));
+
+    if ((st = next_actions(l, &in)) != DR3_OK) return st;
+    if ((st = targets(l, &in, alpha, who)) != DR3_OK) return st;
+    float a_loss = 0;
+    if ((actor_step || N > 0) && (st = actor_sample(l, &in)) != DR3_OK) return st;
+    if (actor_step && (st = actor_loss(l, &in, alpha, &a_loss)) != DR3_OK) return st;
+    critic_out co[2];
+    memset(co, 0, sizeof co);
+    memset(l->reg_loss_step, 0, sizeof l->reg_loss_step);
+    for (size_t j = 0; j < l->nq; j++)
+        if ((st = critic_loss(l, &in, j, cql_w, &co[j], who)) != DR3_OK) return st;
+
+    /* temperature and CQL multiplier gradients */
+    double ent = 0;
+    if (gaussian) {
+        for (size_t i = 0; i < n; i++) ent -= l->logp[i];
+        ent /= (double)n;
+    }
+    const float h_target = l->o.target_entropy_per_dim * (float)A;
+    float alpha_loss = 0;
+    l->g_log_alpha = 0;
+    if (gaussian && l->o.auto_alpha) {
+        /* loss −mean(log α · (log π + H̄)): gradient −(mean log π + H̄) */
+        l->g_log_alpha = (float)(-(-ent + h_target));
+        alpha_loss = -l->log_alpha * (float)(-ent + h_target);
+    }
+    l->g_log_cql_alpha = 0;
+    if (algo == DR3_AC_CQL && l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE) {
+        double s = 0;
+        for (size_t j = 0; j < l->nq; j++)
+            s += l->o.cql_alpha * co[j].cql - l->o.cql_target_gap;
+        /* loss −½ Σ_j α′(α_cql·term_j − gap) (twin; −α′(…) single); dα′/dlog α′ = α′ inside
+         * the clamp */
+        float scale = l->nq == 2 ? 0.5f : 1.0f;
+        l->g_log_cql_alpha =
+            expf(l->log_cql_alpha) < 1e6f ? (float)(-scale * cql_ap * s) : 0.0f;
+    }
+
+    /* the guard: every gradient finite before anything is written */
+    bool ok = isfinite(l->g_log_alpha) && isfinite(l->g_log_cql_alpha) && isfinite(a_loss);
+    for (size_t j = 0; j < l->nq; j++)
+        ok = ok && grads_finite(l->q[j]) && isfinite(co[j].td) && isfinite(co[j].cql) &&
+             isfinite(co[j].dr3);
+    if (actor_step) ok = ok && grads_finite(l->pi);
+    if (!ok)
+        return dr3i_fail(DR3_ERR_NONFINITE,
+                         "%s: a loss or gradient is NaN or Inf; nothing was changed", who);
+
+    /* apply */
+    float gnorm[2] = {0, 0};
+    for (size_t j = 0; j < l->nq; j++)
+        if ((st = dr3_optim_step(l->q_opt[j], dr3_net_params(l->q[j]), dr3_net_grads(l->q[j]),
+                                 dr3_net_param_count(l->q[j]), &gnorm[j])) != DR3_OK)
+            return st;
+    if (actor_step &&
+        (st = dr3_optim_step(l->pi_opt, dr3_net_params(l->pi), dr3_net_grads(l->pi),
+                             dr3_net_param_count(l->pi), NULL)) != DR3_OK)
+        return st;
+    if (gaussian && l->o.auto_alpha &&
+        (st = dr3_optim_step(l->alpha_opt, &l->log_alpha, &l->g_log_alpha, 1, NULL)) != DR3_OK)
+        return st;
+    if (algo == DR3_AC_CQL && l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE &&
+        (st = dr3_optim_step(l->cql_opt, &l->log_cql_alpha, &l->g_log_cql_alpha, 1, NULL)) !=
+            DR3_OK)
+        return st;
+    if (algo != DR3_AC_TD3BC || actor_step) {
+        for (size_t j = 0; j < l->nq; j++) dr3_net_polyak(l->qt[j], l->q[j], l->o.tau);
+        if (l->pit) dr3_net_polyak(l->pit, l->pi, l->o.tau);
+    }
+    l->steps++;
+    memcpy(l->reg_loss, l->reg_loss_step, sizeof l->reg_loss);
+
+    if (m == NULL) return DR3_OK;
+    dr3_ac_metrics full = DR3_AC_METRICS_INIT;
+    double td = 0, tot = 0, cql = 0, dr3 = 0, yb = 0;
+    for (size_t j = 0; j < l->nq; j++) {
+        td += co[j].td;
+        dr3 += co[j].dr3;
+        cql += co[j].cql;
+        tot += co[j].td + co[j].dr3 + co[j].reg;
+        if (algo == DR3_AC_CQL)
+            tot += l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE
+                       ? cql_ap * (l->o.cql_alpha * co[j].cql - l->o.cql_target_gap)
+                       : l->o.cql_alpha * co[j].cql;
+    }
+    for (size_t i = 0; i < n; i++) yb += l->y[i];
+    full.step = l->steps;
+    full.critic_loss = (float)tot;
+    full.td_loss = (float)td;
+    full.actor_loss = a_loss;
+    full.alpha = alpha;
+    full.alpha_loss = alpha_loss;
+    full.entropy = (float)ent;
+    full.mean_q = (float)co[0].q_mean;
+    full.mean_target = (float)(yb / (double)n);
+    full.feature_dot = (float)co[0].dot;
+    full.feature_cos = (float)co[0].cos;
+    full.feature_norm = (float)co[0].norm;
+    full.dr3_loss = (float)dr3;
+    full.cql_term = (float)(cql / (double)l->nq);
+    full.cql_alpha = cql_w;
+    double g2 = 0;
+    for (size_t j = 0; j < l->nq; j++) g2 += (double)gnorm[j] * gnorm[j];
+    full.critic_grad_norm = (float)sqrt(g2);
+    return dr3i_struct_out(m, &full, &dr3i_desc_dr3_ac_metrics, who, "metrics");
+}
 
 dr3_status dr3_ac_learner_step_batch(dr3_ac_learner *l, const dr3_ac_batch *batch,
                                      dr3_ac_metrics *metrics) {
-    (void)l;
-    (void)batch;
-    (void)metrics;
-    return dr3i_fail(DR3_ERR_UNSUPPORTED, "dr3_ac_learner_step_batch: not implemented yet");
+    static const char who[] = "dr3_ac_learner_step_batch";
+    if (l == NULL || batch == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who,
+                         l == NULL ? "learner" : "batch");
+    dr3_rng saved = l->rng;
+    dr3_status st = step_core(l, batch, metrics, who);
+    if (st != DR3_OK) l->rng = saved;
+    return st;
 }
 
 dr3_status dr3_ac_learner_step(dr3_ac_learner *l, const dr3_replay *replay,
                                dr3_ac_metrics *metrics) {
-    (void)l;
-    (void)replay;
-    (void)metrics;
-    return dr3i_fail(DR3_ERR_UNSUPPORTED, "dr3_ac_learner_step: not implemented yet");
+    static const char who[] = "dr3_ac_learner_step";
+    if (l == NULL || replay == NULL)
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who,
+                         l == NULL ? "learner" : "replay");
+    dr3_replay_options ro = DR3_REPLAY_OPTIONS_INIT;
+    dr3_status st = dr3_replay_get_options(&ro, replay);
+    if (st != DR3_OK) return st;
+    if (ro.action_kind != DR3_ACTION_CONTINUOUS || ro.action_dim != l->adim ||
+        dr3_replay_state_dim(replay) != l->obs_dim)
+        return dr3i_fail(DR3_ERR_SHAPE,
+                         "%s: the replay holds %s actions of %zu floats and states of %zu; the "
+                         "learner needs continuous actions of %zu and states of %zu",
+                         who, dr3_action_kind_name(ro.action_kind), ro.action_dim,
+                         dr3_replay_state_dim(replay), l->adim, l->obs_dim);
+    const size_t n = l->n_max, A = l->adim, D = l->obs_dim;
+    dr3_replay_batch rb = DR3_REPLAY_BATCH_INIT;
+    rb.need_next_action = l->o.algo == DR3_AC_SARSA;
+    rb.obs = l->r_obs;
+    rb.ld_obs = D;
+    rb.next_obs = l->r_next_obs;
+    rb.ld_next_obs = D;
+    rb.actions_f = l->r_act;
+    rb.ld_actions_f = A;
+    rb.next_actions_f = l->r_next_act;
+    rb.ld_next_actions_f = A;
+    rb.next_action_valid = l->r_valid;
+    rb.rewards = l->r_rew;
+    rb.discounts = l->r_disc;
+    rb.terminals = l->r_term;
+    rb.steps = l->r_steps;
+    rb.indices = l->r_idx;
+    dr3_rng saved = l->rng;
+    st = dr3_replay_sample(replay, &l->rng, n, &rb);
+    if (st == DR3_OK) {
+        dr3_ac_batch b = DR3_AC_BATCH_INIT;
+        b.n = n;
+        b.obs = l->r_obs;
+        b.ld_obs = D;
+        b.actions = l->r_act;
+        b.ld_actions = A;
+        b.rewards = l->r_rew;
+        b.next_obs = l->r_next_obs;
+        b.ld_next_obs = D;
+        b.discounts = l->r_disc;
+        b.terminals = l->r_term;
+        if (l->o.algo == DR3_AC_SARSA) {
+            b.next_actions = l->r_next_act;
+            b.ld_next_actions = A;
+        }
+        st = step_core(l, &b, metrics, who);
+    }
+    if (st != DR3_OK) l->rng = saved;
+    return st;
 }
