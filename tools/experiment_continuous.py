@@ -146,7 +146,8 @@ def main():
             print(f"collect {env}: {secs:.0f} s", flush=True)
         text = open(log).read()
         rnd = float(re.search(r"uniform random actions: mean return (-?[0-9.]+)", text).group(1))
-        exp = float(re.search(r"expert \(final\) policy return (-?[0-9.]+)", text).group(1))
+        exp = float(re.search(r"expert policy \(best evaluation, step \d+\) return (-?[0-9.]+)",
+                              text).group(1))
         med = re.search(r"wrote medium: .* at step (\d+) \(evaluation return (-?[0-9.]+), "
                         r"normalised (-?[0-9.]+); rollouts' mean return (-?[0-9.]+)", text)
         ref[env] = {"random": rnd, "expert": exp,

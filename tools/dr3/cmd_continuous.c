@@ -327,7 +327,7 @@ int cmd_collect_continuous(int argc, char **argv) {
             if (snprintf(sn->path, sizeof sn->path, "%s/policy-%llu.ck", snapdir,
                          (unsigned long long)(t + 1)) >= (int)sizeof sn->path)
                 st = DR3_ERR_INVALID_ARG;
-            if (st == DR3_OK && want[0]) st = dr3_ac_learner_save(l, sn->path);
+            if (st == DR3_OK && (want[0] || want[2])) st = dr3_ac_learner_save(l, sn->path);
             if (st == DR3_OK && n_snaps + 1 < n_snap_max) n_snaps++;
             printf("step %llu/%llu  %.0f steps/s  training return %.2f (%zu episodes)  policy "
                    "return %.2f  alpha %.3f  Q %.3g\n",
@@ -340,10 +340,17 @@ int cmd_collect_continuous(int argc, char **argv) {
         }
     }
     if (st != DR3_OK && rc == CLI_OK) rc = cli_fail("collect", "the online SAC run", st);
-    double expert_return = n_snaps > 0 ? snaps[n_snaps - 1].ret : 0;
+    /* the expert: the best evaluated policy of the run (short runs are noisy: the last one
+     * can be a dip) */
+    size_t best_snap = 0;
+    for (size_t i = 1; i < n_snaps; i++)
+        if (snaps[i].ret > snaps[best_snap].ret) best_snap = i;
+    double expert_return = n_snaps > 0 ? snaps[best_snap].ret : 0;
     if (rc == CLI_OK)
-        printf("%s: expert (final) policy return %.2f, uniform random %.2f\n", env_name,
-               expert_return, random_return);
+        printf("%s: expert policy (best evaluation, step %llu) return %.2f, final %.2f, "
+               "uniform random %.2f\n",
+               env_name, (unsigned long long)(n_snaps ? snaps[best_snap].step : 0),
+               expert_return, n_snaps ? snaps[n_snaps - 1].ret : 0.0, random_return);
     if (rc == CLI_OK && agent_out != NULL && (st = dr3_ac_learner_save(l, agent_out)) != DR3_OK)
         rc = cli_fail("collect", "saving the agent", st);
     /* replay: the whole buffer of the run, as D4RL's full-replay datasets */
@@ -354,32 +361,39 @@ int cmd_collect_continuous(int argc, char **argv) {
             printf("wrote replay: %llu transitions (the whole SAC replay) to %s\n",
                    (unsigned long long)steps, paths[1]);
     }
-    /* expert: rollouts of the final policy, sampled (D4RL samples its policies too) */
+    /* expert: rollouts of the best policy, sampled (D4RL samples its policies too) */
     if (rc == CLI_OK && want[2]) {
         dr3_replay *ex = NULL;
+        dr3_ac_learner *xp = NULL;
         double ret;
         size_t eps;
-        actor sample = {l, S, A, 0, low, high, &rng};
-        st = rollouts(roll_env, &sample, (size_t)transitions, &ex, &ret, &eps);
+        st =
+            n_snaps > 0 ? dr3_ac_learner_open(&xp, snaps[best_snap].path, NULL) : DR3_ERR_STATE;
+        actor sample = {xp, S, A, 0, low, high, &rng};
+        if (st == DR3_OK)
+            st = rollouts(roll_env, &sample, (size_t)transitions, &ex, &ret, &eps);
         if (st == DR3_OK) st = write_dataset(ex, paths[2], npy);
         if (st != DR3_OK)
             rc = cli_fail("collect", "writing the expert dataset", st);
         else
-            printf("wrote expert: %llu transitions of the final policy (mean return %.2f over "
-                   "%zu episodes) to %s\n",
-                   (unsigned long long)transitions, ret, eps, paths[2]);
+            printf("wrote expert: %llu transitions of the policy at step %llu (mean return "
+                   "%.2f over %zu episodes) to %s\n",
+                   (unsigned long long)transitions, (unsigned long long)snaps[best_snap].step,
+                   ret, eps, paths[2]);
         dr3_replay_free(ex);
+        dr3_ac_learner_free(xp);
     }
     /* medium: the snapshot whose normalised return (random 0, expert 1) is nearest 0.5 */
     if (rc == CLI_OK && want[0]) {
-        size_t best = 0;
+        size_t best = best_snap;
         double span = expert_return - random_return, best_d = INFINITY;
-        for (size_t i = 0; i + 1 < n_snaps || (n_snaps == 1 && i == 0); i++) {
+        for (size_t i = 0; i < n_snaps; i++) {
+            if (i == best_snap && n_snaps > 1) continue;
             double score = span != 0 ? (snaps[i].ret - random_return) / span : 0;
             if (fabs(score - 0.5) < best_d) best_d = fabs(score - 0.5), best = i;
         }
         if (!(span > 0))
-            fprintf(stderr, "dr3 collect: warning: the final policy is no better than random "
+            fprintf(stderr, "dr3 collect: warning: the best policy is no better than random "
                             "actions; the medium level is not meaningful\n");
         dr3_ac_learner *mp = NULL;
         dr3_replay *md = NULL;
