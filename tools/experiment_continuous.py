@@ -48,8 +48,12 @@ def mean_sd(xs):
     return m, sd
 
 
-def svg_plot(path, title, xlabel, ylabel, series):
-    """series: list of (label, color, dashed, xs, ys, lo, hi)."""
+def svg_plot(path, title, xlabel, ylabel, series, log_y=False):
+    """series: list of (label, color, dashed, xs, ys, lo, hi); log_y: a log10 axis (values
+    below 1e-6 are clipped)."""
+    if log_y:
+        lg = lambda v: [math.log10(max(y, 1e-6)) for y in v]
+        series = [(a, b, c, d, lg(e), lg(f), lg(g)) for a, b, c, d, e, f, g in series]
     W, H, L, R, T, B = 640, 400, 70, 170, 40, 50
     xs = [x for s in series for x in s[3]]
     ys = [y for s in series for y in s[4] + s[5] + s[6] if not math.isnan(y)]
@@ -74,7 +78,8 @@ def svg_plot(path, title, xlabel, ylabel, series):
     for i in range(5):
         yv = y0 + (y1 - y0) * i / 4
         xv = x0 + (x1 - x0) * i / 4
-        out.append(f'<text x="{L - 6}" y="{sy(yv) + 4:.1f}" text-anchor="end">{yv:.3g}</text>')
+        lab = f"{10 ** yv:.3g}" if log_y else f"{yv:.3g}"
+        out.append(f'<text x="{L - 6}" y="{sy(yv) + 4:.1f}" text-anchor="end">{lab}</text>')
         out.append(f'<text x="{sx(xv):.1f}" y="{H - B + 16}" text-anchor="middle">{xv:.3g}</text>')
     out.append(f'<text x="{(L + W - R) / 2}" y="{H - 10}" text-anchor="middle">{xlabel}</text>')
     out.append(f'<text x="16" y="{(T + H - B) / 2}" text-anchor="middle" '
@@ -232,7 +237,8 @@ def main():
                     series.append((name, COLORS[k], "dr3" in name, s, m, lo, hi))
                 svg_plot(os.path.join(a.out, "plots", f"{env}-{level}-{key}.svg"),
                          f"{env} {level}: {ylabel} (mean, min-max over {a.seeds} seeds)",
-                         "gradient step", ylabel, series)
+                         "gradient step", ylabel + (" (log scale)" if idx == 1 else ""),
+                         series, log_y=idx == 1)
     keys = list(rows[0].keys())
     with open(os.path.join(a.out, "summary.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys)
