@@ -198,7 +198,9 @@ def main():
     rows = []
     for env in envs:
         r0, r1 = ref[env]["random"], ref[env]["expert"]
-        norm = (lambda x: (x - r0) / (r1 - r0)) if r1 != r0 else (lambda x: float("nan"))
+        # a best policy hardly better than random actions makes the scale meaningless
+        ok = r1 - r0 > 0.05 * max(abs(r0), abs(r1), 1.0)
+        norm = (lambda x: (x - r0) / (r1 - r0)) if ok else (lambda x: float("nan"))
         for level in levels:
             curves = {}
             for name, _, _ in METHODS:
@@ -250,12 +252,13 @@ def main():
         for r in rows:
             f.write(f"| {r['env']} | {r['level']} | {r['method']} | "
                     f"{r['return']:.1f} ± {r['return_sd']:.1f} | "
-                    f"{r['normalised']:.2f} ± {r['normalised_sd']:.2f} | "
+                    + ("n/a | " if math.isnan(r["normalised"]) else
+                       f"{r['normalised']:.2f} ± {r['normalised_sd']:.2f} | ") +
                     f"{r['phi_dot']:.3g} ± {r['phi_dot_sd']:.2g} | "
                     f"{r['mean_q']:.2f} ± {r['mean_q_sd']:.2f} | {r['mc_return']:.2f} |\n")
         f.write("\nreference returns (evaluation of the data's policies):\n\n")
         for env in envs:
-            f.write(f"- {env}: uniform random {ref[env]['random']:.1f}, final SAC policy "
+            f.write(f"- {env}: uniform random {ref[env]['random']:.1f}, best SAC policy "
                     f"{ref[env]['expert']:.1f}, medium policy from step "
                     f"{ref[env]['medium_step']} (its rollouts: {ref[env]['medium_return']})\n")
     print(open(os.path.join(a.out, "summary.md")).read())
