@@ -266,9 +266,10 @@ DR3_API dr3_status dr3_ac_learner_step(dr3_ac_learner *learner, const dr3_replay
 
 /**
  * @brief Actions for @p n observations, in the caller's units. Deterministic: the policy's
- *        mode (tanh of the mean, or the TD3 actor's output); otherwise a sample of
- *        π(·|s) drawn from the learner's acting generator (separate from the training one).
- *        Experimental.
+ *        mode (tanh of the mean, or the TD3 actor's output); otherwise SAC/CQL sample
+ *        π(·|s) and TD3+BC adds N(0, policy_noise²) exploration noise to its output (kept
+ *        inside the box), drawn from the learner's acting generator (separate from the
+ *        training one, saved in checkpoints). Experimental.
  * @param learner       the learner (not SARSA: it has no actor).
  * @param n             rows (any number; processed in chunks).
  * @param obs           n × obs_dim, row stride @p ld_obs.
