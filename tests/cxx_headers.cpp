@@ -5,6 +5,7 @@
 #include <dr3/dr3.h>
 #include <dr3/sys/backup.h>
 #include <dr3/sys/collective.h>
+#include <dr3/sys/continuous.h>
 #include <dr3/sys/errors.h>
 #include <dr3/sys/regularizer.h>
 

@@ -140,6 +140,7 @@ static dr3_status make_optim(dr3_ac_learner *l, dr3_optim **out, size_t count, f
 void dr3_ac_learner_free(dr3_ac_learner *l) {
     if (l == NULL) return;
     dr3i_ac_drop_plugins(l);
+    dr3i_ac_coll_free(l);
     dr3i_alloc a = l->alloc;
     for (size_t j = 0; j < 2; j++) {
         dr3_net_free(l->q[j]);

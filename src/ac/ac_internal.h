@@ -4,6 +4,7 @@
 #define DR3_SRC_AC_AC_INTERNAL_H
 
 #include <dr3/ac.h>
+#include <dr3/sys/collective.h>
 #include <dr3/sys/continuous.h>
 #include <dr3/optim.h>
 #include <dr3/rng.h>
@@ -41,6 +42,18 @@ struct dr3_ac_learner {
     void *reg_payload[DR3_AC_MAX_REGULARIZERS];
     float reg_loss[DR3_AC_MAX_REGULARIZERS];      /* last step's, summed over critics */
     float reg_loss_step[DR3_AC_MAX_REGULARIZERS]; /* this step's, kept only on success */
+
+    /* data-parallel replicas (collective.c) */
+    struct {
+        bool on;
+        dr3_collective_vtable vt;
+        void *payload;
+        int rank, size;
+        float *buf;      /* the step's allreduce buffer */
+        size_t len;      /* its floats */
+        uint64_t every;  /* full-state fingerprint every this many steps */
+        bool check_next; /* compare the full state at the next step (after a load) */
+    } coll;
 
     /* ---- workspace, sized at creation ---- */
     /* the critics' stacked pass: rows [s,a] (n) ; [s',a'] (n) ; CQL 3N per row (3Nn) */
@@ -84,6 +97,28 @@ void dr3i_ac_normalize(const dr3_ac_learner *l, size_t n, const float *a, size_t
 static inline float dr3i_ac_clamp(float x, float lo, float hi) {
     return x < lo ? lo : (x > hi ? hi : x);
 }
+
+/* Checkpoint bytes (checkpoint.c): the whole state, CRC-terminated, allocated with l's
+ * hooks; and the reverse, building a new learner. */
+dr3_status dr3i_ac_serialize(const dr3_ac_learner *l, uint8_t **out, size_t *len);
+dr3_status dr3i_ac_parse(dr3_ac_learner **out, const uint8_t *p, size_t len,
+                         const dr3_ac_options *runtime, const dr3i_alloc *a, const char *path,
+                         const char *who);
+/* Takes t's state into l (l keeps its plugins and collective) and frees t with l's old
+ * state. */
+void dr3i_ac_adopt(dr3_ac_learner *l, dr3_ac_learner *t);
+
+/* Collective (collective.c). The step packs its gradients (times its rows) and losses,
+ * allreduces them and unpacks the averages; a local failure still takes part (flagged). */
+typedef struct dr3i_ac_reduce {
+    size_t n; /* rows of this rank's batch */
+    bool actor_step;
+    double td, critic_loss, actor_loss; /* local means */
+} dr3i_ac_reduce;
+dr3_status dr3i_ac_coll_step(dr3_ac_learner *l, dr3_status local, dr3i_ac_reduce *r,
+                             const char *who);
+void dr3i_ac_coll_after_load(dr3_ac_learner *l);
+void dr3i_ac_coll_free(dr3_ac_learner *l);
 
 /* Plugins (plugins.c): the learner drops them at free. */
 void dr3i_ac_drop_plugins(dr3_ac_learner *l);

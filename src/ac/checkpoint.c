@@ -144,16 +144,27 @@ static void write_all(buf *b, const dr3_ac_learner *l) {
     }
 }
 
+dr3_status dr3i_ac_serialize(const dr3_ac_learner *l, uint8_t **out, size_t *len) {
+    buf b = {&l->alloc, NULL, 0, 0, DR3_OK};
+    write_all(&b, l);
+    uint32_t crc = b.st == DR3_OK ? dr3i_crc32c(0, b.p, b.len) : 0;
+    put(&b, &crc, sizeof crc);
+    if (b.st != DR3_OK) {
+        dr3i_free(&l->alloc, b.p);
+        return b.st;
+    }
+    *out = b.p;
+    *len = b.len;
+    return DR3_OK;
+}
+
 dr3_status dr3_ac_learner_save(const dr3_ac_learner *l, const char *path) {
     static const char who[] = "dr3_ac_learner_save";
     if (l == NULL || path == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: %s is NULL", who,
                          l == NULL ? "learner" : "path");
     buf b = {&l->alloc, NULL, 0, 0, DR3_OK};
-    write_all(&b, l);
-    uint32_t crc = b.st == DR3_OK ? dr3i_crc32c(0, b.p, b.len) : 0;
-    put(&b, &crc, sizeof crc);
-    dr3_status st = b.st;
+    dr3_status st = dr3i_ac_serialize(l, &b.p, &b.len);
     if (st == DR3_OK) {
         dr3i_atomic_file f;
         if ((st = dr3i_atomic_open_with(&f, path, &l->alloc, who)) == DR3_OK) {
@@ -172,9 +183,9 @@ static dr3_status bad(const char *who, const char *path, const char *what) {
 }
 
 /* Parses the file's bytes into a new learner. */
-static dr3_status parse(dr3_ac_learner **out, const uint8_t *p, size_t len,
-                        const dr3_ac_options *runtime, const dr3i_alloc *a, const char *path,
-                        const char *who) {
+dr3_status dr3i_ac_parse(dr3_ac_learner **out, const uint8_t *p, size_t len,
+                         const dr3_ac_options *runtime, const dr3i_alloc *a, const char *path,
+                         const char *who) {
     if (len < sizeof MAGIC + 8 + 4 || memcmp(p, MAGIC, sizeof MAGIC) != 0)
         return bad(who, path, "not an actor-critic checkpoint (bad magic)");
     uint32_t crc;
@@ -321,7 +332,7 @@ static dr3_status open_file(dr3_ac_learner **out, const char *path,
     }
     st = dr3i_rfile_read(&f, 0, p, (size_t)f.size);
     dr3i_rfile_close(&f);
-    if (st == DR3_OK) st = parse(out, p, (size_t)f.size, runtime, a, path, who);
+    if (st == DR3_OK) st = dr3i_ac_parse(out, p, (size_t)f.size, runtime, a, path, who);
     dr3i_free(a, p);
     return st;
 }
@@ -368,6 +379,12 @@ dr3_status dr3_ac_learner_load(dr3_ac_learner *l, const char *path) {
                          "%s: %s holds a different learner (algorithm, sizes or widths)", who,
                          path);
     }
+    dr3i_ac_adopt(l, t);
+    if (l->coll.on) dr3i_ac_coll_after_load(l);
+    return DR3_OK;
+}
+
+void dr3i_ac_adopt(dr3_ac_learner *l, dr3_ac_learner *t) {
     /* swap everything; the old state leaves with t */
     dr3_ac_learner tmp = *l;
     *l = *t;
@@ -386,6 +403,8 @@ dr3_status dr3_ac_learner_load(dr3_ac_learner *l, const char *path) {
     memcpy(l->reg_loss, tmp.reg_loss, sizeof l->reg_loss);
     t->has_backup = false;
     t->nreg = 0;
+    /* and so does the collective */
+    l->coll = tmp.coll;
+    memset(&t->coll, 0, sizeof t->coll);
     dr3_ac_learner_free(t);
-    return DR3_OK;
 }

@@ -1,9 +1,10 @@
 /* The actor-critic update (dr3/ac.h), as a pipeline:
  * validate → draws → next actions a′ → targets y → actor sample at s → actor losses
  * (critic pass A, gradient w.r.t. the action only) → critic losses (stacked pass B:
- * TD + CQL + DR3 + plugin regularizers) → temperature → guard → optimizers → targets → metrics.
- * Every loss and gradient is computed from the parameters before the step; nothing is
- * written to a parameter, optimizer state or generator until all of them are finite. */
+ * TD + CQL + DR3 + plugin regularizers; rows [s, a; CQL; s′, a′]) → temperature → guard →
+ * optimizers → targets → metrics. Every loss and gradient is computed from the parameters
+ * before the step; nothing is written to a parameter, optimizer state or generator until all of
+ * them are finite. */
 #include "ac_internal.h"
 
 #include <dr3/loss.h>
@@ -143,9 +144,11 @@ static dr3_status prepare(dr3_ac_learner *l, const dr3_ac_batch *b, step_in *in,
     return DR3_OK;
 }
 
-/* Row offsets of the critics' stacked pass. */
-static size_t row_next(size_t n) { return n; }
-static size_t row_cql(size_t n) { return 2 * n; }
+/* Row offsets of the critics' stacked pass: [s, a] (n rows), then CQL's 3N rows per state,
+ * then [s′, a′] (n rows) last, so that without DR3 the backward can stop before them. */
+static size_t row_cql(size_t n) { return n; }
+static size_t row_next_of(size_t n, size_t N) { return n + 3 * N * n; }
+#define row_next(n) row_next_of((n), l->ncql)
 
 /* Next actions a′ (rows n..2n−1 of the stacked pass) and their log-probs; for CQL also the
  * N policy actions at s′ (group 2 of the CQL rows). */
@@ -336,15 +339,38 @@ typedef struct critic_out {
     double td, cql, dr3, reg, q_mean, dot, cos, norm;
 } critic_out;
 
+/* Zeroes the rows of q_gfeat that a critic pass writes ([s, a] and [s′, a′]), so that the
+ * buffer is all zero between passes whatever the batch size (the CQL rows are never
+ * written). */
+static void clear_gfeat(dr3_ac_learner *l, size_t n, size_t fd) {
+    memset(l->q_gfeat, 0, n * fd * sizeof(float));
+    memset(l->q_gfeat + row_next(n) * fd, 0, n * fd * sizeof(float));
+}
+
 /* Critic pass B for critic j: TD, CQL and DR3 losses and the parameter gradient. */
 static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, float cql_w,
                               critic_out *co, const char *who) {
-    const size_t n = in->n, A = l->adim, N = l->ncql, R = 2 * n + 3 * N * n;
-    const size_t fd = dr3_net_feature_dim(l->q[j]);
-    const float *phi = NULL;
-    dr3_status st =
-        dr3_net_forward(l->q[j], R, l->big_obs, l->obs_dim, l->big_act, A, l->q_out, 1, &phi);
-    if (st != DR3_OK) return st;
+    const size_t n = in->n, A = l->adim, N = l->ncql, RN = row_next(n), R = RN + n;
+    const size_t D = l->obs_dim, fd = dr3_net_feature_dim(l->q[j]);
+    const float c0 = l->o.dr3_coef;
+    /* the gradient reaches the [s′, a′] rows only through DR3 or a plugin: without them
+     * those rows take a forward of their own (for the metrics) and no backward */
+    const bool next_grad = c0 > 0 || l->nreg > 0;
+    const float *phi = NULL, *phin = NULL;
+    dr3_status st;
+    if (!next_grad) {
+        const float *p = NULL;
+        if ((st = dr3_net_forward(l->q[j], n, l->big_obs + RN * D, D, l->big_act + RN * A, A,
+                                  l->q_out + RN, 1, &p)) != DR3_OK)
+            return st;
+        float *keep = l->q_gfeat + RN * fd; /* scratch: no feature gradient this pass */
+        memcpy(keep, p, n * fd * sizeof(float));
+        phin = keep;
+    }
+    if ((st = dr3_net_forward(l->q[j], next_grad ? R : RN, l->big_obs, D, l->big_act, A,
+                              l->q_out, 1, &phi)) != DR3_OK)
+        goto done;
+    if (next_grad) phin = phi + RN * fd;
     memset(co, 0, sizeof *co);
     /* TD */
     for (size_t i = 0; i < n; i++) {
@@ -352,7 +378,7 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
         co->td += (double)d * d;
         co->q_mean += l->q_out[i];
         l->q_gout[i] = 2.0f * d / (float)n;
-        l->q_gout[n + i] = 0.0f;
+        l->q_gout[RN + i] = 0.0f;
     }
     co->td /= (double)n;
     co->q_mean /= (double)n;
@@ -381,8 +407,7 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
         }
         co->cql = lse_sum / (double)n - co->q_mean;
     }
-    /* DR3 on φ_j(s, a)·φ_j(s′, a′), through both */
-    const float *phin = phi + n * fd;
+    /* φ·φ′ for the metrics */
     for (size_t i = 0; i < n; i++) {
         double dot = 0, na = 0, nb = 0;
         for (size_t k = 0; k < fd; k++) {
@@ -397,17 +422,17 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
     co->dot /= (double)n;
     co->norm /= (double)n;
     co->cos /= (double)n;
-    const float c0 = l->o.dr3_coef;
-    const float *gfeat = NULL;
-    if (c0 > 0 || l->nreg > 0) {
-        memset(l->q_gfeat, 0, 2 * n * fd * sizeof(float));
-        gfeat = l->q_gfeat;
+    if (!next_grad) {
+        st = dr3_net_backward(l->q[j], RN, l->q_gout, 1, NULL, 0, NULL, 0, 0);
+        goto done;
     }
+    /* DR3 on φ_j(s, a)·φ_j(s′, a′), through both */
+    clear_gfeat(l, n, fd);
     if (c0 > 0) {
         float dl = 0;
         if ((st = dr3_feature_dot_loss(n, fd, phi, fd, phin, fd, c0, &dl, l->q_gfeat,
-                                       l->q_gfeat + n * fd)) != DR3_OK)
-            return st;
+                                       l->q_gfeat + RN * fd)) != DR3_OK)
+            goto done;
         co->dr3 = dl;
     }
     /* plugin regularizers add their loss and gradients on top */
@@ -421,37 +446,55 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
         v.phi = phi;
         v.phi_next = phin;
         v.q = l->q_out;
-        v.q_next = l->q_out + n;
+        v.q_next = l->q_out + RN;
         v.targets = l->y;
-        v.obs_dim = l->obs_dim;
+        v.obs_dim = D;
         v.action_dim = A;
         v.obs = l->big_obs;
         v.actions = l->big_act;
-        v.next_obs = l->big_obs + n * l->obs_dim;
-        v.next_actions = l->big_act + n * A;
-        dr3_ac_reg_grads g = {DR3_AC_REG_GRADS_VERSION, l->q_gfeat, l->q_gfeat + n * fd,
-                              l->q_gout, l->q_gout + n};
+        v.next_obs = l->big_obs + RN * D;
+        v.next_actions = l->big_act + RN * A;
+        dr3_ac_reg_grads g = {DR3_AC_REG_GRADS_VERSION, l->q_gfeat, l->q_gfeat + RN * fd,
+                              l->q_gout, l->q_gout + RN};
         float loss = 0;
         unsigned long mark = dr3i_error_mark();
         const char *name = l->reg[r].name ? l->reg[r].name : "(unnamed)";
-        if (l->reg[r].apply(l->reg_payload[r], &v, &loss, &g) != 0)
-            return dr3i_fail_after(DR3_ERR_CALLBACK, mark, "%s: regularizer %zu ('%s') failed",
-                                   who, r, name);
-        if (!isfinite(loss))
-            return dr3i_fail(DR3_ERR_NONFINITE, "%s: regularizer %zu ('%s') gave a loss of %g",
-                             who, r, name, (double)loss);
+        if (l->reg[r].apply(l->reg_payload[r], &v, &loss, &g) != 0) {
+            st = dr3i_fail_after(DR3_ERR_CALLBACK, mark, "%s: regularizer %zu ('%s') failed",
+                                 who, r, name);
+            goto done;
+        }
+        if (!isfinite(loss)) {
+            st = dr3i_fail(DR3_ERR_NONFINITE, "%s: regularizer %zu ('%s') gave a loss of %g",
+                           who, r, name, (double)loss);
+            goto done;
+        }
         l->reg_loss_step[r] += loss;
         co->reg += loss;
     }
-    return dr3_net_backward(l->q[j], R, l->q_gout, 1, gfeat, fd, NULL, 0, 0);
+    st = dr3_net_backward(l->q[j], R, l->q_gout, 1, l->q_gfeat, fd, NULL, 0, 0);
+done:
+    clear_gfeat(l, n, fd);
+    return st;
 }
 
 static bool grads_finite(dr3_net *net) {
     return dr3i_all_finite(dr3_net_grads(net), dr3_net_param_count(net), 1);
 }
 
-static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_metrics *m,
-                            const char *who) {
+/* What the compute stage leaves for the apply stage. */
+typedef struct step_ctx {
+    size_t n;
+    bool gaussian, actor_step;
+    float alpha, cql_ap, cql_w, a_loss, alpha_loss;
+    double ent;
+    critic_out co[2];
+} step_ctx;
+
+/* Everything up to the gradients, from the parameters before the step; writes only
+ * workspace, the nets' gradient vectors and l->g_log_*. */
+static dr3_status compute(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_metrics *m,
+                          step_ctx *c, const char *who) {
     dr3_ac_batch b;
     dr3_status st = dr3i_struct_in(&b, user, &dr3i_desc_dr3_ac_batch, false, who, "batch");
     if (st != DR3_OK) return st;
@@ -471,6 +514,10 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
         gaussian || (algo == DR3_AC_TD3BC && (l->steps + 1) % l->o.policy_delay == 0);
     const float alpha = gaussian ? expf(l->log_alpha) : 0.0f;
     float cql_ap = 0, cql_w = 0;
+    c->n = n;
+    c->gaussian = gaussian;
+    c->actor_step = actor_step;
+    c->alpha = alpha;
     if (algo == DR3_AC_CQL) {
         cql_ap = dr3i_ac_clamp(expf(l->log_cql_alpha), 0.0f, 1e6f);
         cql_w = l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE ? cql_ap * l->o.cql_alpha
@@ -480,7 +527,8 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
     /* the stacked critic rows: obs [s; s′; s repeated 3N], actions [a; a′; CQL] */
     for (size_t i = 0; i < n; i++) {
         memcpy(l->big_obs + i * D, in.obs + i * in.ld_obs, D * sizeof(float));
-        memcpy(l->big_obs + (n + i) * D, in.next_obs + i * in.ld_next_obs, D * sizeof(float));
+        memcpy(l->big_obs + (row_next(n) + i) * D, in.next_obs + i * in.ld_next_obs,
+               D * sizeof(float));
         for (size_t t = 0; t < 3 * N; t++)
             memcpy(l->big_obs + (row_cql(n) + i * 3 * N + t) * D, in.obs + i * in.ld_obs,
                    D * sizeof(float));
@@ -490,32 +538,32 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
     }
     memcpy(l->big_act, l->data_act, n * A * sizeof(float));
 
+    c->cql_ap = cql_ap;
+    c->cql_w = cql_w;
     if ((st = next_actions(l, &in)) != DR3_OK) return st;
     if ((st = targets(l, &in, alpha, who)) != DR3_OK) return st;
-    float a_loss = 0;
     if ((actor_step || N > 0) && (st = actor_sample(l, &in)) != DR3_OK) return st;
-    if (actor_step && (st = actor_loss(l, &in, alpha, &a_loss)) != DR3_OK) return st;
-    critic_out co[2];
-    memset(co, 0, sizeof co);
+    if (actor_step && (st = actor_loss(l, &in, alpha, &c->a_loss)) != DR3_OK) return st;
+    critic_out *co = c->co;
     memset(l->reg_loss_step, 0, sizeof l->reg_loss_step);
     for (size_t j = 0; j < l->nq; j++)
         if ((st = critic_loss(l, &in, j, cql_w, &co[j], who)) != DR3_OK) return st;
 
     /* temperature and CQL multiplier gradients */
     double ent = 0;
+    l->g_log_alpha = 0;
+    l->g_log_cql_alpha = 0;
     if (gaussian) {
         for (size_t i = 0; i < n; i++) ent -= l->logp[i];
         ent /= (double)n;
     }
     const float h_target = l->o.target_entropy_per_dim * (float)A;
     float alpha_loss = 0;
-    l->g_log_alpha = 0;
     if (gaussian && l->o.auto_alpha) {
         /* loss −mean(log α · (log π + H̄)): gradient −(mean log π + H̄) */
         l->g_log_alpha = (float)(-(-ent + h_target));
         alpha_loss = -l->log_alpha * (float)(-ent + h_target);
     }
-    l->g_log_cql_alpha = 0;
     if (algo == DR3_AC_CQL && l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE) {
         double s = 0;
         for (size_t j = 0; j < l->nq; j++)
@@ -526,6 +574,41 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
         l->g_log_cql_alpha =
             expf(l->log_cql_alpha) < 1e6f ? (float)(-scale * cql_ap * s) : 0.0f;
     }
+    c->ent = ent;
+    c->alpha_loss = alpha_loss;
+    return DR3_OK;
+}
+
+static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_metrics *m,
+                            const char *who) {
+    step_ctx c;
+    memset(&c, 0, sizeof c);
+    dr3_status st = compute(l, user, m, &c, who);
+    double td_avg = 0, crit_avg = 0;
+    if (st == DR3_OK)
+        for (size_t j = 0; j < l->nq; j++) {
+            td_avg += c.co[j].td;
+            crit_avg += c.co[j].td + c.co[j].dr3 + c.co[j].reg;
+            if (l->o.algo == DR3_AC_CQL)
+                crit_avg +=
+                    l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE
+                        ? c.cql_ap * (l->o.cql_alpha * c.co[j].cql - l->o.cql_target_gap)
+                        : l->o.cql_alpha * c.co[j].cql;
+        }
+    if (l->coll.on) {
+        /* every rank takes part, failed or not; the gradients become the ranks' mean */
+        dr3i_ac_reduce r = {c.n, c.actor_step, td_avg, crit_avg, c.a_loss};
+        st = dr3i_ac_coll_step(l, st, &r, who);
+        td_avg = r.td;
+        crit_avg = r.critic_loss;
+        c.a_loss = (float)r.actor_loss;
+    }
+    if (st != DR3_OK) return st;
+    const size_t n = c.n;
+    const dr3_ac_algo algo = l->o.algo;
+    const bool gaussian = c.gaussian, actor_step = c.actor_step;
+    const float alpha = c.alpha, cql_w = c.cql_w, a_loss = c.a_loss;
+    const critic_out *co = c.co;
 
     /* the guard: every gradient finite before anything is written */
     bool ok = isfinite(l->g_log_alpha) && isfinite(l->g_log_cql_alpha) && isfinite(a_loss);
@@ -563,25 +646,19 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
 
     if (m == NULL) return DR3_OK;
     dr3_ac_metrics full = DR3_AC_METRICS_INIT;
-    double td = 0, tot = 0, cql = 0, dr3 = 0, yb = 0;
+    double cql = 0, dr3 = 0, yb = 0;
     for (size_t j = 0; j < l->nq; j++) {
-        td += co[j].td;
         dr3 += co[j].dr3;
         cql += co[j].cql;
-        tot += co[j].td + co[j].dr3 + co[j].reg;
-        if (algo == DR3_AC_CQL)
-            tot += l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE
-                       ? cql_ap * (l->o.cql_alpha * co[j].cql - l->o.cql_target_gap)
-                       : l->o.cql_alpha * co[j].cql;
     }
     for (size_t i = 0; i < n; i++) yb += l->y[i];
     full.step = l->steps;
-    full.critic_loss = (float)tot;
-    full.td_loss = (float)td;
+    full.critic_loss = (float)crit_avg;
+    full.td_loss = (float)td_avg;
     full.actor_loss = a_loss;
     full.alpha = alpha;
-    full.alpha_loss = alpha_loss;
-    full.entropy = (float)ent;
+    full.alpha_loss = c.alpha_loss;
+    full.entropy = (float)c.ent;
     full.mean_q = (float)co[0].q_mean;
     full.mean_target = (float)(yb / (double)n);
     full.feature_dot = (float)co[0].dot;

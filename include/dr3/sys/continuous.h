@@ -22,6 +22,7 @@
 
 #include <dr3/ac.h>
 #include <dr3/common.h>
+#include <dr3/sys/collective.h>
 #include <dr3/sys/errors.h>
 
 #ifdef __cplusplus
@@ -161,6 +162,34 @@ DR3_API dr3_status dr3_ac_learner_add_regularizer(dr3_ac_learner *learner,
  *  into @p out. Experimental. Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_RANGE. */
 DR3_API dr3_status dr3_ac_learner_reg_loss(float *out, const dr3_ac_learner *learner,
                                            size_t index);
+
+/**
+ * @brief Makes @p learner one replica of a data-parallel actor-critic learner over the
+ *        ranks of @p vtable (dr3/sys/collective.h; libdr3-mpi implements it on MPI).
+ *        Experimental.
+ * Every rank calls it with a learner created with the same options (the seed may differ).
+ * It checks that each rank is held once and that the options agree (one allreduce), copies
+ * rank 0's whole state (every network, optimizer, α, α′, generators, step count) to every
+ * rank (one broadcast; on the other ranks the networks are replaced, so pointers from the
+ * getters become invalid), and splits the generators per rank. From then on each step makes
+ * one allreduce: the row-weighted mean of every gradient (critics, actor, log α, log α′),
+ * so N ranks of b rows take the step one process takes on their N·b rows — exactly for SAC,
+ * CQL and SARSA; TD3+BC's λ = α/mean|Q| is computed on each rank's own rows. The metrics'
+ * TD, critic and actor losses are the ranks' means; the others describe this rank's rows. A
+ * rank whose step fails before the allreduce still takes part, so all fail together and
+ * nothing changes anywhere; a fingerprint (step count; every 100 steps and after a load the
+ * whole state) fails the step with ::DR3_ERR_STATE when the replicas diverged. Steps are
+ * therefore collective: every rank calls them the same number of times. NULL @p vtable
+ * removes the collective (calling its destroy). The vtable is copied; @p payload is borrowed
+ * until the learner is freed or the collective replaced.
+ * Errors: ::DR3_ERR_INVALID_ARG (NULL learner, a required callback missing, rank()/size()
+ * out of range or inconsistent), ::DR3_ERR_VERSION, ::DR3_ERR_SHAPE (options differ across
+ * ranks), ::DR3_ERR_CALLBACK (a collective call failed), ::DR3_ERR_NOMEM; on error the
+ * learner is unchanged. Collective: every rank must call it.
+ */
+DR3_API dr3_status dr3_ac_learner_set_collective(dr3_ac_learner *learner,
+                                                 const dr3_collective_vtable *vtable,
+                                                 void *payload);
 
 #endif /* DR3_EXPERIMENTAL */
 
