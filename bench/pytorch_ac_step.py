@@ -5,7 +5,7 @@ SAC and CQL(H) with N = 10, two critics and a tanh-Gaussian actor of 2 x 256 hid
 (ReLU), batch 256, obs 17, action 6, DR3 (c0 = 0.1) on each critic's features at (s, a) and
 (s', a'), automatic entropy tuning, Adam everywhere, Polyak targets. Each critic runs once on
 the stacked rows [s, a; s', a'; CQL rows] (what libdr3 does; also the faster choice here).
-Prints "algo threads ms" lines (best of five windows).
+Prints "algo threads wall_ms cpu_ms" lines (best of five windows each).
 Run with Debian's python3 (python3-torch): /usr/bin/python3 bench/pytorch_ac_step.py [secs]
 """
 import math
@@ -110,11 +110,12 @@ def make_step(cql):
 
 
 def time_best(step, secs, warmup=3):
+    """Best of five windows: wall seconds per step, and process CPU seconds per step."""
     for _ in range(warmup):
         step()
-    best = float("inf")
+    best, best_cpu = float("inf"), float("inf")
     for _ in range(5):
-        iters, t0 = 0, time.perf_counter()
+        iters, t0, c0 = 0, time.perf_counter(), time.process_time()
         while True:
             step()
             iters += 1
@@ -122,7 +123,8 @@ def time_best(step, secs, warmup=3):
             if t >= secs / 5:
                 break
         best = min(best, t / iters)
-    return best
+        best_cpu = min(best_cpu, (time.process_time() - c0) / iters)
+    return best, best_cpu
 
 
 def main():
@@ -131,7 +133,8 @@ def main():
     for name, cql in (("sac", False), ("cql", True)):
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            print(f"{name} {threads} {1e3 * time_best(make_step(cql), secs):.3f}", flush=True)
+            wall, cpu = time_best(make_step(cql), secs)
+            print(f"{name} {threads} {1e3 * wall:.3f} {1e3 * cpu:.3f}", flush=True)
 
 
 if __name__ == "__main__":

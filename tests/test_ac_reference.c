@@ -102,7 +102,7 @@ static void test_cases(void **state) {
         const size_t NR = n * (c->N ? c->N : 1);
         for (size_t t = 0; t < REF_AC_STEPS; t++) {
             dr3_ac_batch b = DR3_AC_BATCH_INIT;
-            b.n = n;
+            b.n = t == 0 ? n : c->n2; /* batch sizes may differ between steps */
             b.obs = c->obs + t * n * D;
             b.ld_obs = D;
             b.actions = c->actions + t * n * A;

@@ -266,9 +266,10 @@ DR3_API dr3_status dr3_ac_learner_step(dr3_ac_learner *learner, const dr3_replay
 
 /**
  * @brief Actions for @p n observations, in the caller's units. Deterministic: the policy's
- *        mode (tanh of the mean, or the TD3 actor's output); otherwise a sample of
- *        π(·|s) drawn from the learner's acting generator (separate from the training one).
- *        Experimental.
+ *        mode (tanh of the mean, or the TD3 actor's output); otherwise SAC/CQL sample
+ *        π(·|s) and TD3+BC adds N(0, policy_noise²) exploration noise to its output (kept
+ *        inside the box), drawn from the learner's acting generator (separate from the
+ *        training one, saved in checkpoints). Experimental.
  * @param learner       the learner (not SARSA: it has no actor).
  * @param n             rows (any number; processed in chunks).
  * @param obs           n × obs_dim, row stride @p ld_obs.
@@ -294,8 +295,9 @@ DR3_API dr3_status dr3_ac_learner_q_values(dr3_ac_learner *learner, size_t n, co
 /** @brief Steps completed (0 for NULL). Experimental. */
 DR3_API uint64_t dr3_ac_learner_step_count(const dr3_ac_learner *learner);
 
-/** @brief Online critic @p index (0 or 1; borrowed), or NULL when absent. Its parameters may
- *  be written between steps (tests copy PyTorch weights in). Experimental. */
+/** @brief Online critic @p index (0 or 1; borrowed until the learner is freed or replaced
+ *  by dr3_ac_learner_load() / dr3_ac_learner_set_collective()), or NULL when absent. Its
+ *  parameters may be written between steps (tests copy PyTorch weights in). Experimental. */
 DR3_API dr3_net *dr3_ac_learner_critic(dr3_ac_learner *learner, size_t index);
 
 /** @brief Target critic @p index (borrowed), or NULL when absent. Experimental. */
@@ -346,7 +348,9 @@ DR3_API dr3_status dr3_ac_learner_open(dr3_ac_learner **out, const char *path,
 
 /**
  * @brief Restores a file written by dr3_ac_learner_save() into @p learner, whose options
- *        (architecture and algorithm) must match the file's. Experimental.
+ *        (architecture and algorithm) must match the file's. The learner keeps its plugins
+ *        and collective; networks returned earlier by the getters (dr3_ac_learner_critic()
+ *        and the others) are replaced, so those pointers become invalid. Experimental.
  * Errors: as dr3_ac_learner_open(), ::DR3_ERR_SHAPE; on error the learner is unchanged.
  */
 DR3_API dr3_status dr3_ac_learner_load(dr3_ac_learner *learner, const char *path);

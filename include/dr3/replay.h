@@ -400,6 +400,50 @@ DR3_API dr3_status dr3_replay_open_minari(dr3_replay **out, const char *path,
  */
 DR3_API dr3_status dr3_replay_set_shard(dr3_replay *r, size_t index, size_t count);
 
+/* ---- D4RL-layout writers (experimental: may change in any release) -------------------- */
+
+/**
+ * @brief Writes the stored steps, oldest first, as a D4RL HDF5 file (the arrays D4RL's
+ *        `get_dataset()` returns, at the file's root), which dr3_replay_open_d4rl(), h5py
+ *        and D4RL-based code read.
+ *
+ * Datasets: `observations` (N, obs_dim) float32 (uint8 for a uint8 buffer),
+ * `actions` (N, action_dim) float32 or (N,) int32 for discrete actions, `rewards` (N,)
+ * float32, `terminals` and `timeouts` (N,) h5py booleans (truncated steps are timeouts),
+ * `next_observations` (N, obs_dim): s' of every step (zeros where none is stored: after a
+ * terminal without final observation, and for the newest step of an open episode, which
+ * therefore has neither flag set and is not sampled when read back), and `next_actions`
+ * when @p r came from a file that had them. Final-observation rows are not steps: they
+ * appear as the next_observations of the step they end. Reading the file back gives the
+ * same transitions, except that the first row starts an episode (a ring that wrapped
+ * mid-episode lost its start).
+ *
+ * The file is assembled in memory by libhdf5 (about the size of the file: N × (2 ×
+ * obs_dim + action_dim) × 4 bytes plus a little) and written to a temporary file beside
+ * @p path, fsync'd and renamed over it: on any failure @p path is untouched and nothing is
+ * left behind. Requires libhdf5.
+ * Errors: ::DR3_ERR_INVALID_ARG (NULL or empty), ::DR3_ERR_STATE (no steps stored),
+ * ::DR3_ERR_UNSUPPORTED (built without HDF5), ::DR3_ERR_IO, ::DR3_ERR_NOMEM,
+ * ::DR3_ERR_OVERFLOW. Not thread-safe with other libhdf5 users in the process unless
+ * libhdf5 was built thread-safe; safe with other readers of @p r.
+ */
+DR3_API dr3_status dr3_replay_save_d4rl(const dr3_replay *r, const char *path);
+
+/**
+ * @brief Writes the same arrays as dr3_replay_save_d4rl() as a directory of .npy files
+ *        (`observations.npy`, `actions.npy`, `rewards.npy`, `terminals.npy`,
+ *        `timeouts.npy`, `next_observations.npy`, optional `next_actions.npy`; flags
+ *        '|b1'), which dr3_replay_open_npy() and `numpy.load` read.
+ *
+ * All or nothing for the whole directory: the files are written into a temporary directory
+ * beside @p dir, which then takes @p dir's place in one rename (an existing @p dir is
+ * swapped out atomically with Linux's renameat2 exchange and its arrays removed). An
+ * existing @p dir that holds anything but these array files is refused, not replaced.
+ * Needs no HDF5. Errors: ::DR3_ERR_INVALID_ARG, ::DR3_ERR_STATE (no steps stored),
+ * ::DR3_ERR_IO (including a @p dir that is a file or holds other files), ::DR3_ERR_NOMEM.
+ * Safe with other readers of @p r.
+ */
+DR3_API dr3_status dr3_replay_save_d4rl_npy(const dr3_replay *r, const char *dir);
 #endif /* DR3_EXPERIMENTAL */
 
 #ifdef __cplusplus

@@ -1,9 +1,10 @@
 /* The actor-critic update (dr3/ac.h), as a pipeline:
  * validate → draws → next actions a′ → targets y → actor sample at s → actor losses
  * (critic pass A, gradient w.r.t. the action only) → critic losses (stacked pass B:
- * TD + CQL + DR3 + plugin regularizers) → temperature → guard → optimizers → targets → metrics.
- * Every loss and gradient is computed from the parameters before the step; nothing is
- * written to a parameter, optimizer state or generator until all of them are finite. */
+ * TD + CQL + DR3 + plugin regularizers; rows [s, a; CQL; s′, a′]) → temperature → guard →
+ * optimizers → targets → metrics. Every loss and gradient is computed from the parameters
+ * before the step; nothing is written to a parameter, optimizer state or generator until all of
+ * them are finite. */
 #include "ac_internal.h"
 
 #include <dr3/loss.h>
@@ -143,9 +144,11 @@ static dr3_status prepare(dr3_ac_learner *l, const dr3_ac_batch *b, step_in *in,
     return DR3_OK;
 }
 
-/* Row offsets of the critics' stacked pass. */
-static size_t row_next(size_t n) { return n; }
-static size_t row_cql(size_t n) { return 2 * n; }
+/* Row offsets of the critics' stacked pass: [s, a] (n rows), then CQL's 3N rows per state,
+ * then [s′, a′] (n rows) last, so that without DR3 the backward can stop before them. */
+static size_t row_cql(size_t n) { return n; }
+static size_t row_next_of(size_t n, size_t N) { return n + 3 * N * n; }
+#define row_next(n) row_next_of((n), l->ncql)
 
 /* Next actions a′ (rows n..2n−1 of the stacked pass) and their log-probs; for CQL also the
  * N policy actions at s′ (group 2 of the CQL rows). */
@@ -336,15 +339,38 @@ typedef struct critic_out {
     double td, cql, dr3, reg, q_mean, dot, cos, norm;
 } critic_out;
 
+/* Zeroes the rows of q_gfeat that a critic pass writes ([s, a] and [s′, a′]), so that the
+ * buffer is all zero between passes whatever the batch size (the CQL rows are never
+ * written). */
+static void clear_gfeat(dr3_ac_learner *l, size_t n, size_t fd) {
+    memset(l->q_gfeat, 0, n * fd * sizeof(float));
+    memset(l->q_gfeat + row_next(n) * fd, 0, n * fd * sizeof(float));
+}
+
 /* Critic pass B for critic j: TD, CQL and DR3 losses and the parameter gradient. */
 static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, float cql_w,
                               critic_out *co, const char *who) {
-    const size_t n = in->n, A = l->adim, N = l->ncql, R = 2 * n + 3 * N * n;
-    const size_t fd = dr3_net_feature_dim(l->q[j]);
-    const float *phi = NULL;
-    dr3_status st =
-        dr3_net_forward(l->q[j], R, l->big_obs, l->obs_dim, l->big_act, A, l->q_out, 1, &phi);
-    if (st != DR3_OK) return st;
+    const size_t n = in->n, A = l->adim, N = l->ncql, RN = row_next(n), R = RN + n;
+    const size_t D = l->obs_dim, fd = dr3_net_feature_dim(l->q[j]);
+    const float c0 = l->o.dr3_coef;
+    /* the gradient reaches the [s′, a′] rows only through DR3 or a plugin: without them
+     * those rows take a forward of their own (for the metrics) and no backward */
+    const bool next_grad = c0 > 0 || l->nreg > 0;
+    const float *phi = NULL, *phin = NULL;
+    dr3_status st;
+    if (!next_grad) {
+        const float *p = NULL;
+        if ((st = dr3_net_forward(l->q[j], n, l->big_obs + RN * D, D, l->big_act + RN * A, A,
+                                  l->q_out + RN, 1, &p)) != DR3_OK)
+            return st;
+        float *keep = l->q_gfeat + RN * fd; /* scratch: no feature gradient this pass */
+        memcpy(keep, p, n * fd * sizeof(float));
+        phin = keep;
+    }
+    if ((st = dr3_net_forward(l->q[j], next_grad ? R : RN, l->big_obs, D, l->big_act, A,
+                              l->q_out, 1, &phi)) != DR3_OK)
+        goto done;
+    if (next_grad) phin = phi + RN * fd;
     memset(co, 0, sizeof *co);
     /* TD */
     for (size_t i = 0; i < n; i++) {
@@ -352,7 +378,7 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
         co->td += (double)d * d;
         co->q_mean += l->q_out[i];
         l->q_gout[i] = 2.0f * d / (float)n;
-        l->q_gout[n + i] = 0.0f;
+        l->q_gout[RN + i] = 0.0f;
     }
     co->td /= (double)n;
     co->q_mean /= (double)n;
@@ -381,8 +407,7 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
         }
         co->cql = lse_sum / (double)n - co->q_mean;
     }
-    /* DR3 on φ_j(s, a)·φ_j(s′, a′), through both */
-    const float *phin = phi + n * fd;
+    /* φ·φ′ for the metrics */
     for (size_t i = 0; i < n; i++) {
         double dot = 0, na = 0, nb = 0;
         for (size_t k = 0; k < fd; k++) {
@@ -397,17 +422,17 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
     co->dot /= (double)n;
     co->norm /= (double)n;
     co->cos /= (double)n;
-    const float c0 = l->o.dr3_coef;
-    const float *gfeat = NULL;
-    if (c0 > 0 || l->nreg > 0) {
-        memset(l->q_gfeat, 0, 2 * n * fd * sizeof(float));
-        gfeat = l->q_gfeat;
+    if (!next_grad) {
+        st = dr3_net_backward(l->q[j], RN, l->q_gout, 1, NULL, 0, NULL, 0, 0);
+        goto done;
     }
+    /* DR3 on φ_j(s, a)·φ_j(s′, a′), through both */
+    clear_gfeat(l, n, fd);
     if (c0 > 0) {
         float dl = 0;
         if ((st = dr3_feature_dot_loss(n, fd, phi, fd, phin, fd, c0, &dl, l->q_gfeat,
-                                       l->q_gfeat + n * fd)) != DR3_OK)
-            return st;
+                                       l->q_gfeat + RN * fd)) != DR3_OK)
+            goto done;
         co->dr3 = dl;
     }
     /* plugin regularizers add their loss and gradients on top */
@@ -421,29 +446,36 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
         v.phi = phi;
         v.phi_next = phin;
         v.q = l->q_out;
-        v.q_next = l->q_out + n;
+        v.q_next = l->q_out + RN;
         v.targets = l->y;
-        v.obs_dim = l->obs_dim;
+        v.obs_dim = D;
         v.action_dim = A;
         v.obs = l->big_obs;
         v.actions = l->big_act;
-        v.next_obs = l->big_obs + n * l->obs_dim;
-        v.next_actions = l->big_act + n * A;
-        dr3_ac_reg_grads g = {DR3_AC_REG_GRADS_VERSION, l->q_gfeat, l->q_gfeat + n * fd,
-                              l->q_gout, l->q_gout + n};
+        v.next_obs = l->big_obs + RN * D;
+        v.next_actions = l->big_act + RN * A;
+        dr3_ac_reg_grads g = {DR3_AC_REG_GRADS_VERSION, l->q_gfeat, l->q_gfeat + RN * fd,
+                              l->q_gout, l->q_gout + RN};
         float loss = 0;
         unsigned long mark = dr3i_error_mark();
         const char *name = l->reg[r].name ? l->reg[r].name : "(unnamed)";
-        if (l->reg[r].apply(l->reg_payload[r], &v, &loss, &g) != 0)
-            return dr3i_fail_after(DR3_ERR_CALLBACK, mark, "%s: regularizer %zu ('%s') failed",
-                                   who, r, name);
-        if (!isfinite(loss))
-            return dr3i_fail(DR3_ERR_NONFINITE, "%s: regularizer %zu ('%s') gave a loss of %g",
-                             who, r, name, (double)loss);
+        if (l->reg[r].apply(l->reg_payload[r], &v, &loss, &g) != 0) {
+            st = dr3i_fail_after(DR3_ERR_CALLBACK, mark, "%s: regularizer %zu ('%s') failed",
+                                 who, r, name);
+            goto done;
+        }
+        if (!isfinite(loss)) {
+            st = dr3i_fail(DR3_ERR_NONFINITE, "%s: regularizer %zu ('%s') gave a loss of %g",
+                           who, r, name, (double)loss);
+            goto done;
+        }
         l->reg_loss_step[r] += loss;
         co->reg += loss;
     }
-    return dr3_net_backward(l->q[j], R, l->q_gout, 1, gfeat, fd, NULL, 0, 0);
+    st = dr3_net_backward(l->q[j], R, l->q_gout, 1, l->q_gfeat, fd, NULL, 0, 0);
+done:
+    clear_gfeat(l, n, fd);
+    return st;
 }
 
 static bool grads_finite(dr3_net *net) {
@@ -495,7 +527,8 @@ static dr3_status compute(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_me
     /* the stacked critic rows: obs [s; s′; s repeated 3N], actions [a; a′; CQL] */
     for (size_t i = 0; i < n; i++) {
         memcpy(l->big_obs + i * D, in.obs + i * in.ld_obs, D * sizeof(float));
-        memcpy(l->big_obs + (n + i) * D, in.next_obs + i * in.ld_next_obs, D * sizeof(float));
+        memcpy(l->big_obs + (row_next(n) + i) * D, in.next_obs + i * in.ld_next_obs,
+               D * sizeof(float));
         for (size_t t = 0; t < 3 * N; t++)
             memcpy(l->big_obs + (row_cql(n) + i * 3 * N + t) * D, in.obs + i * in.ld_obs,
                    D * sizeof(float));

@@ -88,6 +88,7 @@ def tanh_gauss(out, eps, c):
 def run_case(c, rng):
     torch.manual_seed(c["seed"])
     D, A, n, N = c["obs_dim"], c["action_dim"], c["n"], c["N"]
+    n_full = n
     nq = c["nq"]
     low = np.array(c["low"], np.float32)
     high = np.array(c["high"], np.float32)
@@ -118,6 +119,7 @@ def run_case(c, rng):
     steps = []
     metrics = []
     for t in range(STEPS):
+        n = n_full
         b = {
             "obs": rng.uniform(-1.5, 1.5, (n, D)),
             "actions": rng.uniform(low, high, (n, A)),
@@ -134,7 +136,11 @@ def run_case(c, rng):
         }
         b = {k: (v.astype(np.float32) if v.dtype != np.uint8 else v) for k, v in b.items()}
         steps.append(b)
-        T = {k: torch.from_numpy(v.copy()) for k, v in b.items()}
+        # step t uses its first n_t rows (and their n_t·N CQL draws): batch sizes may vary
+        n_t = c["n"] if t == 0 else c.get("n2", c["n"])
+        per_row = {"cql_uniform": max(N, 1), "cql_eps_obs": max(N, 1), "cql_eps_next": max(N, 1)}
+        T = {k: torch.from_numpy(v[:n_t * per_row.get(k, 1)].copy()) for k, v in b.items()}
+        n = n_t
         obs, nobs = T["obs"], T["next_obs"]
         a = norm(T["actions"])
         disc = c["gamma"] * (1.0 - T["terminals"].float())
@@ -272,6 +278,10 @@ CASES = [
     dict(BASE, name="sarsa", algo=SARSA, seed=15, nq=1, dr3_coef=f32(0.3)),
     dict(BASE, name="sac_single_fixed_alpha", algo=SAC, seed=16, nq=1, auto_alpha=0,
          dr3_coef=f32(0.0), low=[-1.0, -1.0, -1.0], high=[1.0, 1.0, 1.0]),
+    # CQL without DR3 (the [s', a'] rows get no backward), second step on 5 of the 8 rows
+    dict(BASE, name="cql_no_dr3_n5", algo=CQL, seed=17, N=2, dr3_coef=f32(0.0), n2=5),
+    # CQL + DR3 with a smaller second batch (workspace rows of the first step reused)
+    dict(BASE, name="cql_dr3_n3", algo=CQL, seed=18, N=3, n2=3),
 ]
 
 
@@ -303,7 +313,7 @@ def main():
     L.append("""typedef struct ref_ac_case {
     const char *name;
     int algo, nq, auto_alpha, backup_entropy, cql_mode;
-    size_t obs_dim, action_dim, n, N, delay;
+    size_t obs_dim, action_dim, n, N, delay, n2; /* n2: rows of the second step */
     size_t critic_hidden[2], actor_hidden[2];
     float gamma, tau, critic_lr, actor_lr, alpha_lr, init_alpha, te_per_dim, log_std_min,
         log_std_max, cql_alpha, gap, cql_init_alpha, temperature, policy_noise, noise_clip,
@@ -347,9 +357,10 @@ def main():
         names["pit1"] = arr(p + "pit1", final["pit"])
         qc = len(init["q"][0])
         pc = len(init["pi"]) if c["algo"] != SARSA else 0
-        e = ("    {\"%s\", %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, {%d, %d}, {%d, %d},\n"
+        e = ("    {\"%s\", %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, {%d, %d}, {%d, %d},\n"
              % (c["name"], c["algo"], c["nq"], c["auto_alpha"], c["backup_entropy"],
                 c["cql_mode"], c["obs_dim"], c["action_dim"], c["n"], c["N"], c["delay"],
+                c.get("n2", c["n"]),
                 c["critic_hidden"][0], c["critic_hidden"][1], c["actor_hidden"][0],
                 c["actor_hidden"][1]))
         e += "     " + ", ".join(fmt(c[k]) for k in [

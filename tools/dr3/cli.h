@@ -36,4 +36,12 @@ int cmd_collect(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 
+/* Continuous actions (cmd_continuous.c): the subcommands' actor-critic paths, and the tests
+ * that route to them: --env names a continuous environment; an option is present. */
+int cmd_collect_continuous(int argc, char **argv);
+int cmd_train_continuous(int argc, char **argv);
+int cmd_eval_continuous(int argc, char **argv);
+int cli_continuous_env(int argc, char **argv);
+int cli_has_option(int argc, char **argv, const char *name);
+
 #endif

@@ -115,6 +115,7 @@ static dr3_status run_dqn_agent(dr3env *env, dr3_replay *log, size_t transitions
 }
 
 int cmd_collect(int argc, char **argv) {
+    if (cli_continuous_env(argc, argv)) return cmd_collect_continuous(argc, argv);
     const char *env_name = NULL, *out = NULL, *policy = "controller", *agent = "policy";
     const char *format = NULL;
     uint64_t transitions = 0, seed = 0;
@@ -242,6 +243,7 @@ static int on_progress(void *payload, const dr3_step_metrics *m) {
 }
 
 int cmd_train(int argc, char **argv) {
+    if (cli_has_option(argc, argv, "algo")) return cmd_train_continuous(argc, argv);
     const char *data = NULL, *backup = "max", *ckpt = NULL, *metrics = NULL, *net = "mlp";
     uint64_t steps = 10000, width = 256, depth = 2, batch = 128, seed = 0, threads = 1;
     uint64_t bc_steps = 2000, frame_stack = 1, n_step = 1, suffix = 0, save_every = 0;
@@ -335,12 +337,12 @@ int cmd_train(int argc, char **argv) {
     dr3_replay_get_options(&ro, r);
     if (ro.action_kind != DR3_ACTION_DISCRETE) {
         fprintf(stderr,
-                "dr3 train: '%s' has continuous (float) actions; the learner is discrete (if "
-                "they are action indices, store them as integers: np.save(path, "
-                "a.astype(np.int64)))\n",
+                "dr3 train: %s has continuous actions: training the actor-critic learner "
+                "(--algo cql; if they are action indices, store them as integers: "
+                "np.save(path, a.astype(np.int64)))\n",
                 data);
         dr3_replay_free(r);
-        return CLI_FAIL;
+        return cmd_train_continuous(argc, argv);
     }
     size_t S = dr3_replay_state_dim(r), A = ro.num_actions;
     printf("dataset %s: %zu transitions, state %zu floats, %zu actions\n", data,
@@ -531,6 +533,7 @@ static int eval_greedy(void *payload, const float *obs) {
 }
 
 int cmd_eval(int argc, char **argv) {
+    if (cli_continuous_env(argc, argv)) return cmd_eval_continuous(argc, argv);
     const char *ckpt = NULL, *env_name = NULL;
     uint64_t episodes = 10, seed = 0;
     const cli_opt opts[] = {

@@ -170,7 +170,8 @@ DR3_API dr3_status dr3_ac_learner_reg_loss(float *out, const dr3_ac_learner *lea
  * Every rank calls it with a learner created with the same options (the seed may differ).
  * It checks that each rank is held once and that the options agree (one allreduce), copies
  * rank 0's whole state (every network, optimizer, α, α′, generators, step count) to every
- * rank (one broadcast), and splits the generators per rank. From then on each step makes
+ * rank (one broadcast; on the other ranks the networks are replaced, so pointers from the
+ * getters become invalid), and splits the generators per rank. From then on each step makes
  * one allreduce: the row-weighted mean of every gradient (critics, actor, log α, log α′),
  * so N ranks of b rows take the step one process takes on their N·b rows — exactly for SAC,
  * CQL and SARSA; TD3+BC's λ = α/mean|Q| is computed on each rank's own rows. The metrics'

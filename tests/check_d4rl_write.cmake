@@ -1,0 +1,12 @@
+# Runs `test_d4rl_write --write DIR`, then the independent numpy/h5py check on DIR.
+file(REMOVE_RECURSE ${DIR})
+file(MAKE_DIRECTORY ${DIR})
+execute_process(COMMAND ${PROG} --write ${DIR} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "test_d4rl_write --write failed (${rc})")
+endif()
+execute_process(COMMAND ${PYTHON} ${SCRIPT} ${DIR} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "check_d4rl_write.py failed (${rc})")
+endif()
+file(REMOVE_RECURSE ${DIR})
