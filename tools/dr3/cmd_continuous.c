@@ -7,6 +7,11 @@
 #include "dataset.h"
 
 #include <dr3/ac.h>
+#include <dr3/sys/continuous.h>
+
+#ifdef DR3_TOOL_MPI /* dr3 train --algo ... --mpi: data-parallel over mpirun's ranks */
+#include <dr3/mpi.h>
+#endif
 
 #include <errno.h>
 #include <math.h>
@@ -565,6 +570,7 @@ int cmd_train_continuous(int argc, char **argv) {
     uint64_t save_every = 0, n_step = 1, eval_every = 0, eval_episodes = 10, cql_actions = 10;
     double dr3c = 0, lr = 3e-4, actor_lr = -1, gamma = 0.99, tau = 0.005, cql_alpha = 5;
     double cql_gap = 0, bc_alpha = 2.5;
+    bool mpi = false, shard = false;
     const cli_opt opts[] = {
         {"data", 's', &data,
          "dataset with continuous actions: D4RL .hdf5, .npy dir, Minari dir or .hdf5 "
@@ -599,10 +605,43 @@ int cmd_train_continuous(int argc, char **argv) {
         {"bc-alpha", 'f', &bc_alpha, "TD3+BC: alpha of lambda = alpha / mean|Q| (2.5)"},
         {"threads", 'u', &threads, "BLIS threads (1)"},
         {"seed", 'u', &seed, "random seed (0)"},
+        {"mpi", 'b', &mpi,
+         "data-parallel under mpirun (libdr3-mpi, experimental): each rank samples its own "
+         "--batch rows, gradients are averaged; rank 0 prints, evaluates and writes the "
+         "checkpoint and CSV files"},
+        {"shard", 'b', &shard,
+         "with --mpi: rank k of N samples only the k-th of N contiguous parts of the dataset "
+         "(docs/mpi.md)"},
     };
     int rc = cli_parse("train", "--data PATH --algo cql|sac|td3bc|sarsa [--dr3 C0] [options]",
                        argc, argv, 2, opts, sizeof opts / sizeof opts[0]);
     if (rc != CLI_OK) return rc < 0 ? CLI_OK : rc;
+    int rank = 0;
+#ifdef DR3_TOOL_MPI
+    dr3_mpi *comm = NULL;
+    if (mpi) { /* (the discrete path may have started MPI before handing over) */
+        int started = 0;
+        MPI_Initialized(&started);
+        if (!started) MPI_Init(NULL, NULL);
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        if (rank != 0 && freopen("/dev/null", "w", stdout) == NULL) rank = -1;
+        if (rank < 0) MPI_Abort(MPI_COMM_WORLD, CLI_FAIL);
+    }
+#else
+    if (mpi) {
+        fprintf(stderr, "dr3 train: --mpi: this dr3 was built without MPI (libdr3-mpi)\n");
+        return CLI_USAGE;
+    }
+#endif
+    if (shard && !mpi) {
+        fprintf(stderr,
+                "dr3 train: --shard divides the dataset among --mpi ranks; add --mpi\n");
+        return CLI_USAGE;
+    }
+    if (rank != 0) { /* rank 0 alone writes files and evaluates */
+        metrics = NULL;
+        eval_csv = NULL;
+    }
     dr3_ac_algo algo;
     if (data == NULL) {
         fprintf(stderr, "dr3 train: --data is required (see dr3 train --help)\n");
@@ -708,6 +747,17 @@ int cmd_train_continuous(int argc, char **argv) {
             printf("resumed from %s at step %llu\n", ckpt,
                    (unsigned long long)dr3_ac_learner_step_count(l));
     }
+#ifdef DR3_TOOL_MPI
+    /* every rank loaded the same checkpoint (if any); rank 0's state wins, generators split */
+    if (st == DR3_OK && mpi) st = dr3_mpi_create(&comm, MPI_COMM_WORLD);
+    if (st == DR3_OK && mpi) st = dr3_ac_learner_set_collective(l, dr3_mpi_vtable(), comm);
+    if (st == DR3_OK && shard)
+        st = dr3_replay_set_shard(r, (size_t)dr3_mpi_rank(comm), (size_t)dr3_mpi_size(comm));
+    if (st == DR3_OK && mpi)
+        printf("data-parallel: %d ranks x %llu rows per step%s\n", dr3_mpi_size(comm),
+               (unsigned long long)batch,
+               shard ? ", each rank on its own shard of the data" : "");
+#endif
     progress pg = {now(),
                    l ? dr3_ac_learner_step_count(l) : 0,
                    steps,
@@ -743,9 +793,16 @@ int cmd_train_continuous(int argc, char **argv) {
         report(&pg, &m);
         uint64_t k = m.step;
         int last = k == steps;
-        if (ckpt != NULL && ((save_every > 0 && k % save_every == 0) || last))
+        if (ckpt != NULL && rank == 0 && ((save_every > 0 && k % save_every == 0) || last)) {
             st = dr3_ac_learner_save(l, ckpt);
-        if (st == DR3_OK && ((eval_every > 0 && k % eval_every == 0) || last)) {
+#ifdef DR3_TOOL_MPI
+            if (mpi && st != DR3_OK) { /* the other ranks already wait in the next step */
+                cli_fail("train", "saving the checkpoint", st);
+                MPI_Abort(MPI_COMM_WORLD, CLI_FAIL);
+            }
+#endif
+        }
+        if (st == DR3_OK && rank == 0 && ((eval_every > 0 && k % eval_every == 0) || last)) {
             double ret = NAN, q = 0, mc = 0;
             if (env != NULL && algo != DR3_AC_SARSA)
                 st = dr3cenv_evaluate(env, (size_t)eval_episodes, act, &pol, &ret);
@@ -775,6 +832,12 @@ int cmd_train_continuous(int argc, char **argv) {
     dr3_ac_learner_free(l);
     dr3_replay_free(r);
     dr3cenv_free(env);
+#ifdef DR3_TOOL_MPI
+    if (mpi) {
+        dr3_mpi_free(comm);
+        MPI_Finalize();
+    }
+#endif
     return rc;
 }
 
