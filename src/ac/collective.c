@@ -13,13 +13,12 @@
 #include "ac_internal.h"
 
 #include "../core/checksum.h"
+#include "../core/collective.h"
 
 #include <string.h>
 
-extern const dr3i_struct_desc dr3i_desc_dr3_collective_vtable;
-
-enum { FP_LEN = 16, DEFAULT_EVERY = 100 };
-#define CNAME(vt) ((vt)->name ? (vt)->name : "(unnamed)")
+enum { FP_LEN = DR3I_FP_LEN, DEFAULT_EVERY = 100 };
+#define CNAME(vt) dr3i_coll_name(vt)
 
 static dr3_net *const *nets_of(const dr3_ac_learner *l, dr3_net *out[3]) {
     out[0] = l->q[0];
@@ -34,22 +33,6 @@ static size_t grad_floats(const dr3_ac_learner *l) {
     size_t s = 0;
     for (int k = 0; k < 3; k++) s += dr3_net_param_count(n[k]);
     return s + 2;
-}
-
-static void put_fp(float *out, uint32_t h) {
-    for (int k = 0; k < 8; k++) {
-        float d = (float)((h >> (4 * k)) & 15u);
-        out[k] = d;
-        out[8 + k] = d * d;
-    }
-}
-
-static bool same_fp(const float *sum, uint32_t h, int size) {
-    for (int k = 0; k < 8; k++) {
-        float d = (float)((h >> (4 * k)) & 15u);
-        if (sum[k] != (float)size * d || sum[8 + k] != (float)size * d * d) return false;
-    }
-    return true;
 }
 
 /* Step count, and with @p full every network's parameters and every optimizer's state. */
@@ -108,7 +91,7 @@ dr3_status dr3i_ac_coll_step(dr3_ac_learner *l, dr3_status local, dr3i_ac_reduce
     }
     const bool full = l->coll.check_next || (l->steps + 1) % l->coll.every == 0;
     const uint32_t h = state_hash(l, full);
-    put_fp(b + G + 2, h);
+    dr3i_fp_put(b + G + 2, h);
     unsigned long mark = dr3i_error_mark();
     if (l->coll.vt.allreduce_sum(l->coll.payload, b, l->coll.len) != 0)
         return dr3i_fail_after(DR3_ERR_CALLBACK, mark,
@@ -118,7 +101,7 @@ dr3_status dr3i_ac_coll_step(dr3_ac_learner *l, dr3_status local, dr3i_ac_reduce
     if (b[G] != 0)
         return dr3i_fail(DR3_ERR_CALLBACK, "%s: the step failed on %.0f other rank(s)", who,
                          (double)b[G]);
-    if (!same_fp(b + G + 2, h, l->coll.size))
+    if (!dr3i_fp_same(b + G + 2, h, l->coll.size))
         return dr3i_fail(
             DR3_ERR_STATE, "%s: the ranks diverged (%s differs between replicas)", who,
             full ? "the step count, parameters or optimizer state" : "the step count");
@@ -224,28 +207,10 @@ dr3_status dr3_ac_learner_set_collective(dr3_ac_learner *l, const dr3_collective
         return DR3_OK;
     }
     dr3_collective_vtable vt;
-    dr3_status st =
-        dr3i_struct_in(&vt, vtable, &dr3i_desc_dr3_collective_vtable, false, who, "vtable");
+    int rank = 0, size = 0;
+    dr3_status st = dr3i_coll_open(&vt, vtable, payload, &rank, &size, who);
     if (st != DR3_OK) return st;
-    const char *missing = vt.rank == NULL            ? "rank"
-                          : vt.size == NULL          ? "size"
-                          : vt.allreduce_sum == NULL ? "allreduce_sum"
-                          : vt.broadcast == NULL     ? "broadcast"
-                                                     : NULL;
-    if (missing)
-        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: collective '%s' has no %s callback", who,
-                         CNAME(&vt), missing);
-    unsigned long mark = dr3i_error_mark();
-    const int size = vt.size(payload);
-    if (size < 1 || size > (1 << 20))
-        return dr3i_fail_after(DR3_ERR_INVALID_ARG, mark, "%s: collective '%s' size() = %d",
-                               who, CNAME(&vt), size);
-    mark = dr3i_error_mark();
-    const int rank = vt.rank(payload);
-    if (rank < 0 || rank >= size)
-        return dr3i_fail_after(DR3_ERR_INVALID_ARG, mark,
-                               "%s: collective '%s' rank() = %d, outside [0, %d)", who,
-                               CNAME(&vt), rank, size);
+    unsigned long mark;
     /* everything allocated before the first collective call */
     uint8_t *state = NULL;
     size_t state_len = 0;
@@ -259,28 +224,9 @@ dr3_status dr3_ac_learner_set_collective(dr3_ac_learner *l, const dr3_collective
         goto fail;
     }
     /* 1. each rank held once, the same learner configuration everywhere */
-    check[rank] = 1;
-    const uint32_t cfg = config_hash(l, state_len);
-    put_fp(check + size, cfg);
-    mark = dr3i_error_mark();
-    if (vt.allreduce_sum(payload, check, check_len) != 0) {
-        st = dr3i_fail_after(DR3_ERR_CALLBACK, mark, "%s: collective '%s' allreduce_sum failed",
-                             who, CNAME(&vt));
-        goto fail;
-    }
-    for (int r = 0; r < size; r++)
-        if (check[r] != 1) {
-            st = dr3i_fail(DR3_ERR_INVALID_ARG,
-                           "%s: collective '%s' is inconsistent: rank %d claimed by %.0f "
-                           "processes",
-                           who, CNAME(&vt), r, (double)check[r]);
-            goto fail;
-        }
-    if (!same_fp(check + size, cfg, size)) {
-        st = dr3i_fail(DR3_ERR_SHAPE, "%s: the learners differ across ranks (options or sizes)",
-                       who);
-        goto fail;
-    }
+    st = dr3i_coll_handshake(&vt, payload, rank, size, config_hash(l, state_len), check,
+                             "options or sizes", who);
+    if (st != DR3_OK) goto fail;
     /* 2. rank 0's whole state everywhere */
     mark = dr3i_error_mark();
     if (vt.broadcast(payload, state, state_len, 0) != 0) {

@@ -15,12 +15,10 @@
 #include "learner_internal.h"
 
 #include "../core/checksum.h"
+#include "../core/collective.h"
 
 #include <stdio.h>
 #include <string.h>
-
-DR3I_DEFINE_STRUCT(dr3_collective_vtable, dr3_collective_vtable, DR3_COLLECTIVE_VTABLE_INIT,
-                   DR3_COLLECTIVE_VTABLE_VERSION, sizeof(dr3_collective_vtable))
 
 enum {
     X_FAILED,          /* ranks whose step failed locally */
@@ -30,28 +28,10 @@ enum {
     X_FP,              /* 16 floats: fingerprint nibbles and their squares */
     X_REG = X_FP + 16, /* rows · each regularizer's loss */
 };
-#define FP_LEN        16
+#define FP_LEN        DR3I_FP_LEN
 #define DEFAULT_CHECK 100u
-#define COLL_NAME(vt) ((vt)->name ? (vt)->name : "(unnamed)")
+#define COLL_NAME(vt) dr3i_coll_name(vt)
 
-static void put_fingerprint(float *out, uint32_t h) {
-    for (int k = 0; k < 8; k++) {
-        float d = (float)((h >> (4 * k)) & 15u);
-        out[k] = d;
-        out[8 + k] = d * d;
-    }
-}
-
-static bool same_fingerprint(const float *sum, uint32_t h, int size) {
-    for (int k = 0; k < 8; k++) {
-        float d = (float)((h >> (4 * k)) & 15u);
-        if (sum[k] != (float)size * d || sum[8 + k] != (float)size * d * d) return false;
-    }
-    return true;
-}
-
-/* What every replica must hold identically: the step counter, and when @p full the online
- * and target parameters and the optimizer's state vectors and step count. */
 static uint32_t state_hash(dr3_learner *l, bool full) {
     uint64_t steps = l->steps;
     uint32_t h = dr3i_crc32c(0, &steps, sizeof steps);
@@ -138,7 +118,7 @@ dr3_status dr3i_collective_reduce(dr3_learner *l, dr3_status local, size_t n, fl
     const uint64_t every = k->check_every ? k->check_every : DEFAULT_CHECK;
     const bool full = k->check_next || l->steps % every == 0;
     const uint32_t h = state_hash(l, full);
-    put_fingerprint(x + X_FP, h);
+    dr3i_fp_put(x + X_FP, h);
     unsigned long mark = dr3i_error_mark();
     int rc = k->vt.allreduce_sum(k->payload, buf, len);
     if (local != DR3_OK) return dr3i_fail(local, "%s", saved);
@@ -151,7 +131,7 @@ dr3_status dr3i_collective_reduce(dr3_learner *l, dr3_status local, size_t n, fl
                          "%s: the step failed on %.0f other rank(s) (their messages say why); "
                          "nothing changed on any rank",
                          who, (double)x[X_FAILED]);
-    if (!same_fingerprint(x + X_FP, h, k->size))
+    if (!dr3i_fp_same(x + X_FP, h, k->size))
         return dr3i_fail(
             DR3_ERR_STATE,
             "%s: ranks diverged: the %s of rank %d differ(s) from another rank's "
@@ -230,29 +210,10 @@ dr3_status dr3_learner_set_collective(dr3_learner *l, const dr3_collective_vtabl
         return DR3_OK;
     }
     dr3_collective_vtable vt;
-    dr3_status st =
-        dr3i_struct_in(&vt, vtable, &dr3i_desc_dr3_collective_vtable, false, who, "vtable");
+    int rank = 0, size = 0;
+    dr3_status st = dr3i_coll_open(&vt, vtable, payload, &rank, &size, who);
     if (st != DR3_OK) return st;
-    const char *missing = vt.rank == NULL            ? "rank"
-                          : vt.size == NULL          ? "size"
-                          : vt.allreduce_sum == NULL ? "allreduce_sum"
-                          : vt.broadcast == NULL     ? "broadcast"
-                                                     : NULL;
-    if (missing != NULL)
-        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: collective '%s' has no %s callback", who,
-                         COLL_NAME(&vt), missing);
-    unsigned long mark = dr3i_error_mark();
-    const int size = vt.size(payload);
-    if (size < 1)
-        return dr3i_fail_after(DR3_ERR_INVALID_ARG, mark,
-                               "%s: collective '%s' size() returned %d (must be >= 1)", who,
-                               COLL_NAME(&vt), size);
-    mark = dr3i_error_mark();
-    const int rank = vt.rank(payload);
-    if (rank < 0 || rank >= size)
-        return dr3i_fail_after(DR3_ERR_INVALID_ARG, mark,
-                               "%s: collective '%s' rank() returned %d, outside [0, size %d)",
-                               who, COLL_NAME(&vt), rank, size);
+    unsigned long mark;
 
     /* everything this needs, allocated before any collective call */
     const size_t P = l->param_count;
@@ -272,31 +233,10 @@ dr3_status dr3_learner_set_collective(dr3_learner *l, const dr3_collective_vtabl
     }
 
     /* 1. one allreduce: each rank held by exactly one process, the same learner everywhere */
-    check[rank] = 1;
-    const uint32_t cfg = config_hash(l, optim_len);
-    put_fingerprint(check + size, cfg);
-    mark = dr3i_error_mark();
-    if (vt.allreduce_sum(payload, check, check_len) != 0) {
-        st = dr3i_fail_after(DR3_ERR_CALLBACK, mark, "%s: collective '%s' allreduce_sum failed",
-                             who, COLL_NAME(&vt));
-        goto fail;
-    }
-    for (int r = 0; r < size; r++)
-        if (check[r] != 1) {
-            st = dr3i_fail(DR3_ERR_INVALID_ARG,
-                           "%s: collective '%s' is inconsistent: rank %d is claimed by %.0f "
-                           "processes (rank() and size() must number the processes 0..%d "
-                           "once each)",
-                           who, COLL_NAME(&vt), r, (double)check[r], size - 1);
-            goto fail;
-        }
-    if (!same_fingerprint(check + size, cfg, size)) {
-        st = dr3i_fail(DR3_ERR_SHAPE,
-                       "%s: the learners differ across ranks (architecture, optimizer, "
-                       "learning rate or loss configuration)",
-                       who);
-        goto fail;
-    }
+    st = dr3i_coll_handshake(&vt, payload, rank, size, config_hash(l, optim_len), check,
+                             "architecture, optimizer, learning rate or loss configuration",
+                             who);
+    if (st != DR3_OK) goto fail;
 
     /* 2. one broadcast of rank 0's state */
     memcpy(state + lay.params, dr3_net_params(l->online), P * sizeof(float));

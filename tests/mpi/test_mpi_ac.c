@@ -19,23 +19,7 @@
 
 static int g_rank = -1;
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "rank %d: %s:%d: check failed: %s: ", g_rank, __FILE__, __LINE__,  \
-                    #cond);                                                                    \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-            MPI_Abort(MPI_COMM_WORLD, 1);                                                      \
-        }                                                                                      \
-    } while (0)
-
-#define OK(call)                                                                               \
-    do {                                                                                       \
-        dr3_status ok_st = (call);                                                             \
-        CHECK(ok_st == DR3_OK, "%s -> %s: %s", #call, dr3_status_name(ok_st),                  \
-              dr3_last_error());                                                               \
-    } while (0)
+#include "mpi_check.h"
 
 enum { D = 3, A = 2, PER = 5, NC = 3, STEPS = 6, MAX_RANKS = 8 };
 static const size_t HID[2] = {12, 10};
