@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void cli_usage(const char *cmd, const char *synopsis, const cli_opt *opts, size_t n_opts) {
     printf("usage: dr3 %s %s\n\noptions:\n", cmd, synopsis);
@@ -78,4 +79,10 @@ int cli_parse(const char *cmd, const char *synopsis, int argc, char **argv, int 
 int cli_fail(const char *cmd, const char *what, dr3_status st) {
     fprintf(stderr, "dr3 %s: %s: %s (%s)\n", cmd, what, dr3_status_str(st), dr3_last_error());
     return CLI_FAIL;
+}
+
+double cli_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }

@@ -29,6 +29,9 @@ void cli_usage(const char *cmd, const char *synopsis, const cli_opt *opts, size_
 /* Prints "dr3 <cmd>: <what>: <status> (<last error>)" and returns CLI_FAIL. */
 int cli_fail(const char *cmd, const char *what, dr3_status st);
 
+/* Seconds on the monotonic clock (for rates and wall times). */
+double cli_now(void);
+
 /* Subcommands. */
 int cmd_info(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

@@ -24,12 +24,6 @@
 
 enum { MAX_DIM = 64 };
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static int is_continuous_env(const char *name) {
     for (size_t i = 0; name != NULL && dr3cenv_names[i] != NULL; i++)
         if (strcmp(name, dr3cenv_names[i]) == 0) return 1;
@@ -300,7 +294,7 @@ int cmd_collect_continuous(int argc, char **argv) {
 
     float obs[MAX_DIM], next[MAX_DIM], action[MAX_DIM], reward;
     int term = 0, trunc = 0;
-    double ep_return = 0, recent = 0, t0 = now();
+    double ep_return = 0, recent = 0, t0 = cli_now();
     size_t recent_n = 0;
     if (rc == CLI_OK && st == DR3_OK) st = dr3cenv_reset(env, obs);
     dr3_ac_metrics m = DR3_AC_METRICS_INIT;
@@ -337,8 +331,9 @@ int cmd_collect_continuous(int argc, char **argv) {
             printf("step %llu/%llu  %.0f steps/s  training return %.2f (%zu episodes)  policy "
                    "return %.2f  alpha %.3f  Q %.3g\n",
                    (unsigned long long)(t + 1), (unsigned long long)steps,
-                   (double)(t + 1) / (now() - t0), recent_n ? recent / (double)recent_n : 0.0,
-                   recent_n, sn->ret, (double)m.alpha, (double)m.mean_q);
+                   (double)(t + 1) / (cli_now() - t0),
+                   recent_n ? recent / (double)recent_n : 0.0, recent_n, sn->ret,
+                   (double)m.alpha, (double)m.mean_q);
             fflush(stdout);
             recent = 0;
             recent_n = 0;
@@ -514,7 +509,7 @@ typedef struct progress {
 } progress;
 
 static void report(progress *p, const dr3_ac_metrics *m) {
-    double el = now() - p->t0, rate = el > 0 ? (double)(m->step - p->start) / el : 0;
+    double el = cli_now() - p->t0, rate = el > 0 ? (double)(m->step - p->start) / el : 0;
     double eta = rate > 0 ? (double)(p->total - m->step) / rate : 0;
     if (p->csv)
         fprintf(p->csv,
@@ -758,7 +753,7 @@ int cmd_train_continuous(int argc, char **argv) {
                (unsigned long long)batch,
                shard ? ", each rank on its own shard of the data" : "");
 #endif
-    progress pg = {now(),
+    progress pg = {cli_now(),
                    l ? dr3_ac_learner_step_count(l) : 0,
                    steps,
                    steps / 20 ? steps / 20 : 1,

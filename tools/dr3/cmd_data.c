@@ -16,12 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* ---- collect -------------------------------------------------------------------------- */
 
 /* An online DQN in the environment whose whole replay is the dataset (the DQN Replay
@@ -220,7 +214,7 @@ typedef struct progress {
 static int on_progress(void *payload, const dr3_step_metrics *m) {
     progress *p = payload;
     if (p->quiet) return 0;
-    double el = now() - p->t0, rate = el > 0 ? (double)(m->step - p->start) / el : 0;
+    double el = cli_now() - p->t0, rate = el > 0 ? (double)(m->step - p->start) / el : 0;
     double eta = rate > 0 ? (double)(p->total - m->step) / rate : 0;
     if (p->csv)
         fprintf(p->csv, "%llu,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
@@ -471,9 +465,10 @@ int cmd_train(int argc, char **argv) {
                (unsigned long long)batch,
                shard ? ", each rank on its own shard of the data" : "");
 #endif
-    progress pg = {
-        now(), l ? dr3_learner_step_count(l) : 0, steps,    isatty(STDOUT_FILENO) && rank == 0,
-        NULL,  steps / 20 ? steps / 20 : 1,       rank != 0};
+    progress pg = {cli_now(), l ? dr3_learner_step_count(l) : 0,
+                   steps,     isatty(STDOUT_FILENO) && rank == 0,
+                   NULL,      steps / 20 ? steps / 20 : 1,
+                   rank != 0};
     if (rank != 0) metrics = NULL; /* rank 0 writes the metrics and the checkpoint */
     if (st == DR3_OK && metrics != NULL) {
         pg.csv = fopen(metrics, "a");

@@ -1,6 +1,8 @@
 /* The DR3 feature co-adaptation experiment (Kumar et al., 2022, Fig. 1 analogue). */
 #include "experiment.h"
 
+#include "cli.h"
+
 #include "envs.h"
 #include "svg.h"
 
@@ -24,12 +26,6 @@ typedef struct seed_data {
     int32_t *actions, *next_actions;
     double mc_mean;
 } seed_data;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static int make_seed_data(const exp_config *c, size_t seed, seed_data *d) {
     memset(d, 0, sizeof *d);
@@ -263,7 +259,7 @@ static void *worker(void *arg) {
 
 int exp_run(const exp_config *c, exp_results *out, FILE *log) {
     memset(out, 0, sizeof *out);
-    double t0 = now();
+    double t0 = cli_now();
     out->n_points = c->steps / c->eval_every + 1;
     out->points = calloc(c->n_methods * c->seeds * out->n_points, sizeof(exp_point));
     seed_data *seeds = calloc(c->seeds, sizeof(seed_data));
@@ -289,7 +285,7 @@ int exp_run(const exp_config *c, exp_results *out, FILE *log) {
     }
     for (size_t s = 0; s < c->seeds; s++) free_seed_data(&seeds[s]);
     free(seeds);
-    out->seconds = now() - t0;
+    out->seconds = cli_now() - t0;
     return rc;
 }
 
