@@ -2,6 +2,7 @@
  * (row stride = ld, column stride = 1); a transposed operand keeps its storage strides and
  * is flagged with BLIS_TRANSPOSE, so no copy is ever made. */
 #include "kernels.h"
+#include "thin.h"
 
 #include <blis.h>
 #include <string.h>
@@ -21,6 +22,9 @@ void dr3k_sgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, siz
                 float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta,
                 float *c, size_t ldc) {
     if (m == 0 || n == 0) return;
+    /* thin shapes go to libdr3's own kernels (thin.c), everything else to BLIS */
+    if (dr3k_thin_sgemm(false, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
+        return;
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     setup_rntm(&rntm, threads, m, n);
     bli_sgemm_ex(tr(trans_a), tr(trans_b), (dim_t)m, (dim_t)n, (dim_t)k, &alpha, (float *)a,

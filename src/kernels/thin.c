@@ -1,0 +1,161 @@
+/* The thin kernels' scalar build, the run-time choice of instruction set, and the shape rule
+ * that sends a product to them or to BLIS (thin.h). */
+#include "thin.h"
+
+#include "kernels.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the scalar build: one lane, so every sum runs in plain index order ---------------- */
+
+#define TK(name)         name##_scalar
+#define TK_INLINE        static inline __attribute__((always_inline))
+#define VT               float
+#define W                1
+#define MT               int
+#define VMASK(n)         ((int)((n) > 0))
+#define VZERO()          0.0f
+#define VSET1(x)         (x)
+#define VLOADM(p, m)     ((void)(m), *(p))
+#define VSTOREM(p, m, v) ((void)(m), *(p) = (v))
+#define VFMA(a, b, c)    ((a) * (b) + (c))
+#define VMUL(a, b)       ((a) * (b))
+#define VADD(a, b)       ((a) + (b))
+#define VHSUM(v)         (v)
+#include "thin_body.h"
+#undef TK
+#undef TK_INLINE
+#undef VT
+#undef W
+#undef MT
+#undef VMASK
+#undef VZERO
+#undef VSET1
+#undef VLOADM
+#undef VSTOREM
+#undef VFMA
+#undef VMUL
+#undef VADD
+#undef VHSUM
+
+/* ---- which instruction set ---------------------------------------------------------- */
+
+/* 0 until first use, then 1 + the automatic choice (a race stores the same value). */
+static atomic_int auto_isa;
+static atomic_int forced_isa = -1;
+
+static int best_here(void) {
+    dr3k_cpu_facts f;
+    dr3k_cpu_identify(&f);
+#ifdef DR3K_HAVE_X86_KERNELS
+    if (f.avx512) return DR3K_ISA_AVX512;
+    if (f.avx2_fma) return DR3K_ISA_AVX2;
+#endif
+    return DR3K_ISA_SCALAR;
+}
+
+/* The request capped to what the CPU runs. */
+static int capped(int want) {
+    int best = best_here();
+    if (want == DR3K_ISA_OFF || want == DR3K_ISA_SCALAR) return want;
+    return want <= best ? want : best;
+}
+
+const char *dr3k_thin_isa_name(int isa) {
+    switch (isa) {
+    case DR3K_ISA_OFF:
+        return "off";
+    case DR3K_ISA_SCALAR:
+        return "scalar";
+    case DR3K_ISA_AVX2:
+        return "avx2";
+    case DR3K_ISA_AVX512:
+        return "avx512";
+    default:
+        return "unknown";
+    }
+}
+
+int dr3k_thin_isa(void) {
+    int f = atomic_load_explicit(&forced_isa, memory_order_relaxed);
+    if (f >= 0) return f;
+    int a = atomic_load_explicit(&auto_isa, memory_order_relaxed);
+    if (a > 0) return a - 1;
+    int isa = best_here();
+    const char *env = getenv("DR3_THIN_KERNELS");
+    if (env != NULL)
+        for (int i = DR3K_ISA_OFF; i <= DR3K_ISA_AVX512; i++)
+            if (strcmp(env, dr3k_thin_isa_name(i)) == 0) isa = capped(i);
+    atomic_store_explicit(&auto_isa, isa + 1, memory_order_relaxed);
+    return isa;
+}
+
+int dr3k_thin_set_isa(int isa) {
+    if (isa < 0) {
+        atomic_store(&forced_isa, -1);
+    } else {
+        atomic_store(&forced_isa, capped(isa > DR3K_ISA_AVX512 ? DR3K_ISA_AVX512 : isa));
+    }
+    return dr3k_thin_isa();
+}
+
+/* ---- the shape rule ------------------------------------------------------------------- */
+
+/* Where the thin kernels beat BLIS (measured with bench/thin_kernels.c on both BLIS kernel
+ * sets; docs/performance.md): an output side of at most 32, an inner dimension of at most
+ * 16, or a product so small that BLIS's fixed cost per call dominates. */
+static bool worth_it(bool trans_a, bool trans_b, size_t m, size_t n, size_t k) {
+    if (trans_a && trans_b) return false;
+    if (m <= 32 || n <= 32 || k <= 16) return true;
+    return (double)m * (double)n * (double)k <= 64.0 * 64.0 * 64.0;
+}
+
+bool dr3k_thin_sgemm(bool force, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
+                     float alpha, const float *a, size_t lda, const float *b, size_t ldb,
+                     float beta, float *c, size_t ldc) {
+    const int isa = dr3k_thin_isa();
+    if (isa == DR3K_ISA_OFF || (trans_a && trans_b)) return false;
+    if (!force && !worth_it(trans_a, trans_b, m, n, k)) return false;
+    dr3k_bcast_fn bcast = dr3k_bcast_scalar;
+    dr3k_dot_fn dot = dr3k_dot_scalar;
+    size_t lanes = 1;
+#ifdef DR3K_HAVE_X86_KERNELS
+    if (isa == DR3K_ISA_AVX512) {
+        bcast = dr3k_bcast_avx512;
+        dot = dr3k_dot_avx512;
+        lanes = 16;
+    } else if (isa == DR3K_ISA_AVX2) {
+        bcast = dr3k_bcast_avx2;
+        dot = dr3k_dot_avx2;
+        lanes = 8;
+    }
+#endif
+    if (k == 0) { /* C = beta C; beta == 0 clears garbage */
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++)
+                c[i * ldc + j] = beta != 0.0f ? beta * c[i * ldc + j] : 0.0f;
+        return true;
+    }
+    if (!trans_a && !trans_b) { /* C = A B: rows of B are contiguous along j */
+        bcast(m, n, k, alpha, a, lda, 1, b, ldb, beta, c, ldc, 1);
+    } else if (trans_a) {       /* C = Aᵀ B, A stored k × m (weight gradients) */
+        if (n < lanes && m > n) /* vectorise along m instead: Cᵀ = Bᵀ A, stored transposed */
+            bcast(n, m, k, alpha, b, 1, ldb, a, lda, beta, c, 1, ldc);
+        else
+            bcast(m, n, k, alpha, a, 1, lda, b, ldb, beta, c, ldc, 1);
+    } else if (k <= 16) { /* C = A Bᵀ with a short inner dimension: Bᵀ in panels on the stack */
+        enum { PANEL = 256 };
+        float panel[16 * PANEL];
+        for (size_t j0 = 0; j0 < n; j0 += PANEL) {
+            const size_t nb = n - j0 < PANEL ? n - j0 : PANEL;
+            for (size_t j = 0; j < nb; j++)
+                for (size_t p = 0; p < k; p++) panel[p * nb + j] = b[(j0 + j) * ldb + p];
+            bcast(m, nb, k, alpha, a, lda, 1, panel, nb, beta, c + j0, ldc, 1);
+        }
+    } else { /* C = A Bᵀ, one side thin: dot products along k */
+        dot(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+    return true;
+}
