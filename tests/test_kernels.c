@@ -42,8 +42,8 @@ static void check_one(const shape *s, bool force, dr3_rng *rng) {
     /* with beta == 0, C keeps its NaN everywhere: the kernels must not read it */
     memcpy(c0, c, (s->m * ldc + 1) * sizeof(float));
     if (force) {
-        bool done = dr3k_thin_sgemm(true, s->ta, s->tb, s->m, s->n, s->k, s->alpha, a, lda, b,
-                                    ldb, s->beta, c, ldc);
+        bool done = dr3k_thin_sgemm(0, s->ta, s->tb, s->m, s->n, s->k, s->alpha, a, lda, b, ldb,
+                                    s->beta, c, ldc);
         assert_true(done);
     } else {
         dr3k_sgemm(1, s->ta, s->tb, s->m, s->n, s->k, s->alpha, a, lda, b, ldb, s->beta, c,
@@ -77,7 +77,7 @@ static void check_one(const shape *s, bool force, dr3_rng *rng) {
     float *c2 = tu_alloc_nan(s->m * ldc + 1);
     memcpy(c2, c0, (s->m * ldc + 1) * sizeof(float));
     if (force)
-        dr3k_thin_sgemm(true, s->ta, s->tb, s->m, s->n, s->k, s->alpha, a, lda, b, ldb, s->beta,
+        dr3k_thin_sgemm(0, s->ta, s->tb, s->m, s->n, s->k, s->alpha, a, lda, b, ldb, s->beta,
                         c2, ldc);
     else
         dr3k_sgemm(1, s->ta, s->tb, s->m, s->n, s->k, s->alpha, a, lda, b, ldb, s->beta, c2,
@@ -152,8 +152,8 @@ static void test_sgemm_automatic_and_blis(void **state) {
 static void test_refusals(void **state) {
     (void)state;
     float a[4] = {1, 2, 3, 4}, b[4] = {1, 0, 0, 1}, c[4] = {0};
-    assert_false(dr3k_thin_sgemm(true, true, true, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2));
-    assert_false(dr3k_thin_sgemm(false, false, true, 512, 256, 256, 1, a, 2, b, 2, 0, c, 2));
+    assert_false(dr3k_thin_sgemm(0, true, true, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2));
+    assert_false(dr3k_thin_sgemm(1, false, true, 512, 256, 256, 1, a, 2, b, 2, 0, c, 2));
     assert_true(c[0] == 0 && c[3] == 0);
 }
 
@@ -161,9 +161,9 @@ static void test_refusals(void **state) {
 static void test_empty_inner(void **state) {
     (void)state;
     float c[4] = {NAN, NAN, NAN, NAN}, d[4] = {1, 2, 3, 4};
-    assert_true(dr3k_thin_sgemm(true, false, false, 2, 2, 0, 1, NULL, 1, NULL, 2, 0, c, 2));
+    assert_true(dr3k_thin_sgemm(0, false, false, 2, 2, 0, 1, NULL, 1, NULL, 2, 0, c, 2));
     for (int i = 0; i < 4; i++) assert_true(c[i] == 0.0f);
-    assert_true(dr3k_thin_sgemm(true, true, false, 2, 2, 0, 1, NULL, 2, NULL, 2, 2, d, 2));
+    assert_true(dr3k_thin_sgemm(0, true, false, 2, 2, 0, 1, NULL, 2, NULL, 2, 2, d, 2));
     assert_true(d[0] == 2 && d[3] == 8);
 }
 

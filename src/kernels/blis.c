@@ -23,7 +23,8 @@ void dr3k_sgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, siz
                 float *c, size_t ldc) {
     if (m == 0 || n == 0) return;
     /* thin shapes go to libdr3's own kernels (thin.c), everything else to BLIS */
-    if (dr3k_thin_sgemm(false, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
+    if (dr3k_thin_sgemm(threads, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                        ldc))
         return;
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     setup_rntm(&rntm, threads, m, n);

@@ -11,6 +11,7 @@
 /* ---- the scalar build: one lane, so every sum runs in plain index order ---------------- */
 
 #define TK(name)         name##_scalar
+#define NREG             16
 #define TK_INLINE        static inline __attribute__((always_inline))
 #define VT               float
 #define W                1
@@ -27,6 +28,7 @@
 #include "thin_body.h"
 #undef TK
 #undef TK_INLINE
+#undef NREG
 #undef VT
 #undef W
 #undef MT
@@ -104,20 +106,25 @@ int dr3k_thin_set_isa(int isa) {
 /* ---- the shape rule ------------------------------------------------------------------- */
 
 /* Where the thin kernels beat BLIS (measured with bench/thin_kernels.c on both BLIS kernel
- * sets; docs/performance.md): an output side of at most 32, an inner dimension of at most
- * 16, or a product so small that BLIS's fixed cost per call dominates. */
-static bool worth_it(bool trans_a, bool trans_b, size_t m, size_t n, size_t k) {
+ * sets; docs/performance.md): any product of at most 64³ multiply-adds (BLIS's fixed cost per
+ * call dominates), an output side of at most 4 (Q heads with few actions, their weight and
+ * bias gradients), and A Bᵀ with an output side of at most 32 (the dot kernel) while one
+ * thread does it; with more threads, BLIS's parallel products win above 2²¹ multiply-adds. */
+static bool worth_it(int threads, bool trans_a, bool trans_b, size_t m, size_t n, size_t k) {
     if (trans_a && trans_b) return false;
-    if (m <= 32 || n <= 32 || k <= 16) return true;
-    return (double)m * (double)n * (double)k <= 64.0 * 64.0 * 64.0;
+    const double macs = (double)m * (double)n * (double)k;
+    const size_t thin = m < n ? m : n;
+    if (macs <= 64.0 * 64.0 * 64.0 || thin <= 4) return true;
+    if (!trans_a && trans_b && thin <= 32) return threads <= 1 || macs <= 2097152.0;
+    return false;
 }
 
-bool dr3k_thin_sgemm(bool force, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
+bool dr3k_thin_sgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
                      float alpha, const float *a, size_t lda, const float *b, size_t ldb,
                      float beta, float *c, size_t ldc) {
     const int isa = dr3k_thin_isa();
     if (isa == DR3K_ISA_OFF || (trans_a && trans_b)) return false;
-    if (!force && !worth_it(trans_a, trans_b, m, n, k)) return false;
+    if (threads > 0 && !worth_it(threads, trans_a, trans_b, m, n, k)) return false;
     dr3k_bcast_fn bcast = dr3k_bcast_scalar;
     dr3k_dot_fn dot = dr3k_dot_scalar;
     size_t lanes = 1;
@@ -145,11 +152,14 @@ bool dr3k_thin_sgemm(bool force, bool trans_a, bool trans_b, size_t m, size_t n,
             bcast(n, m, k, alpha, b, 1, ldb, a, lda, beta, c, 1, ldc);
         else
             bcast(m, n, k, alpha, a, 1, lda, b, ldb, beta, c, ldc, 1);
-    } else if (k <= 16) { /* C = A Bᵀ with a short inner dimension: Bᵀ in panels on the stack */
-        enum { PANEL = 256 };
-        float panel[16 * PANEL];
-        for (size_t j0 = 0; j0 < n; j0 += PANEL) {
-            const size_t nb = n - j0 < PANEL ? n - j0 : PANEL;
+    } else if ((m > 4 && n > 4) && k <= 256) {
+        /* C = A Bᵀ, both sides wider than a dot block: Bᵀ in panels on the stack (16 KB),
+         * then the broadcast kernel */
+        enum { PANEL = 4096 };
+        float panel[PANEL];
+        const size_t cols = PANEL / k;
+        for (size_t j0 = 0; j0 < n; j0 += cols) {
+            const size_t nb = n - j0 < cols ? n - j0 : cols;
             for (size_t j = 0; j < nb; j++)
                 for (size_t p = 0; p < k; p++) panel[p * nb + j] = b[(j0 + j) * ldb + p];
             bcast(m, nb, k, alpha, a, lda, 1, panel, nb, beta, c + j0, ldc, 1);

@@ -57,9 +57,10 @@ int dr3k_thin_set_isa(int isa);
 const char *dr3k_thin_isa_name(int isa);
 
 /* Runs C = alpha op(A) op(B) + beta C (the dr3k_sgemm contract) with the thin kernels if the
- * shape is one where they beat BLIS; returns false (nothing touched) otherwise. When
- * @p force is true every shape the kernels can do is taken (tests). */
-bool dr3k_thin_sgemm(bool force, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
+ * shape is one where they beat BLIS with @p threads threads; returns false (nothing touched)
+ * otherwise. With threads == 0 every shape the kernels can do is taken (tests, benchmarks).
+ * Both operands transposed is never taken. */
+bool dr3k_thin_sgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
                      float alpha, const float *a, size_t lda, const float *b, size_t ldb,
                      float beta, float *c, size_t ldc);
 

@@ -22,6 +22,7 @@ static inline float hsum8(__m256 v) {
 }
 
 #define TK(name)         name##_avx2
+#define NREG             16
 #define TK_INLINE        static inline __attribute__((always_inline))
 #define VT               __m256
 #define W                8

@@ -11,6 +11,7 @@ static inline __mmask16 mask_n(size_t n) {
 }
 
 #define TK(name)         name##_avx512
+#define NREG             32
 #define TK_INLINE        static inline __attribute__((always_inline))
 #define VT               __m512
 #define W                16
