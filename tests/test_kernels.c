@@ -148,12 +148,14 @@ static void test_sgemm_automatic_and_blis(void **state) {
 }
 
 /* What the kernels refuse: both operands transposed (BLIS does those); and the rule keeps
- * wide products on BLIS. */
+ * wide products with more than one thread on BLIS. */
 static void test_refusals(void **state) {
     (void)state;
     float a[4] = {1, 2, 3, 4}, b[4] = {1, 0, 0, 1}, c[4] = {0};
     assert_false(dr3k_thin_sgemm(0, true, true, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2));
-    assert_false(dr3k_thin_sgemm(1, false, true, 512, 256, 256, 1, a, 2, b, 2, 0, c, 2));
+    /* a wide product with two threads (BLIS's parallel products win) */
+    assert_false(dr3k_thin_sgemm(2, false, true, 512, 256, 256, 1, a, 2, b, 2, 0, c, 2));
+    assert_false(dr3k_thin_sgemm(2, true, false, 512, 256, 256, 1, a, 2, b, 2, 0, c, 2));
     assert_true(c[0] == 0 && c[3] == 0);
 }
 

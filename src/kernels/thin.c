@@ -105,18 +105,38 @@ int dr3k_thin_set_isa(int isa) {
 
 /* ---- the shape rule ------------------------------------------------------------------- */
 
-/* Where the thin kernels beat BLIS (measured with bench/thin_kernels.c on both BLIS kernel
- * sets; docs/performance.md): any product of at most 64³ multiply-adds (BLIS's fixed cost per
- * call dominates), an output side of at most 4 (Q heads with few actions, their weight and
- * bias gradients), and A Bᵀ with an output side of at most 32 (the dot kernel) while one
- * thread does it; with more threads, BLIS's parallel products win above 2²¹ multiply-adds. */
-static bool worth_it(int threads, bool trans_a, bool trans_b, size_t m, size_t n, size_t k) {
+/* Vector lanes of the BLIS kernel set in use (16 for skx, 8 for the AVX2 sets, 4 for
+ * generic), found once; 0 until then. */
+static atomic_int blis_lanes;
+
+static int blis_lanes_now(void) {
+    int l = atomic_load_explicit(&blis_lanes, memory_order_relaxed);
+    if (l > 0) return l;
+    const char *name = dr3k_blis_arch_name(dr3k_blis_arch_active());
+    l = strcmp(name, "skx") == 0 || strcmp(name, "knl") == 0 ? 16
+        : strcmp(name, "generic") == 0                       ? 4
+                                                             : 8;
+    atomic_store_explicit(&blis_lanes, l, memory_order_relaxed);
+    return l;
+}
+
+/* Where the thin kernels beat BLIS, measured with bench/thin_kernels.c on both BLIS kernel
+ * sets (docs/performance.md). BLIS's fixed cost per call (context, packing) dominates up to
+ * 64³ multiply-adds; an output side of at most 4 (Q heads with few actions, their weight and
+ * bias gradients) runs far below peak in BLIS (skx has no small-matrix kernels); A Bᵀ with one
+ * side of at most 32 suits the dot kernel. When BLIS runs narrower vectors than the thin
+ * kernels (zen3 or haswell kernels on an AVX-512 CPU), the thin kernels win up to 2²⁶
+ * multiply-adds. With more than one thread, BLIS's parallel products win above 2²¹. */
+static bool worth_it(int threads, int lanes, bool trans_a, bool trans_b, size_t m, size_t n,
+                     size_t k) {
     if (trans_a && trans_b) return false;
     const double macs = (double)m * (double)n * (double)k;
     const size_t thin = m < n ? m : n;
-    if (macs <= 64.0 * 64.0 * 64.0 || thin <= 4) return true;
-    if (!trans_a && trans_b && thin <= 32) return threads <= 1 || macs <= 2097152.0;
-    return false;
+    if (macs <= 64.0 * 64.0 * 64.0) return true;
+    if (threads > 1 && macs > 2097152.0) return false;
+    if (thin <= 4) return true;
+    if (lanes > blis_lanes_now() && macs <= 67108864.0) return true;
+    return !trans_a && trans_b && thin <= 32;
 }
 
 bool dr3k_thin_sgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
@@ -124,7 +144,6 @@ bool dr3k_thin_sgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n
                      float beta, float *c, size_t ldc) {
     const int isa = dr3k_thin_isa();
     if (isa == DR3K_ISA_OFF || (trans_a && trans_b)) return false;
-    if (threads > 0 && !worth_it(threads, trans_a, trans_b, m, n, k)) return false;
     dr3k_bcast_fn bcast = dr3k_bcast_scalar;
     dr3k_dot_fn dot = dr3k_dot_scalar;
     size_t lanes = 1;
@@ -139,6 +158,7 @@ bool dr3k_thin_sgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n
         lanes = 8;
     }
 #endif
+    if (threads > 0 && !worth_it(threads, (int)lanes, trans_a, trans_b, m, n, k)) return false;
     if (k == 0) { /* C = beta C; beta == 0 clears garbage */
         for (size_t i = 0; i < m; i++)
             for (size_t j = 0; j < n; j++)
