@@ -9,6 +9,7 @@
 #include "kernels/thin.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,12 +170,54 @@ static void test_empty_inner(void **state) {
     assert_true(d[0] == 2 && d[3] == 8);
 }
 
+/* Concurrent products: callers on several threads, each asking BLIS for 2 threads, wait
+ * for free cores (blis.c) and get exactly the bits a lone call gets. (BLIS's bits do depend
+ * on its thread count, which is why the count of a call is never changed, only delayed.) */
+enum { CONC = 3, CM = 300, CN = 260, CK = 270 };
+typedef struct conc_job {
+    const float *a, *b;
+    float *c;
+    int rounds;
+} conc_job;
+
+static void *conc_run(void *p) {
+    conc_job *j = p;
+    for (int r = 0; r < j->rounds; r++)
+        dr3k_sgemm(2, false, true, CM, CN, CK, 1.0f, j->a, CK, j->b, CK, 0.0f, j->c, CN);
+    return NULL;
+}
+
+static void test_concurrent_same_bits(void **state) {
+    (void)state;
+    dr3_rng rng;
+    dr3_rng_seed(&rng, 3);
+    float *a = tu_alloc_nan(CM * CK), *b = tu_alloc_nan(CN * CK), *ref = tu_alloc_nan(CM * CN);
+    tu_fill_strided(a, CM, CK, CK, -1, 1, &rng);
+    tu_fill_strided(b, CN, CK, CK, -1, 1, &rng);
+    dr3k_sgemm(2, false, true, CM, CN, CK, 1.0f, a, CK, b, CK, 0.0f, ref, CN);
+    pthread_t th[CONC];
+    conc_job jobs[CONC];
+    for (int i = 0; i < CONC; i++) {
+        jobs[i] = (conc_job){a, b, tu_alloc_nan(CM * CN), 6};
+        assert_int_equal(pthread_create(&th[i], NULL, conc_run, &jobs[i]), 0);
+    }
+    for (int i = 0; i < CONC; i++) {
+        pthread_join(th[i], NULL);
+        assert_memory_equal(jobs[i].c, ref, CM * CN * sizeof(float));
+        free(jobs[i].c);
+    }
+    free(a);
+    free(b);
+    free(ref);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_thin_kernels_every_isa),
         cmocka_unit_test(test_sgemm_automatic_and_blis),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_empty_inner),
+        cmocka_unit_test(test_concurrent_same_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
