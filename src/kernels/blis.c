@@ -5,9 +5,7 @@
 #include "thin.h"
 
 #include <blis.h>
-#include <pthread.h>
 #include <string.h>
-#include <unistd.h>
 
 static trans_t tr(bool t) { return t ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE; }
 
@@ -20,77 +18,126 @@ static void setup_rntm(rntm_t *rntm, int threads, size_t m, size_t n) {
     if (m > 32 && n > 32) bli_rntm_disable_l3_sup(rntm);
 }
 
-/* Below this many multiply-adds a second BLIS thread costs more (OpenMP fork/join, split
- * packing) than it saves: measured with bench/thin_kernels.c (96³ ran 21-25 us on one thread,
- * 26-32 on two; 128³ about even). The product then runs on one thread. A function of the
- * shape and the handle's thread count only, so results stay bitwise the same per count. */
+/* Parallel products: libdr3 cuts a product with t threads into t slices of rows (or of
+ * columns when those are the longer side) and runs each slice single-threaded (thin kernels or
+ * BLIS with one thread) on its worker pool (pool.c). BLIS's own OpenMP threading is not used:
+ * its threads spin at barriers, so a busy machine or a second handle (two learners with 2
+ * threads each on 2 cores took 160 s for 100 steps) stalls them for whole scheduler slices,
+ * while the pool's caller simply runs the slices nobody else took. The cut depends on the
+ * shape and t only, and no output element's sum is split, so results are bitwise the same
+ * for a given thread count whoever runs the slices.
+ *
+ * Below this many multiply-adds a product runs on the calling thread alone: waking a worker
+ * costs more than it saves (bench/thin_kernels.c). */
 #define DR3K_MIN_MACS_PER_EXTRA_THREAD 2097152.0
 
-/* Cores for BLIS, shared by every handle in the process: a BLIS call with t threads waits
- * until t cores are free (or none is taken), so concurrent handles take turns instead of
- * oversubscribing the machine, where OpenMP teams spin at barriers for preempted peers (two
- * learners with 2 threads each on 2 cores took 160 s for 100 steps). The thread count of a
- * call never changes, only when it starts; the thin kernels (single-threaded, no barriers)
- * take no cores. */
-static pthread_mutex_t cores_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cores_cv = PTHREAD_COND_INITIALIZER;
-static int cores_busy, cores_total;
+typedef struct product {
+    bool dbl, trans_a, trans_b, by_rows;
+    size_t m, n, k, lda, ldb, ldc;
+    double alpha, beta;
+    const void *a, *b;
+    void *c;
+    int slices;
+} product;
 
-static void cores_take(int t) {
-    pthread_mutex_lock(&cores_mu);
-    if (cores_total == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        cores_total = n > 0 && n < 4096 ? (int)n : 1;
+static void run_single(const product *p, size_t m, size_t n, const void *a, const void *b,
+                       void *c) {
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    setup_rntm(&rntm, 1, m, n);
+    if (p->dbl) {
+        double alpha = p->alpha, beta = p->beta;
+        bli_dgemm_ex(tr(p->trans_a), tr(p->trans_b), (dim_t)m, (dim_t)n, (dim_t)p->k, &alpha,
+                     (double *)a, (inc_t)p->lda, 1, (double *)b, (inc_t)p->ldb, 1, &beta,
+                     (double *)c, (inc_t)p->ldc, 1, NULL, &rntm);
+        return;
     }
-    while (cores_busy > 0 && cores_busy + t > cores_total)
-        pthread_cond_wait(&cores_cv, &cores_mu);
-    cores_busy += t;
-    pthread_mutex_unlock(&cores_mu);
+    float alpha = (float)p->alpha, beta = (float)p->beta;
+    if (dr3k_thin_sgemm(1, p->trans_a, p->trans_b, m, n, p->k, alpha, a, p->lda, b, p->ldb,
+                        beta, c, p->ldc))
+        return;
+    bli_sgemm_ex(tr(p->trans_a), tr(p->trans_b), (dim_t)m, (dim_t)n, (dim_t)p->k, &alpha,
+                 (float *)a, (inc_t)p->lda, 1, (float *)b, (inc_t)p->ldb, 1, &beta, (float *)c,
+                 (inc_t)p->ldc, 1, NULL, &rntm);
 }
 
-static void cores_give(int t) {
-    pthread_mutex_lock(&cores_mu);
-    cores_busy -= t;
-    pthread_cond_broadcast(&cores_cv);
-    pthread_mutex_unlock(&cores_mu);
+/* Start of slice s of len: equal cuts rounded up to 16 (whole vectors). */
+static size_t cut(size_t len, int s, int slices) {
+    if (s >= slices) return len;
+    size_t x = (len * (size_t)s / (size_t)slices + 15) / 16 * 16;
+    return x < len ? x : len;
 }
 
-static int threads_for(int threads, size_t m, size_t n, size_t k) {
-    if (threads > 1 && (double)m * (double)n * (double)k < DR3K_MIN_MACS_PER_EXTRA_THREAD)
-        return 1;
-    return threads;
+static void run_slice(void *ctx, int s) {
+    const product *p = ctx;
+    const size_t es = p->dbl ? sizeof(double) : sizeof(float);
+    const char *a = p->a, *b = p->b;
+    char *c = p->c;
+    if (p->by_rows) {
+        size_t i0 = cut(p->m, s, p->slices), i1 = cut(p->m, s + 1, p->slices);
+        if (i1 > i0)
+            run_single(p, i1 - i0, p->n, a + (p->trans_a ? i0 : i0 * p->lda) * es, b,
+                       c + i0 * p->ldc * es);
+    } else {
+        size_t j0 = cut(p->n, s, p->slices), j1 = cut(p->n, s + 1, p->slices);
+        if (j1 > j0)
+            run_single(p, p->m, j1 - j0, a, b + (p->trans_b ? j0 * p->ldb : j0) * es,
+                       c + j0 * es);
+    }
+}
+
+static void run_product(product *p, int threads) {
+    if (p->m == 0 || p->n == 0) return;
+    const double macs = (double)p->m * (double)p->n * (double)p->k;
+    p->by_rows = p->m >= p->n;
+    const size_t side = p->by_rows ? p->m : p->n;
+    int slices = macs < DR3K_MIN_MACS_PER_EXTRA_THREAD ? 1 : threads;
+    if ((size_t)slices > side / 16) slices = side / 16 > 0 ? (int)(side / 16) : 1;
+    if (slices <= 1) {
+        run_single(p, p->m, p->n, p->a, p->b, p->c);
+        return;
+    }
+    p->slices = slices;
+    dr3k_parallel_for(slices, run_slice, p);
 }
 
 void dr3k_sgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
                 float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta,
                 float *c, size_t ldc) {
-    if (m == 0 || n == 0) return;
-    /* thin shapes go to libdr3's own kernels (thin.c), everything else to BLIS */
-    if (dr3k_thin_sgemm(threads, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
-                        ldc))
-        return;
-    threads = threads_for(threads, m, n, k);
-    rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    setup_rntm(&rntm, threads, m, n);
-    cores_take(threads);
-    bli_sgemm_ex(tr(trans_a), tr(trans_b), (dim_t)m, (dim_t)n, (dim_t)k, &alpha, (float *)a,
-                 (inc_t)lda, 1, (float *)b, (inc_t)ldb, 1, &beta, c, (inc_t)ldc, 1, NULL,
-                 &rntm);
-    cores_give(threads);
+    product p = {.dbl = false,
+                 .trans_a = trans_a,
+                 .trans_b = trans_b,
+                 .m = m,
+                 .n = n,
+                 .k = k,
+                 .lda = lda,
+                 .ldb = ldb,
+                 .ldc = ldc,
+                 .alpha = alpha,
+                 .beta = beta,
+                 .a = a,
+                 .b = b,
+                 .c = c};
+    run_product(&p, threads);
 }
 
 void dr3k_dgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
                 double alpha, const double *a, size_t lda, const double *b, size_t ldb,
                 double beta, double *c, size_t ldc) {
-    if (m == 0 || n == 0) return;
-    threads = threads_for(threads, m, n, k);
-    rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    setup_rntm(&rntm, threads, m, n);
-    cores_take(threads);
-    bli_dgemm_ex(tr(trans_a), tr(trans_b), (dim_t)m, (dim_t)n, (dim_t)k, &alpha, (double *)a,
-                 (inc_t)lda, 1, (double *)b, (inc_t)ldb, 1, &beta, c, (inc_t)ldc, 1, NULL,
-                 &rntm);
-    cores_give(threads);
+    product p = {.dbl = true,
+                 .trans_a = trans_a,
+                 .trans_b = trans_b,
+                 .m = m,
+                 .n = n,
+                 .k = k,
+                 .lda = lda,
+                 .ldb = ldb,
+                 .ldc = ldc,
+                 .alpha = alpha,
+                 .beta = beta,
+                 .a = a,
+                 .b = b,
+                 .c = c};
+    run_product(&p, threads);
 }
 
 const char *dr3k_blis_version(void) { return bli_info_get_version_str(); }

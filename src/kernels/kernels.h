@@ -21,6 +21,12 @@ void dr3k_dgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, siz
                 double alpha, const double *a, size_t lda, const double *b, size_t ldb,
                 double beta, double *c, size_t ldc);
 
+/* Runs fn(ctx, s) for s = 0 .. slices-1 on the calling thread and the process-wide worker
+ * pool (pool.c), returning when all are done. Slices must be independent; which thread runs
+ * which slice varies, so each slice's result must not depend on it. Thread-safe: a caller
+ * finding the pool busy runs its slices itself. */
+void dr3k_parallel_for(int slices, void (*fn)(void *ctx, int slice), void *ctx);
+
 /* Information about the BLIS in use, for dr3_runtime_info. Valid after BLIS init. */
 const char *dr3k_blis_version(void);
 const char *dr3k_blis_arch_name(int id);
