@@ -75,10 +75,8 @@ int main(int argc, char **argv) {
         jobs[i].bt.rewards = r;
         jobs[i].steps = steps;
     }
-    const char *share = getenv("DR3_BLIS_SHARE_CORES");
-    printf("BLIS kernels %s, %s, %d thread(s) per learner, %d steps each, core sharing %s\n",
-           info.blis_arch, cfg, threads, steps,
-           share && strcmp(share, "0") == 0 ? "off" : "on");
+    printf("BLIS kernels %s, %s, %d thread(s) per learner, %d steps each\n", info.blis_arch,
+           cfg, threads, steps);
     /* one after the other */
     double t = now();
     run(&jobs[0]);
