@@ -292,6 +292,14 @@ int dr3_net_same_shape(const dr3_net *a, const dr3_net *b) {
 
 /* ---- forward and backward ------------------------------------------------------------- */
 
+/* The element-wise passes are compiled for AVX-512, AVX2 and the baseline, chosen when the
+ * library loads (GCC's target_clones): the same operations per element, so the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define DR3I_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DR3I_CLONES
+#endif
+
 /* y = f(y) in place for the hidden activation. */
 static void activate(dr3_activation act, float p, float *y, size_t count) {
     switch (act) {
@@ -337,8 +345,8 @@ static void activate_backward(dr3_activation act, float p, const float *y, float
 /* y = f(y + b) row by row (n rows of width out): the bias and the activation of a linear
  * layer in one pass. The same float operations, in the same order, as adding the bias and
  * then applying activate(). */
-static void bias_activate(dr3_activation act, float p, const float *b, float *y, size_t n,
-                          size_t out) {
+DR3I_CLONES static void bias_activate(dr3_activation act, float p, const float *b, float *y,
+                                      size_t n, size_t out) {
     for (size_t i = 0; i < n; i++) {
         float *r = y + i * out;
         switch (act) {
@@ -373,8 +381,9 @@ static void bias_activate(dr3_activation act, float p, const float *b, float *y,
 /* g *= f'(y) over n rows of width w (see activate_backward), and, when gb is not NULL, the
  * bias gradient of the layer below in the same pass: gb = beta·gb + column sums of the new g,
  * added row by row. */
-static void activate_backward_bias(dr3_activation act, float p, const float *y, float *g,
-                                   size_t n, size_t w, float *gb, float beta) {
+DR3I_CLONES static void activate_backward_bias(dr3_activation act, float p, const float *y,
+                                               float *g, size_t n, size_t w, float *gb,
+                                               float beta) {
     if (gb != NULL && beta == 0.0f) memset(gb, 0, w * sizeof(float));
     for (size_t i = 0; i < n; i++) {
         activate_backward(act, p, y + i * w, g + i * w, w);
@@ -573,7 +582,7 @@ void dr3i_net_copy_params_trusted(dr3_net *dst, const dr3_net *src) {
     if (dst != src) memcpy(dst->params, src->params, src->param_count * sizeof(float));
 }
 
-void dr3i_net_polyak_trusted(dr3_net *dst, const dr3_net *src, float tau) {
+DR3I_CLONES void dr3i_net_polyak_trusted(dr3_net *dst, const dr3_net *src, float tau) {
     const float keep = 1.0f - tau;
     for (size_t k = 0; k < dst->param_count; k++)
         dst->params[k] = keep * dst->params[k] + tau * src->params[k];
