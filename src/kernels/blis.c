@@ -140,6 +140,16 @@ void dr3k_dgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, siz
     run_product(&p, threads);
 }
 
+void dr3k_sgemm_blis_threads(int threads, size_t m, size_t n, size_t k, const float *a,
+                             const float *b, float *c) {
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads((dim_t)threads, &rntm);
+    float one = 1.0f, zero = 0.0f;
+    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &one,
+                 (float *)a, (inc_t)k, 1, (float *)b, (inc_t)n, 1, &zero, c, (inc_t)n, 1, NULL,
+                 &rntm);
+}
+
 const char *dr3k_blis_version(void) { return bli_info_get_version_str(); }
 
 const char *dr3k_blis_arch_name(int id) {
