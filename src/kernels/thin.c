@@ -139,6 +139,22 @@ static bool worth_it(int threads, int lanes, bool trans_a, bool trans_b, size_t 
     return !trans_a && trans_b && thin <= 32;
 }
 
+/* panel (k × nb, row stride nb) = the first nb rows of B (each k long, stride ldb),
+ * transposed; eight rows at a time so that each panel row gets eight contiguous stores. */
+static void pack_transposed(float *panel, size_t nb, const float *b, size_t ldb, size_t rows,
+                            size_t k) {
+    size_t j = 0;
+    for (; j + 8 <= rows; j += 8) {
+        const float *r = b + j * ldb;
+        for (size_t p = 0; p < k; p++) {
+            float *o = panel + p * nb + j;
+            for (size_t q = 0; q < 8; q++) o[q] = r[q * ldb + p];
+        }
+    }
+    for (; j < rows; j++)
+        for (size_t p = 0; p < k; p++) panel[p * nb + j] = b[j * ldb + p];
+}
+
 bool dr3k_thin_sgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
                      float alpha, const float *a, size_t lda, const float *b, size_t ldb,
                      float beta, float *c, size_t ldc) {
@@ -180,8 +196,7 @@ bool dr3k_thin_sgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n
         const size_t cols = PANEL / k;
         for (size_t j0 = 0; j0 < n; j0 += cols) {
             const size_t nb = n - j0 < cols ? n - j0 : cols;
-            for (size_t j = 0; j < nb; j++)
-                for (size_t p = 0; p < k; p++) panel[p * nb + j] = b[(j0 + j) * ldb + p];
+            pack_transposed(panel, nb, b + j0 * ldb, ldb, nb, k);
             bcast(m, nb, k, alpha, a, lda, 1, panel, nb, beta, c + j0, ldc, 1);
         }
     } else { /* C = A Bᵀ, one side thin: dot products along k */

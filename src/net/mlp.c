@@ -296,8 +296,10 @@ int dr3_net_same_shape(const dr3_net *a, const dr3_net *b) {
  * library loads (GCC's target_clones): the same operations per element, so the same bits. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
 #define DR3I_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define DR3I_INLINE static inline __attribute__((always_inline))
 #else
 #define DR3I_CLONES
+#define DR3I_INLINE static inline
 #endif
 
 /* y = f(y) in place for the hidden activation. */
@@ -322,8 +324,8 @@ static void activate(dr3_activation act, float p, float *y, size_t count) {
 
 /* g *= f'(x) expressed through the activation's output y = f(x) (so no pre-activations
  * need storing): ReLU 1[y>0], tanh 1−y², ELU 1 or y+α, leaky 1 or s. */
-static void activate_backward(dr3_activation act, float p, const float *y, float *g,
-                              size_t count) {
+DR3I_INLINE void activate_backward(dr3_activation act, float p, const float *y, float *g,
+                                   size_t count) {
     switch (act) {
     case DR3_ACT_IDENTITY:
         break;
