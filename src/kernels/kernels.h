@@ -32,6 +32,9 @@ void dr3k_sgemm_blis_threads(int threads, size_t m, size_t n, size_t k, const fl
  * which slice varies, so each slice's result must not depend on it. Thread-safe: a caller
  * finding the pool busy runs its slices itself. */
 void dr3k_parallel_for(int slices, void (*fn)(void *ctx, int slice), void *ctx);
+/* Starts the pool's threads now if they are not running (idempotent, thread-safe): handles
+ * with more than one thread call it when created, so that no training step creates threads. */
+void dr3k_pool_start(void);
 
 /* Information about the BLIS in use, for dr3_runtime_info. Valid after BLIS init. */
 const char *dr3k_blis_version(void);

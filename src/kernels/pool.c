@@ -67,6 +67,12 @@ static void start_workers(void) {
     pthread_attr_destroy(&attr);
 }
 
+void dr3k_pool_start(void) {
+    pthread_mutex_lock(&mu);
+    if (workers < 0) start_workers();
+    pthread_mutex_unlock(&mu);
+}
+
 void dr3k_parallel_for(int slices, void (*fn)(void *ctx, int slice), void *ctx) {
     pool_job j = {.fn = fn, .ctx = ctx, .slices = slices};
     atomic_init(&j.next, 0);

@@ -169,6 +169,7 @@ static dr3_status build(dr3_net **out, const dr3_net_options *o, const plan_laye
         prev = ly->out;
     }
     init_params(net, o->seed);
+    if (o->threads > 1) dr3k_pool_start(); /* threads are created here, never in a step */
     *out = net;
     return DR3_OK;
 }
@@ -271,6 +272,7 @@ dr3_status dr3_net_set_threads(dr3_net *net, int threads) {
         return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_set_threads: %s",
                          net == NULL ? "net is NULL" : "threads must be >= 1");
     net->opts.threads = threads;
+    if (threads > 1) dr3k_pool_start();
     return DR3_OK;
 }
 
