@@ -4,7 +4,7 @@
 Online forward on the stacked [s; s'] (2n rows), target forward on s', max backup, Huber TD
 loss, DR3 term 0.1 * mean(phi(s) . phi(s')) with gradients through both, one backward,
 Adam. Prints steps/s per configuration and thread count.
-Run with Debian's python3 (python3-torch): /usr/bin/python3 bench/pytorch_step.py [secs]
+Run with Debian's python3 (python3-torch): /usr/bin/python3 bench/pytorch_step.py [secs [threads]]
 """
 import sys
 import time
@@ -77,12 +77,16 @@ def bench(cfg, threads, secs):
 
 def main():
     secs = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
+    # optional: only this thread count; Debian's PyTorch takes its BLAS threads from
+    # BLIS_NUM_THREADS, which bench/ratio.sh sets to match
+    threads_list = (int(sys.argv[2]),) if len(sys.argv) > 2 else (1, 2)
     print(f"torch {torch.__version__}")
     print(f"{'config':6} {'thr':>3} {'ms/step':>9} {'steps/s':>9}")
-    for threads in (1, 2):
+    for threads in threads_list:
         for cfg in CONFIGS:
             t = bench(cfg, threads, secs)
             print(f"{cfg[0]:6} {threads:3d} {t * 1e3:9.3f} {1 / t:9.0f}")
+            print(f"RESULT torch {cfg[0]} {threads} {1 / t:.3f}")
 
 
 if __name__ == "__main__":

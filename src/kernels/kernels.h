@@ -21,6 +21,21 @@ void dr3k_dgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, siz
                 double alpha, const double *a, size_t lda, const double *b, size_t ldb,
                 double beta, double *c, size_t ldc);
 
+/* C = A B (row-major, dense, m×k times k×n) straight through BLIS with its own threading
+ * (OpenMP in Debian's build): the reference sgemm peak for benchmarks, not used by the
+ * library itself. */
+void dr3k_sgemm_blis_threads(int threads, size_t m, size_t n, size_t k, const float *a,
+                             const float *b, float *c);
+
+/* Runs fn(ctx, s) for s = 0 .. slices-1 on the calling thread and the process-wide worker
+ * pool (pool.c), returning when all are done. Slices must be independent; which thread runs
+ * which slice varies, so each slice's result must not depend on it. Thread-safe: a caller
+ * finding the pool busy runs its slices itself. */
+void dr3k_parallel_for(int slices, void (*fn)(void *ctx, int slice), void *ctx);
+/* Starts the pool's threads now if they are not running (idempotent, thread-safe): handles
+ * with more than one thread call it when created, so that no training step creates threads. */
+void dr3k_pool_start(void);
+
 /* Information about the BLIS in use, for dr3_runtime_info. Valid after BLIS init. */
 const char *dr3k_blis_version(void);
 const char *dr3k_blis_arch_name(int id);

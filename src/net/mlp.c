@@ -169,6 +169,7 @@ static dr3_status build(dr3_net **out, const dr3_net_options *o, const plan_laye
         prev = ly->out;
     }
     init_params(net, o->seed);
+    if (o->threads > 1) dr3k_pool_start(); /* threads are created here, never in a step */
     *out = net;
     return DR3_OK;
 }
@@ -271,6 +272,7 @@ dr3_status dr3_net_set_threads(dr3_net *net, int threads) {
         return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_set_threads: %s",
                          net == NULL ? "net is NULL" : "threads must be >= 1");
     net->opts.threads = threads;
+    if (threads > 1) dr3k_pool_start();
     return DR3_OK;
 }
 
@@ -291,6 +293,16 @@ int dr3_net_same_shape(const dr3_net *a, const dr3_net *b) {
 }
 
 /* ---- forward and backward ------------------------------------------------------------- */
+
+/* The element-wise passes are compiled for AVX-512, AVX2 and the baseline, chosen when the
+ * library loads (GCC's target_clones): the same operations per element, so the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define DR3I_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define DR3I_INLINE static inline __attribute__((always_inline))
+#else
+#define DR3I_CLONES
+#define DR3I_INLINE static inline
+#endif
 
 /* y = f(y) in place for the hidden activation. */
 static void activate(dr3_activation act, float p, float *y, size_t count) {
@@ -314,8 +326,8 @@ static void activate(dr3_activation act, float p, float *y, size_t count) {
 
 /* g *= f'(x) expressed through the activation's output y = f(x) (so no pre-activations
  * need storing): ReLU 1[y>0], tanh 1−y², ELU 1 or y+α, leaky 1 or s. */
-static void activate_backward(dr3_activation act, float p, const float *y, float *g,
-                              size_t count) {
+DR3I_INLINE void activate_backward(dr3_activation act, float p, const float *y, float *g,
+                                   size_t count) {
     switch (act) {
     case DR3_ACT_IDENTITY:
         break;
@@ -334,6 +346,56 @@ static void activate_backward(dr3_activation act, float p, const float *y, float
     }
 }
 
+/* y = f(y + b) row by row (n rows of width out): the bias and the activation of a linear
+ * layer in one pass. The same float operations, in the same order, as adding the bias and
+ * then applying activate(). */
+DR3I_CLONES static void bias_activate(dr3_activation act, float p, const float *b, float *y,
+                                      size_t n, size_t out) {
+    for (size_t i = 0; i < n; i++) {
+        float *r = y + i * out;
+        switch (act) {
+        case DR3_ACT_IDENTITY:
+            for (size_t k = 0; k < out; k++) r[k] += b[k];
+            break;
+        case DR3_ACT_RELU:
+            for (size_t k = 0; k < out; k++) {
+                const float z = r[k] + b[k];
+                r[k] = z > 0 ? z : 0;
+            }
+            break;
+        case DR3_ACT_TANH:
+            for (size_t k = 0; k < out; k++) r[k] = tanhf(r[k] + b[k]);
+            break;
+        case DR3_ACT_ELU:
+            for (size_t k = 0; k < out; k++) {
+                const float z = r[k] + b[k];
+                r[k] = z > 0 ? z : p * expm1f(z);
+            }
+            break;
+        case DR3_ACT_LEAKY_RELU:
+            for (size_t k = 0; k < out; k++) {
+                const float z = r[k] + b[k];
+                r[k] = z > 0 ? z : p * z;
+            }
+            break;
+        }
+    }
+}
+
+/* g *= f'(y) over n rows of width w (see activate_backward), and, when gb is not NULL, the
+ * bias gradient of the layer below in the same pass: gb = beta·gb + column sums of the new g,
+ * added row by row. */
+DR3I_CLONES static void activate_backward_bias(dr3_activation act, float p, const float *y,
+                                               float *g, size_t n, size_t w, float *gb,
+                                               float beta) {
+    if (gb != NULL && beta == 0.0f) memset(gb, 0, w * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        activate_backward(act, p, y + i * w, g + i * w, w);
+        if (gb != NULL)
+            for (size_t k = 0; k < w; k++) gb[k] += g[i * w + k];
+    }
+}
+
 /* The forward pass over net->input (n rows, already copied there). */
 static void run_layers(dr3_net *net, size_t n) {
     const dr3_net_options *o = &net->opts;
@@ -347,11 +409,15 @@ static void run_layers(dr3_net *net, size_t n) {
             (void)dr3i_conv2d_forward(&ly->cv, o->threads, n, &src, w, b, ly->act, ly->out, 0,
                                       net->conv_ws, net->conv_ws_len);
         } else {
-            /* Z = X Wᵀ: X is n × in, W is out × in (row-major, PyTorch's layout) */
-            for (size_t i = 0; i < n; i++)
-                memcpy(ly->act + i * ly->out, b, ly->out * sizeof(float));
+            /* Z = X Wᵀ: X is n × in, W is out × in (row-major, PyTorch's layout); then
+             * bias and activation in one pass over Z */
             dr3k_sgemm(o->threads, false, true, n, ly->out, ly->in, 1.0f, x, ly->in, w, ly->in,
-                       1.0f, ly->act, ly->out);
+                       0.0f, ly->act, ly->out);
+            const dr3_activation act =
+                l + 1 < net->num_layers ? o->activation : DR3_ACT_IDENTITY;
+            bias_activate(act, o->activation_param, b, ly->act, n, ly->out);
+            x = ly->act;
+            continue;
         }
         if (l + 1 < net->num_layers)
             activate(o->activation, o->activation_param, ly->act, n * ly->out);
@@ -449,6 +515,14 @@ dr3_status dr3_net_backward(dr3_net *net, size_t n, const float *grad_out, size_
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < O; k++)
             delta[i * O + k] = grad_out ? grad_out[i * ld_grad_out + k] : 0;
+    /* the bias gradient of a linear layer comes with the pass that makes its delta: here for
+     * the output layer, in activate_backward_bias for the layers below */
+    if (!net->layers[L - 1].conv) {
+        float *gb = net->grads + net->layers[L - 1].b_off;
+        if (beta == 0.0f) memset(gb, 0, O * sizeof(float));
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < O; k++) gb[k] += delta[i * O + k];
+    }
     for (size_t l = L; l-- > 0;) {
         dr3i_layer *ly = &net->layers[l];
         const float *x = l > 0 ? net->layers[l - 1].act : net->input;
@@ -462,12 +536,10 @@ dr3_status dr3_net_backward(dr3_net *net, size_t n, const float *grad_out, size_
                                        cf, net->conv_ws, net->conv_ws_len);
             if (!need_dx) break;
         } else {
-            /* dW = deltaᵀ X (out × in); db = column sums of delta */
+            /* dW = deltaᵀ X (out × in); db was summed with delta */
+            (void)gb;
             dr3k_sgemm(o->threads, true, false, ly->out, ly->in, n, 1.0f, delta, ly->out, x,
                        ly->in, beta, gw, ly->in);
-            /* db = deltaᵀ · 1 (a matrix-vector product through BLIS, not a strided loop) */
-            dr3k_sgemm(o->threads, true, false, ly->out, 1, n, 1.0f, delta, ly->out, net->ones,
-                       1, beta, gb, 1);
             if (!need_dx) break;
             /* dX = delta W (n × in) */
             dr3k_sgemm(o->threads, false, false, n, ly->in, ly->out, 1.0f, delta, ly->out,
@@ -480,8 +552,10 @@ dr3_status dr3_net_backward(dr3_net *net, size_t n, const float *grad_out, size_
                     next[i * D + k] += grad_features[i * ld_grad_features + k];
         }
         if (l > 0) {
-            activate_backward(o->activation, o->activation_param, net->layers[l - 1].act, next,
-                              n * ly->in);
+            const dr3i_layer *below = &net->layers[l - 1];
+            activate_backward_bias(o->activation, o->activation_param, below->act, next, n,
+                                   ly->in, below->conv ? NULL : net->grads + below->b_off,
+                                   beta);
         } else {
             /* the input gradient; with no hidden layer, φ is the input */
             for (size_t i = 0; i < n; i++)
@@ -512,7 +586,7 @@ void dr3i_net_copy_params_trusted(dr3_net *dst, const dr3_net *src) {
     if (dst != src) memcpy(dst->params, src->params, src->param_count * sizeof(float));
 }
 
-void dr3i_net_polyak_trusted(dr3_net *dst, const dr3_net *src, float tau) {
+DR3I_CLONES void dr3i_net_polyak_trusted(dr3_net *dst, const dr3_net *src, float tau) {
     const float keep = 1.0f - tau;
     for (size_t k = 0; k < dst->param_count; k++)
         dst->params[k] = keep * dst->params[k] + tau * src->params[k];

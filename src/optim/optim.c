@@ -110,10 +110,26 @@ void dr3_optim_free(dr3_optim *opt) {
     dr3i_free(&a, opt);
 }
 
-static double sq_norm(const float *g, size_t n) {
-    double s = 0;
-    for (size_t k = 0; k < n; k++) s += (double)g[k] * g[k];
-    return s;
+/* The update loops are compiled for AVX-512, AVX2 and the baseline, chosen when the library
+ * loads (GCC's target_clones, an ifunc): the same float operations element by element (no
+ * contraction in ISO C mode, IEEE square root and division), so the same bits, 2-4x faster
+ * where the CPU has wider vectors. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define DR3I_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DR3I_CLONES
+#endif
+
+/* Σ g² in double, as eight interleaved partial sums (element k goes to sum k mod 8) added in a
+ * fixed tree: a fixed order, so the same bits every time, and eight independent additions
+ * instead of one chain (the serial sum cost ~4 cycles per parameter). */
+DR3I_CLONES static double sq_norm(const float *g, size_t n) {
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (size_t j = 0; j < 8; j++) s[j] += (double)g[k + j] * g[k + j];
+    for (size_t j = 0; k < n; k++, j++) s[j] += (double)g[k] * g[k];
+    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
 }
 
 dr3_status dr3_clip_grad_norm(float *grads, size_t n, float max_norm, float *norm_out) {
@@ -247,8 +263,9 @@ static inline uint32_t rmsprop_pass(dr3_optim *opt, float *params, const float *
 }
 
 /* One pass (write or check) of the optimizer's kind with its options as constants. */
-static uint32_t update(dr3_optim *opt, float *params, const float *grads, size_t count,
-                       bool clip, float coef, uint64_t t, bool write) {
+DR3I_CLONES static uint32_t update(dr3_optim *opt, float *params, const float *grads,
+                                   size_t count, bool clip, float coef, uint64_t t,
+                                   bool write) {
     const dr3_optim_options *o = &opt->o;
     const bool mom = o->momentum > 0;
 #define PASS(call_true, call_false) (write ? (call_true) : (call_false))
