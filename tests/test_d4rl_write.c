@@ -195,6 +195,17 @@ static void test_npy_round_trip(void **state) {
         if (dr3_replay_open_npy(&back, dir, &o) != DR3_OK) fail_msg("%s", dr3_last_error());
         assert_int_equal(dr3_replay_size(back), 11);
         assert_same_transitions(r, back);
+        if (have_hdf5()) {
+            /* a dataset handle (flat rows, explicit next observations) written again */
+            char h5[600];
+            snprintf(h5, sizeof h5, "%s/again.h5", tmp_root);
+            dr3_replay *again = NULL;
+            if (dr3_replay_save_d4rl(back, h5) != DR3_OK) fail_msg("%s", dr3_last_error());
+            assert_int_equal(dr3_replay_open_d4rl(&again, h5, &o), DR3_OK);
+            assert_same_transitions(r, again);
+            dr3_replay_free(again);
+            unlink(h5);
+        }
         dr3_replay_free(back);
         dr3_replay_free(r);
         assert_int_equal(count_entries(tmp_root), 1); /* no temporary directory left */
