@@ -240,6 +240,20 @@ static void run_ours(const layer *l, size_t group, size_t extra, int threads, re
         free(gw2);
         free(gb2);
     }
+    /* DR3I_CONV2D_RELU: max(out, 0) of the plain forward, bit for bit, padding untouched */
+    {
+        float *o2 = tu_alloc_nan(n * ldo);
+        assert_int_equal(dr3i_conv2d_forward(c, threads, n, &src, l->w, l->b, o2, ldo,
+                                             DR3I_CONV2D_RELU, ws, wsf),
+                         DR3_OK);
+        assert_true(tu_padding_untouched(o2, n, c->out_size, ldo));
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < c->out_size; k++) {
+                const float v = r->out[i * c->out_size + k], want = v > 0 ? v : 0;
+                assert_memory_equal(&o2[i * ldo + k], &want, sizeof want);
+            }
+        free(o2);
+    }
     /* accumulating on top of the first results gives twice them */
     if (gx != NULL) {
         float *gw2 = malloc(c->weight_count * sizeof(float));
@@ -695,8 +709,9 @@ static void test_bad_calls(void **state) {
                     DR3_ERR_INVALID_ARG);
     TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, 0, ws, ws1 - 1),
                     DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, 1u, ws, wsf),
-                    DR3_ERR_INVALID_ARG); /* no forward flag is defined yet */
+    TU_ASSERT_FAILS(
+        dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, DR3I_CONV2D_REUSE_COLS, ws, wsf),
+        DR3_ERR_INVALID_ARG); /* no forward flag is defined yet */
     TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 0, 2, &fx, w, b, out, 75, 0, ws, wsf),
                     DR3_ERR_INVALID_ARG);
     const dr3i_conv2d_src huge = {x, NULL, SIZE_MAX / 2};
@@ -712,6 +727,9 @@ static void test_bad_calls(void **state) {
     TU_ASSERT_FAILS(
         dr3i_conv2d_backward(&c, 1, 2, &fx, w, g, 75, gw, gb, gx, 50, 1u << 7, ws, wsf),
         DR3_ERR_INVALID_ARG);
+    TU_ASSERT_FAILS(dr3i_conv2d_backward(&c, 1, 2, &fx, w, g, 75, gw, gb, gx, 50,
+                                         DR3I_CONV2D_RELU, ws, wsf),
+                    DR3_ERR_INVALID_ARG); /* a forward-only flag */
     TU_ASSERT_FAILS(dr3i_conv2d_backward(&c, 1, 2, &bx, w, g, 75, gw, gb, gx, 50, 0, ws, wsf),
                     DR3_ERR_INVALID_ARG); /* no dX for a uint8 input */
     TU_ASSERT_FAILS(dr3i_conv2d_backward(&c, 1, 2, NULL, w, g, 75, gw, gb, NULL, 0, 0, ws, wsf),
