@@ -1,6 +1,7 @@
 /* Per-layer timing of the convolution kernels (src/net/conv2d.c; docs/conv.md): forward,
  * backward dW (a first layer's) and backward dW + dX, for the Nature and MinAtar layers at
- * batch 32 and several GEMM groups. Best of 30 calls.
+ * batch 32 and several GEMM groups, and the forward followed by a ReLU pass against the
+ * forward with DR3I_CONV2D_RELU. Best of 30 calls.
  *   conv_layers [threads (default 1)]
  * Env: DR3_CONV_BENCH_CPU=1 times with this thread's CPU time instead of the wall clock
  * (one thread: less disturbed by other processes on a shared machine);
@@ -60,7 +61,18 @@ static void bench_layer(const char *name, dr3i_conv2d c, size_t n, int u8, size_
     fill(b, c.out_c, -0.5f, 0.5f, &rng);
     fill(g, n * c.out_size, -1, 1, &rng);
     dr3i_conv2d_src src = {xf, xb, c.in_size};
-    double best_f = 1e9, best_w = 1e9, best_wx = 1e9;
+    double best_f = 1e9, best_w = 1e9, best_wx = 1e9, best_split = 1e9, best_fused = 1e9;
+    for (int r = 0; r < 30; r++) { /* forward + ReLU: a separate pass, or fused */
+        double t0 = now_s();
+        dr3i_conv2d_forward(&c, threads, n, &src, w, b, out, c.out_size, 0, ws, wsf);
+        for (size_t k = 0; k < n * c.out_size; k++) out[k] = out[k] > 0 ? out[k] : 0;
+        double t1 = now_s();
+        dr3i_conv2d_forward(&c, threads, n, &src, w, b, out, c.out_size, DR3I_CONV2D_RELU, ws,
+                            wsf);
+        double t2 = now_s();
+        best_split = fmin(best_split, t1 - t0);
+        best_fused = fmin(best_fused, t2 - t1);
+    }
     for (int r = 0; r < 30; r++) {
         double t0 = now_s();
         dr3i_conv2d_forward(&c, threads, n, &src, w, b, out, c.out_size, 0, ws, wsf);
@@ -82,7 +94,7 @@ static void bench_layer(const char *name, dr3i_conv2d c, size_t n, int u8, size_
            name, u8 ? "uint8" : "float", n, group, threads, 1e3 * best_f, gemm / best_f,
            1e3 * best_w, gemm / best_w);
     if (!u8) printf("  bwd dW+dX %7.3f ms (%5.1f)", 1e3 * best_wx, 2 * gemm / best_wx);
-    printf("\n");
+    printf("  fwd+ReLU %7.3f ms, fused %7.3f\n", 1e3 * best_split, 1e3 * best_fused);
     fflush(stdout);
     free(ws);
     free(out);
