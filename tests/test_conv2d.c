@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "data/reference/conv_fixtures.h"
 
@@ -240,6 +239,20 @@ static void run_ours(const layer *l, size_t group, size_t extra, int threads, re
         assert_memory_equal(gb2, r->gb, c->out_c * sizeof(float));
         free(gw2);
         free(gb2);
+    }
+    /* DR3I_CONV2D_RELU: max(out, 0) of the plain forward, bit for bit, padding untouched */
+    {
+        float *o2 = tu_alloc_nan(n * ldo);
+        assert_int_equal(dr3i_conv2d_forward(c, threads, n, &src, l->w, l->b, o2, ldo,
+                                             DR3I_CONV2D_RELU, ws, wsf),
+                         DR3_OK);
+        assert_true(tu_padding_untouched(o2, n, c->out_size, ldo));
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < c->out_size; k++) {
+                const float v = r->out[i * c->out_size + k], want = v > 0 ? v : 0;
+                assert_memory_equal(&o2[i * ldo + k], &want, sizeof want);
+            }
+        free(o2);
     }
     /* accumulating on top of the first results gives twice them */
     if (gx != NULL) {
@@ -696,8 +709,9 @@ static void test_bad_calls(void **state) {
                     DR3_ERR_INVALID_ARG);
     TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, 0, ws, ws1 - 1),
                     DR3_ERR_INVALID_ARG);
-    TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, 1u, ws, wsf),
-                    DR3_ERR_INVALID_ARG); /* no forward flag is defined yet */
+    TU_ASSERT_FAILS(
+        dr3i_conv2d_forward(&c, 1, 2, &fx, w, b, out, 75, DR3I_CONV2D_REUSE_COLS, ws, wsf),
+        DR3_ERR_INVALID_ARG); /* no forward flag is defined yet */
     TU_ASSERT_FAILS(dr3i_conv2d_forward(&c, 0, 2, &fx, w, b, out, 75, 0, ws, wsf),
                     DR3_ERR_INVALID_ARG);
     const dr3i_conv2d_src huge = {x, NULL, SIZE_MAX / 2};
@@ -713,6 +727,9 @@ static void test_bad_calls(void **state) {
     TU_ASSERT_FAILS(
         dr3i_conv2d_backward(&c, 1, 2, &fx, w, g, 75, gw, gb, gx, 50, 1u << 7, ws, wsf),
         DR3_ERR_INVALID_ARG);
+    TU_ASSERT_FAILS(dr3i_conv2d_backward(&c, 1, 2, &fx, w, g, 75, gw, gb, gx, 50,
+                                         DR3I_CONV2D_RELU, ws, wsf),
+                    DR3_ERR_INVALID_ARG); /* a forward-only flag */
     TU_ASSERT_FAILS(dr3i_conv2d_backward(&c, 1, 2, &bx, w, g, 75, gw, gb, gx, 50, 0, ws, wsf),
                     DR3_ERR_INVALID_ARG); /* no dX for a uint8 input */
     TU_ASSERT_FAILS(dr3i_conv2d_backward(&c, 1, 2, NULL, w, g, 75, gw, gb, NULL, 0, 0, ws, wsf),
@@ -795,96 +812,13 @@ static void test_no_allocation(void **state) {
 #endif
 }
 
-/* ---- timing (DR3_CONV_BENCH=1, DR3_CONV_BENCH_THREADS=2; docs/conv.md)
- * --------------------------------------------- */
-
-/* Wall time, or this thread's CPU time with DR3_CONV_BENCH_CPU=1 (one thread: less
- * disturbed by other processes on a shared machine). */
-static double now_s(void) {
-    struct timespec t;
-    const char *cpu = getenv("DR3_CONV_BENCH_CPU");
-    clock_gettime(cpu != NULL && cpu[0] == '1' ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void bench_layer(const char *name, dr3i_conv2d c, size_t n, bool u8, size_t group,
-                        int threads) {
-    layer l;
-    layer_random(&l, c, n, u8, 3);
-    size_t wsf;
-    assert_int_equal(dr3i_conv2d_workspace(&c, group, &wsf), DR3_OK);
-    float *ws = malloc(wsf * sizeof(float)), *out = malloc(n * c.out_size * sizeof(float));
-    float *gw = malloc(c.weight_count * sizeof(float)), *gb = malloc(c.out_c * sizeof(float));
-    float *gx = u8 ? NULL : malloc(n * c.in_size * sizeof(float));
-    dr3i_conv2d_src src = {l.xf, l.xb, c.in_size};
-    const int reps = 30;
-    double best_f = 1e9, best_w = 1e9, best_wx = 1e9;
-    for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
-        dr3i_conv2d_forward(&c, threads, n, &src, l.w, l.b, out, c.out_size, 0, ws, wsf);
-        double t1 = now_s();
-        dr3i_conv2d_backward(&c, threads, n, &src, l.w, l.g, c.out_size, gw, gb, NULL, 0, 0, ws,
-                             wsf);
-        double t2 = now_s();
-        best_f = fmin(best_f, t1 - t0);
-        best_w = fmin(best_w, t2 - t1);
-        if (!u8) {
-            dr3i_conv2d_backward(&c, threads, n, &src, l.w, l.g, c.out_size, gw, gb, gx,
-                                 c.in_size, 0, ws, wsf);
-            best_wx = fmin(best_wx, now_s() - t2);
-        }
-    }
-    double gemm = 2.0 * (double)(c.out_c * c.patch * c.positions * n) * 1e-9; /* GFLOP */
-    printf(
-        "  %-10s %-5s n=%-3zu group=%-3zu thr=%d  fwd %7.3f ms (%5.1f GF/s)  bwd dW %7.3f ms "
-        "(%5.1f)",
-        name, u8 ? "uint8" : "float", n, group, threads, 1e3 * best_f, gemm / best_f,
-        1e3 * best_w, gemm / best_w);
-    if (!u8) printf("  bwd dW+dX %7.3f ms (%5.1f)", 1e3 * best_wx, 2 * gemm / best_wx);
-    printf("\n");
-    free(ws);
-    free(out);
-    free(gw);
-    free(gb);
-    free(gx);
-    layer_free(&l);
-}
-
-static void test_timing(void **state) {
-    (void)state;
-    const char *e = getenv("DR3_CONV_BENCH");
-    if (e == NULL || e[0] != '1') skip();
-    const char *arch = getenv("DR3_BLIS_ARCH");
-    printf("  DR3_BLIS_ARCH=%s\n", arch ? arch : "(auto)");
-    dr3i_conv2d l1 = shape(4, 84, 84, 32, 8, 8, 4, 0), l2 = shape(32, 20, 20, 64, 4, 4, 2, 0);
-    dr3i_conv2d l3 = shape(64, 9, 9, 64, 3, 3, 1, 0), mn = shape(10, 10, 10, 16, 3, 3, 1, 0);
-    const char *te = getenv("DR3_CONV_BENCH_THREADS");
-    const int max_threads = te != NULL && atoi(te) > 1 ? atoi(te) : 1;
-    for (int threads = 1; threads <= max_threads; threads++) {
-        /* one GEMM per batch, the suggested group (5), one per sample */
-        const size_t groups[] = {32, dr3i_conv2d_suggest_group(&l1, 32), 1};
-        for (size_t gi = 0; gi < 3; gi++) {
-            bench_layer("nature1", l1, 32, true, groups[gi], threads);
-            bench_layer("nature1", l1, 32, false, groups[gi], threads);
-        }
-        bench_layer("nature2", l2, 32, false, 32, threads);
-        bench_layer("nature2", l2, 32, false, dr3i_conv2d_suggest_group(&l2, 32), threads);
-        bench_layer("nature2", l2, 32, false, 1, threads);
-        bench_layer("nature3", l3, 32, false, 32, threads);
-        bench_layer("nature3", l3, 32, false, dr3i_conv2d_suggest_group(&l3, 32), threads);
-        bench_layer("nature3", l3, 32, false, 1, threads);
-        bench_layer("minatar", mn, 32, false, 32, threads);
-        bench_layer("minatar", mn, 32, false, 1, threads);
-    }
-}
-
 int main(void) {
     if (dr3i_runtime_ensure() != DR3_OK) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_torch), cmocka_unit_test(test_against_direct),
         cmocka_unit_test(test_u8_scaling),    cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_bad_shapes),    cmocka_unit_test(test_bad_calls),
-        cmocka_unit_test(test_no_allocation), cmocka_unit_test(test_timing),
+        cmocka_unit_test(test_no_allocation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -382,6 +382,10 @@ DR3_API dr3_status dr3_learner_open(dr3_learner **out, const char *path,
  * layer list (format version 2, docs/formats.md): dr3_learner_load() refuses a file with
  * another architecture, dr3_learner_open() recreates the learner from the file, and
  * dr3_learner_checkpoint_info(), which describes MLPs, returns ::DR3_ERR_UNSUPPORTED.
+ * dr3_learner_step_replay() on a uint8 replay with u8_scale "unit" makes no float batch: it
+ * samples the raw frames of [s; s'] into the learner and runs the networks through
+ * dr3_net_forward_u8() (values (float)v / 255, which may differ in the last bit from the
+ * replay's own float conversion v · (1/255)). No allocation; docs/conv.md.
  * Errors: those of dr3_learner_create() and dr3_net_create_desc(), ::DR3_ERR_SHAPE.
  */
 DR3_API dr3_status dr3_learner_create_desc(dr3_learner **out, const dr3_learner_options *opts,

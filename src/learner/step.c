@@ -498,7 +498,7 @@ static dr3_status measure_heads(step_ctx *c) {
         }
         l->hs_mean_q[k] = (float)(sq / (double)n);
         dr3_status st = dr3_td_loss(n, l->head_q, l->targets, c->b.weights, l->opts.td_kind,
-                                    l->opts.huber_delta, &l->hs_td[k], l->head_g);
+                                    l->opts.huber_delta, &l->hs_td[k], NULL);
         if (st != DR3_OK) return st;
     }
     return DR3_OK;

@@ -337,12 +337,14 @@ dr3_status dr3i_conv2d_forward(const dr3i_conv2d *c, int threads, size_t n,
     if (st == DR3_OK) st = check_out(n, out, ld_out, c->out_size, "out", who);
     if (st == DR3_OK && threads < 1)
         st = dr3i_fail(DR3_ERR_INVALID_ARG, "%s: threads must be >= 1", who);
-    if (st == DR3_OK && flags != 0)
-        st = dr3i_fail(DR3_ERR_INVALID_ARG, "%s: unknown flags 0x%x", who, flags);
+    if (st == DR3_OK && (flags & ~(unsigned)DR3I_CONV2D_RELU))
+        st = dr3i_fail(DR3_ERR_INVALID_ARG, "%s: unknown flags 0x%x", who,
+                       flags & ~(unsigned)DR3I_CONV2D_RELU);
     if (st != DR3_OK) return st;
 
     const size_t K = c->out_c, P = c->positions, R = c->patch;
     const size_t G = (ws_floats - ws_fixed(c)) / ws_per_sample(c);
+    const bool relu = (flags & DR3I_CONV2D_RELU) != 0;
     for (size_t i0 = 0; i0 < n; i0 += G) {
         const size_t g = n - i0 < G ? n - i0 : G, ldc = g * P;
         float *cols = ws, *y = ws + R * ldc;
@@ -353,6 +355,8 @@ dr3_status dr3i_conv2d_forward(const dr3i_conv2d *c, int threads, size_t n,
             for (size_t k = 0; k < K; k++)
                 for (size_t q = 0; q < P; q++) o[k * P + q] = bias[k];
             dr3k_sgemm(threads, false, false, K, P, R, 1.0f, weight, R, cols, ldc, 1.0f, o, P);
+            if (relu) /* the sample's K·P outputs, just written: still in cache */
+                for (size_t q = 0; q < K * P; q++) o[q] = o[q] > 0 ? o[q] : 0;
             continue;
         }
         /* Y[K × g·P] = W · cols, then each sample's K × P block moves to NCHW with the bias */
@@ -362,7 +366,13 @@ dr3_status dr3i_conv2d_forward(const dr3i_conv2d *c, int threads, size_t n,
             for (size_t k = 0; k < K; k++) {
                 const float *src = y + k * ldc + j * P, bk = bias[k];
                 float *d = o + k * P;
-                for (size_t q = 0; q < P; q++) d[q] = src[q] + bk;
+                if (relu)
+                    for (size_t q = 0; q < P; q++) {
+                        const float v = src[q] + bk;
+                        d[q] = v > 0 ? v : 0;
+                    }
+                else
+                    for (size_t q = 0; q < P; q++) d[q] = src[q] + bk;
             }
         }
     }

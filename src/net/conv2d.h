@@ -62,6 +62,9 @@ enum {
      * and n (nothing else used it since, and n fitted in one group): skip unfolding again.
      * A backward that computes dL/dx overwrites them (they hold dcols afterwards). */
     DR3I_CONV2D_REUSE_COLS = 1u << 2,
+    /* forward only: out = max(conv(x) + bias, 0) (ReLU as `v > 0 ? v : 0`, the network's),
+     * applied in the pass that adds the bias instead of a separate pass over the output */
+    DR3I_CONV2D_RELU = 1u << 3,
 };
 
 /* Checks the shape fields of @p c and fills the derived ones. Fails with DR3_ERR_INVALID_ARG
@@ -86,8 +89,8 @@ dr3_status dr3i_conv2d_workspace(const dr3i_conv2d *c, size_t group, size_t *flo
 size_t dr3i_conv2d_suggest_group(const dr3i_conv2d *c, size_t max_n);
 
 /* out[i] = conv(x[i], weight) + bias for i < n. out's sample i starts at out + i·ld_out
- * (ld_out >= K·OH·OW). @p flags must be 0 for now: reserved for fusing an activation into
- * the pass that adds the bias (the one pass that touches every output anyway). @p ws holds @p
+ * (ld_out >= K·OH·OW). @p flags: 0, or DR3I_CONV2D_RELU to apply ReLU in the pass that adds
+ * the bias (the one pass that touches every output anyway). @p ws holds @p
  * ws_floats floats (at least the workspace for a group of one; the group is the largest one
  * ws_floats has room for). Returns DR3_ERR_INVALID_ARG on a NULL pointer, n == 0, both or
  * neither input pointer, a stride or workspace too small, threads < 1, nonzero flags, and
