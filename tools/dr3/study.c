@@ -290,7 +290,7 @@ typedef struct greedy_actor {
 static dr3_status greedy_return(dr3env *env, dr3_learner *l, size_t episodes, size_t max_steps,
                                 double *out) {
     const size_t S = dr3env_obs_dim(env);
-    float obs[DR3ENV_MAX_OBS], r;
+    float obs[DR3ENV_MAX_OBS], r = 0;
     double total = 0;
     for (size_t e = 0; e < episodes; e++) {
         dr3_status st = dr3env_reset(env, obs);
@@ -539,6 +539,7 @@ typedef struct st_row {
 typedef struct st_game_info {
     char game[32];
     double random, data_mean, data_last;
+    double ref; /* the 1 of the normalised score (set_refs) */
 } st_game_info;
 
 typedef struct st_table {
@@ -662,16 +663,33 @@ static int run_complete(const st_table *t, const st_row **ix, size_t g, size_t m
     return 1;
 }
 
-/* The normalised score of a run: its greedy return averaged over the last quarter of the
- * evaluation points, (R - random) / (data's last-10% return - random). */
-static double run_score(const st_table *t, const st_row **ix, size_t g, size_t m, size_t s) {
+/* A run's greedy return averaged over the last quarter of the evaluation points. */
+static double run_raw(const st_table *t, const st_row **ix, size_t g, size_t m, size_t s) {
     size_t P = t->points, from = P - (P + 3) / 4;
     double acc = 0;
     for (size_t p = from; p < P; p++) acc += at(t, ix, g, m, s, p)->ret;
-    acc /= (double)(P - from);
-    const st_game_info *gi = &t->games[g];
-    double den = gi->data_last - gi->random;
-    return den != 0 ? (acc - gi->random) / den : 0;
+    return acc / (double)(P - from);
+}
+
+/* The normalised score: (R - random) / (ref - random), ref = the better of the logged DQN's
+ * last 10% of episodes and the best run of the game (so 1 is reachable and a game whose
+ * logging DQN barely beats random does not blow up the scale). */
+static double normalise(const st_game_info *gi, double r) {
+    double den = gi->ref - gi->random;
+    return den > 0 ? (r - gi->random) / den : 0;
+}
+
+static void set_refs(st_table *t, const st_row **ix) {
+    for (size_t g = 0; g < t->n_games; g++) {
+        double best = t->games[g].data_last;
+        for (size_t m = 0; m < t->n_methods; m++)
+            for (size_t s = 0; s < t->seeds; s++)
+                if (run_complete(t, ix, g, m, s)) {
+                    double r = run_raw(t, ix, g, m, s);
+                    if (r > best) best = r;
+                }
+        t->games[g].ref = best;
+    }
 }
 
 static double t95(size_t df) {
@@ -769,15 +787,8 @@ static size_t method_scores(const st_table *t, const st_row **ix, size_t m, doub
         size_t k = 0;
         for (size_t s = 0; s < t->seeds && k < runs; s++) {
             if (!run_complete(t, ix, g, m, s)) continue;
-            double v;
-            if (final_only) {
-                v = run_score(t, ix, g, m, s);
-            } else {
-                const st_game_info *gi = &t->games[g];
-                double den = gi->data_last - gi->random;
-                v = den != 0 ? (at(t, ix, g, m, s, point)->ret - gi->random) / den : 0;
-            }
-            out[row * runs + k++] = v;
+            double r = final_only ? run_raw(t, ix, g, m, s) : at(t, ix, g, m, s, point)->ret;
+            out[row * runs + k++] = normalise(&t->games[g], r);
         }
         if (k) row++;
     }
@@ -800,6 +811,7 @@ static int report(const char *const *dirs, size_t n_dirs, const char *out_dir, F
         return -1;
     }
     int rc = 0;
+    set_refs(&t, ix);
     size_t M = t.n_methods, S = t.seeds, P = t.points, early = (P - 1) / 4;
     double *v = malloc(sizeof(double) * S);
     char path[1024];
@@ -824,8 +836,8 @@ static int report(const char *const *dirs, size_t n_dirs, const char *out_dir, F
             const st_game_info *gi = &t.games[g];
             fprintf(dst[d],
                     "\n%s: random policy %.2f, logged DQN %.2f over all episodes, %.2f over "
-                    "the last 10%%\n",
-                    gi->game, gi->random, gi->data_mean, gi->data_last);
+                    "the last 10%%; normalised score 1 = %.2f\n",
+                    gi->game, gi->random, gi->data_mean, gi->data_last, gi->ref);
             fprintf(dst[d], "%-14s %5s %16s %14s %12s %9s %15s %13s %13s\n", "method", "seeds",
                     "phi.phi' growth", "final phi.phi'", "final cos", "srank", "final Q (MC)",
                     "return avg", "return end");
@@ -873,12 +885,14 @@ static int report(const char *const *dirs, size_t n_dirs, const char *out_dir, F
     double *sc = malloc(sizeof(double) * cap), *pool_a = malloc(sizeof(double) * cap * M),
            *pool_b = malloc(sizeof(double) * cap * M);
     size_t pool_n[2] = {0, 0}, pool_runs = SIZE_MAX;
+    int pool_mixed = 0; /* methods with different seed counts are not pooled */
     for (int d = 0; d < 2; d++) {
         if (dst[d] == NULL) continue;
         fprintf(dst[d],
                 "\nIQM of the normalised score (greedy return over the last quarter of "
-                "training; 0 = random policy, 1 = the logged DQN's last 10%% of episodes), "
-                "over games x seeds, 95%% stratified bootstrap interval (2000 resamples):\n");
+                "training; 0 = random policy, 1 = the better of the logged DQN's last 10%% of "
+                "episodes and the game's best run), over games x seeds, 95%% stratified "
+                "bootstrap interval (2000 resamples):\n");
         fprintf(dst[d], "%-10s %6s %26s %26s\n", "method", "runs", "without DR3", "with DR3");
     }
     for (size_t m = 0; m + 1 < M && sc && pool_a && pool_b; m++) {
@@ -894,6 +908,7 @@ static int report(const char *const *dirs, size_t n_dirs, const char *out_dir, F
             double *pool = w ? pool_b : pool_a;
             /* pooled over methods: each (game, method) a stratum, seeds the runs */
             if (runs[w] > 0) {
+                pool_mixed |= pool_runs != SIZE_MAX && runs[w] != pool_runs;
                 if (runs[w] < pool_runs) pool_runs = runs[w];
                 for (size_t i = 0; i < G[w] * runs[w]; i++) pool[pool_n[w]++] = sc[i];
             }
@@ -905,7 +920,7 @@ static int report(const char *const *dirs, size_t n_dirs, const char *out_dir, F
                         (int)strcspn(t.methods[m], "+"), t.methods[m], G[0], runs[0], pt[0],
                         lo[0], hi[0], pt[1], lo[1], hi[1]);
     }
-    if (pool_n[0] > 0 && pool_n[0] == pool_n[1] && pool_runs != SIZE_MAX &&
+    if (!pool_mixed && pool_n[0] > 0 && pool_n[0] == pool_n[1] && pool_runs != SIZE_MAX &&
         pool_n[0] % pool_runs == 0) {
         double pt[2], lo[2], hi[2];
         for (int w = 0; w < 2; w++)
