@@ -14,6 +14,8 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +47,7 @@ typedef struct st_config {
     st_method methods[ST_MAX_METHODS];
     size_t n_methods;
     size_t seeds, datasets, collect, subset, steps, eval_every, eval_size, eval_episodes;
-    size_t eval_max_steps, batch, bc_steps, heads, srank_rows;
+    size_t eval_max_steps, batch, bc_steps, heads, srank_rows, workers;
     double lr, tau, gamma, c0, cql;
     const char *cache, *out;
 } st_config;
@@ -308,7 +310,7 @@ static dr3_status greedy_return(dr3env *env, dr3_learner *l, size_t episodes, si
 }
 
 static int run_one(const st_config *c, const char *game, const st_data *d, st_seed *sd,
-                   const st_method *m, size_t seed, FILE *csv) {
+                   const st_method *m, size_t seed, FILE *csv, pthread_mutex_t *lock) {
     const size_t S = dr3_replay_state_dim(d->replay);
     dr3_replay_options ro = DR3_REPLAY_OPTIONS_INIT;
     dr3_replay_get_options(&ro, d->replay);
@@ -397,12 +399,14 @@ static int run_one(const st_config *c, const char *game, const st_data *d, st_se
             if (rc == 0 && c->eval_episodes > 0 &&
                 greedy_return(env, l, c->eval_episodes, c->eval_max_steps, &ret) != DR3_OK)
                 rc = -1;
+            if (rc == 0) pthread_mutex_lock(lock);
             if (rc == 0)
                 fprintf(csv,
                         "%s,%s,%s,%g,%g,%zu,%zu,%zu,%.6g,%.6g,%.6g,%zu,%.6g,%.6g,%.6g,%.6g\n",
                         game, m->name, dr3_backup_kind_name(m->backup), m->dr3 ? c->c0 : 0.0,
                         m->cql ? c->cql : 0.0, m->rem ? c->heads : (size_t)1, seed, step, dot,
                         cs, nm, rank, q, mc, td, ret);
+            if (rc == 0) pthread_mutex_unlock(lock);
         }
         if (step < c->steps && rc == 0) {
             for (size_t i = 0; i < c->batch; i++)
@@ -413,6 +417,7 @@ static int run_one(const st_config *c, const char *game, const st_data *d, st_se
                 rc = -1;
         }
     }
+    pthread_mutex_lock(lock);
     fflush(csv);
     if (rc != 0)
         fprintf(stderr, "dr3 demo: %s %s seed %zu failed: %s\n", game, m->name, seed,
@@ -420,6 +425,7 @@ static int run_one(const st_config *c, const char *game, const st_data *d, st_se
     else
         printf("  %-14s %-12s seed %zu  %.0f s\n", game, m->name, seed, now() - t0);
     fflush(stdout);
+    pthread_mutex_unlock(lock);
     free(phi);
     free(work);
     batch_free(&tb);
@@ -975,6 +981,50 @@ static int report(const char *const *dirs, size_t n_dirs, const char *out_dir, F
     return rc;
 }
 
+/* Seeds of one game in parallel (--workers): each worker takes the next seed, prepares its
+ * subset and clone and trains every method on it; one thread per run, the numbers are those
+ * of a sequential run. */
+typedef struct seed_jobs {
+    const st_config *c;
+    const char *game;
+    st_data *data;
+    size_t nds;
+    FILE *csv;
+    pthread_mutex_t lock;
+    atomic_size_t next;
+    atomic_int failed;
+    double bc_loss, bc_acc; /* sums over seeds, under lock */
+} seed_jobs;
+
+static void *seed_worker(void *arg) {
+    seed_jobs *j = arg;
+    const st_config *c = j->c;
+    for (;;) {
+        size_t s = atomic_fetch_add(&j->next, 1);
+        if (s >= c->seeds || atomic_load(&j->failed)) break;
+        st_seed sd;
+        const st_data *d = &j->data[s % j->nds];
+        int rc = make_seed(c, d, s, &sd);
+        pthread_mutex_lock(&j->lock);
+        if (rc != 0)
+            fprintf(stderr, "dr3 demo: preparing %s seed %zu failed: %s\n", j->game, s,
+                    dr3_last_error());
+        else
+            printf("%s seed %zu: subset %zu, behaviour cloning cross-entropy %.3f, accuracy "
+                   "%.2f\n",
+                   j->game, s, sd.n_subset, sd.bc_loss, sd.bc_acc);
+        fflush(stdout);
+        j->bc_loss += sd.bc_loss;
+        j->bc_acc += sd.bc_acc;
+        pthread_mutex_unlock(&j->lock);
+        for (size_t m = 0; m < c->n_methods && rc == 0; m++)
+            rc = run_one(c, j->game, d, &sd, &c->methods[m], s, j->csv, &j->lock);
+        free_seed(&sd);
+        if (rc != 0) atomic_store(&j->failed, 1);
+    }
+    return NULL;
+}
+
 /* ---- the command ------------------------------------------------------------------------ */
 
 int cmd_demo_minatar(int argc, char **argv) {
@@ -983,7 +1033,7 @@ int cmd_demo_minatar(int argc, char **argv) {
     const char *out = "dr3-minatar", *cache = NULL, *from = NULL;
     uint64_t seeds = 3, steps = 0, collect = 0, subset = 0, eval_every = 0, eval_episodes = 0;
     uint64_t batch = 32, bc_steps = 0, heads = 4, datasets = 1, eval_size = 1024;
-    uint64_t eval_max_steps = 2500;
+    uint64_t eval_max_steps = 2500, workers = 2;
     double lr = 2.5e-4, tau = 0.005, gamma = 0.99, c0 = 0.01, cql = 0.1;
     const cli_opt opts[] = {
         {"suite", 's', &suite, "minatar: this study (without it, dr3 demo runs CartPole)"},
@@ -1016,6 +1066,7 @@ int cmd_demo_minatar(int argc, char **argv) {
         {"eval-max-steps", 'u', &eval_max_steps,
          "steps at which an evaluation episode is cut "
          "(2500)"},
+        {"workers", 'u', &workers, "seeds trained in parallel, one thread each (2)"},
         {"from", 's', &from,
          "comma list of earlier output directories: redo the report from their CSVs (no "
          "training)"},
@@ -1060,6 +1111,7 @@ int cmd_demo_minatar(int argc, char **argv) {
     c.bc_steps = (size_t)(bc_steps ? bc_steps : quick ? 50 : 2000);
     c.heads = (size_t)heads;
     c.datasets = (size_t)datasets;
+    c.workers = (size_t)workers;
     c.srank_rows = c.eval_size < 256 ? c.eval_size : 256;
     c.srank_rows -= c.srank_rows % c.batch;
     c.lr = lr;
@@ -1073,10 +1125,11 @@ int cmd_demo_minatar(int argc, char **argv) {
     c.cache = cache ? cache : cache_buf;
     if (quick && seeds == 3) c.seeds = 1;
     if (c.seeds < 1 || c.seeds > 64 || c.batch < 8 || c.batch > 4096 || c.heads < 2 ||
-        c.heads > 64 || c.datasets < 1 || c.datasets > ST_MAX_DATASETS ||
-        c.collect < 4 * c.batch || c.subset < 2 * c.batch || c.eval_size < c.batch ||
-        c.srank_rows < c.batch || !(lr > 0) || !(tau > 0 && tau <= 1) ||
-        !(gamma >= 0 && gamma < 1) || !(c0 > 0) || !(cql > 0) || c.eval_max_steps == 0) {
+        c.heads > 64 || c.workers < 1 || c.workers > 16 || c.datasets < 1 ||
+        c.datasets > ST_MAX_DATASETS || c.collect < 4 * c.batch || c.subset < 2 * c.batch ||
+        c.eval_size < c.batch || c.srank_rows < c.batch || !(lr > 0) ||
+        !(tau > 0 && tau <= 1) || !(gamma >= 0 && gamma < 1) || !(c0 > 0) || !(cql > 0) ||
+        c.eval_max_steps == 0) {
         fprintf(stderr, "dr3 demo: an option is out of range (see dr3 demo --suite minatar "
                         "--help)\n");
         return CLI_USAGE;
@@ -1119,25 +1172,23 @@ int cmd_demo_minatar(int argc, char **argv) {
                    c.games[g], k, data[k].n_rows, data[k].episodes, data[k].ret_mean,
                    data[k].ret_last, rnd);
         }
-        double bc_loss = 0, bc_acc = 0;
-        for (size_t s = 0; s < c.seeds && rc == CLI_OK; s++) {
-            st_seed sd;
-            const st_data *d = &data[s % nds];
-            if (make_seed(&c, d, s, &sd) != 0) {
-                fprintf(stderr, "dr3 demo: preparing %s seed %zu failed: %s\n", c.games[g], s,
-                        dr3_last_error());
-                rc = CLI_FAIL;
-            } else {
-                printf("%s seed %zu: subset %zu, behaviour cloning cross-entropy %.3f, "
-                       "accuracy %.2f\n",
-                       c.games[g], s, sd.n_subset, sd.bc_loss, sd.bc_acc);
-                bc_loss += sd.bc_loss / (double)c.seeds;
-                bc_acc += sd.bc_acc / (double)c.seeds;
-            }
-            for (size_t m = 0; m < c.n_methods && rc == CLI_OK; m++)
-                if (run_one(&c, c.games[g], d, &sd, &c.methods[m], s, csv) != 0) rc = CLI_FAIL;
-            free_seed(&sd);
-        }
+        seed_jobs jobs;
+        memset(&jobs, 0, sizeof jobs);
+        jobs.c = &c;
+        jobs.game = c.games[g];
+        jobs.data = data;
+        jobs.nds = nds;
+        jobs.csv = csv;
+        pthread_mutex_init(&jobs.lock, NULL);
+        size_t nw = c.workers < c.seeds ? c.workers : c.seeds, started = 0;
+        pthread_t th[16];
+        for (size_t w = 0; w < nw && rc == CLI_OK; w++)
+            if (pthread_create(&th[w], NULL, seed_worker, &jobs) == 0) started++;
+        if (started == 0 && rc == CLI_OK) seed_worker(&jobs);
+        for (size_t w = 0; w < started; w++) pthread_join(th[w], NULL);
+        pthread_mutex_destroy(&jobs.lock);
+        if (atomic_load(&jobs.failed)) rc = CLI_FAIL;
+        double bc_loss = jobs.bc_loss / (double)c.seeds, bc_acc = jobs.bc_acc / (double)c.seeds;
         if (rc == CLI_OK) {
             fprintf(gcsv, "%s,%.6g,%.6g,%.6g,%zu,%zu,%.4g,%.4g\n", c.games[g], rnd, dmean,
                     dlast, data[0].episodes, data[0].n_rows, bc_loss, bc_acc);
