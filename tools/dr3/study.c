@@ -46,6 +46,7 @@ typedef struct st_config {
     size_t n_games;
     st_method methods[ST_MAX_METHODS];
     size_t n_methods;
+    int variants; /* bit 0: without DR3, bit 1: with DR3 */
     size_t seeds, datasets, collect, subset, steps, eval_every, eval_size, eval_episodes;
     size_t eval_max_steps, batch, bc_steps, heads, srank_rows, workers;
     double lr, tau, gamma, c0, cql;
@@ -60,6 +61,7 @@ static int add_base(st_config *c, const char *base) {
         if (strcmp(base, base_names[i]) == 0) k = i;
     if (k < 0 || c->n_methods + 2 > ST_MAX_METHODS) return -1;
     for (int with = 0; with < 2; with++) {
+        if (!(c->variants >> with & 1)) continue;
         st_method *m = &c->methods[c->n_methods++];
         memset(m, 0, sizeof *m);
         snprintf(m->name, sizeof m->name, "%s%s", base, with ? "+dr3" : "");
@@ -595,10 +597,7 @@ static int read_metrics(const char *dir, st_table *t) {
     fclose(f);
     snprintf(path, sizeof path, "%s/games.csv", dir);
     f = fopen(path, "r");
-    if (f == NULL) {
-        fprintf(stderr, "dr3 demo: cannot read '%s'\n", path);
-        return -1;
-    }
+    if (f == NULL) return 0; /* a study still running: its games are added by index_table */
     if (fgets(line, sizeof line, f) == NULL) line[0] = 0;
     while (fgets(line, sizeof line, f) != NULL && t->n_games < ST_MAX_GAMES) {
         st_game_info *g = &t->games[t->n_games];
@@ -627,6 +626,13 @@ static const st_row **index_table(st_table *t) {
     size_t max_step = 0, seeds = 0;
     for (size_t i = 0; i < t->n; i++) {
         const st_row *r = &t->rows[i];
+        if (game_index(t, r->game) == SIZE_MAX && t->n_games < ST_MAX_GAMES) {
+            /* no games.csv line (the game's runs have not all finished): no data returns */
+            st_game_info *g = &t->games[t->n_games++];
+            snprintf(g->game, sizeof g->game, "%s", r->game);
+            g->random = 0;
+            g->data_mean = g->data_last = NAN;
+        }
         size_t m = 0;
         while (m < t->n_methods && strcmp(t->methods[m], r->method) != 0) m++;
         if (m == t->n_methods && m < ST_MAX_METHODS)
@@ -687,7 +693,7 @@ static double normalise(const st_game_info *gi, double r) {
 
 static void set_refs(st_table *t, const st_row **ix) {
     for (size_t g = 0; g < t->n_games; g++) {
-        double best = t->games[g].data_last;
+        double best = isnan(t->games[g].data_last) ? -INFINITY : t->games[g].data_last;
         for (size_t m = 0; m < t->n_methods; m++)
             for (size_t s = 0; s < t->seeds; s++)
                 if (run_complete(t, ix, g, m, s)) {
@@ -1030,7 +1036,7 @@ static void *seed_worker(void *arg) {
 int cmd_demo_minatar(int argc, char **argv) {
     bool quick = false;
     const char *suite = NULL, *games = NULL, *methods = "sarsa,expected,sampled,dqn,rem,cql";
-    const char *out = "dr3-minatar", *cache = NULL, *from = NULL;
+    const char *out = "dr3-minatar", *cache = NULL, *from = NULL, *variants = "both";
     uint64_t seeds = 3, steps = 0, collect = 0, subset = 0, eval_every = 0, eval_episodes = 0;
     uint64_t batch = 32, bc_steps = 0, heads = 4, datasets = 1, eval_size = 1024;
     uint64_t eval_max_steps = 2500, workers = 2;
@@ -1044,9 +1050,12 @@ int cmd_demo_minatar(int argc, char **argv) {
         {"methods", 's', &methods,
          "comma list of sarsa, expected, sampled, dqn, rem, cql; each runs with and without "
          "DR3 (all)"},
+        {"variants", 's', &variants,
+         "both | plain | dr3: each method without and with DR3, or only one of them (both; "
+         "a c0 sweep reruns only the DR3 variants)"},
         {"seeds", 'u', &seeds, "offline seeds per game (3)"},
-        {"steps", 'u', &steps, "gradient steps per offline run (3000; quick 60)"},
-        {"collect", 'u', &collect, "online DQN steps logged per game (30000; quick 1500)"},
+        {"steps", 'u', &steps, "gradient steps per offline run (3000; quick 40)"},
+        {"collect", 'u', &collect, "online DQN steps logged per game (30000; quick 1000)"},
         {"datasets", 'u', &datasets,
          "DQN runs per game; seed s trains on run s mod this (1: every seed shares one)"},
         {"subset", 'u', &subset, "transitions in each seed's uniform offline subset (10000)"},
@@ -1060,7 +1069,7 @@ int cmd_demo_minatar(int argc, char **argv) {
         {"gamma", 'f', &gamma, "discount (0.99)"},
         {"batch", 'u', &batch, "batch size (32)"},
         {"bc-steps", 'u', &bc_steps, "behaviour-cloning steps per seed (2000; quick 50)"},
-        {"eval-every", 'u', &eval_every, "steps between evaluations (steps/10)"},
+        {"eval-every", 'u', &eval_every, "steps between evaluations (steps/10; quick steps/4)"},
         {"eval-size", 'u', &eval_size, "evaluation transitions (1024; quick 128)"},
         {"eval-episodes", 'u', &eval_episodes, "greedy episodes per evaluation (5; quick 1)"},
         {"eval-max-steps", 'u', &eval_max_steps,
@@ -1094,16 +1103,25 @@ int cmd_demo_minatar(int argc, char **argv) {
     }
     st_config c;
     memset(&c, 0, sizeof c);
+    c.variants = strcmp(variants, "both") == 0    ? 3
+                 : strcmp(variants, "plain") == 0 ? 1
+                 : strcmp(variants, "dr3") == 0   ? 2
+                                                  : 0;
+    if (c.variants == 0) {
+        fprintf(stderr, "dr3 demo: --variants must be both, plain or dr3\n");
+        return CLI_USAGE;
+    }
     if (each_item(games ? games : "breakout", add_game, &c) != 0 ||
         each_item(methods, add_base, &c) != 0) {
         fprintf(stderr, "dr3 demo: unknown game or method in --games/--methods\n");
         return CLI_USAGE;
     }
     c.seeds = (size_t)seeds;
-    c.steps = (size_t)(steps ? steps : quick ? 60 : 3000);
-    c.collect = (size_t)(collect ? collect : quick ? 1500 : 30000);
+    c.steps = (size_t)(steps ? steps : quick ? 40 : 3000);
+    c.collect = (size_t)(collect ? collect : quick ? 1000 : 30000);
     c.subset = (size_t)(subset ? subset : quick ? 1000 : 10000);
-    c.eval_every = (size_t)(eval_every ? eval_every : c.steps / 10 ? c.steps / 10 : 1);
+    size_t parts = quick ? 4 : 10; /* evaluation points: parts + 1 */
+    c.eval_every = (size_t)(eval_every ? eval_every : c.steps / parts ? c.steps / parts : 1);
     c.eval_size = (size_t)(quick && eval_size == 1024 ? 128 : eval_size);
     c.eval_episodes = (size_t)(eval_episodes ? eval_episodes : quick ? 1 : 5);
     c.eval_max_steps = (size_t)(quick && eval_max_steps == 2500 ? 200 : eval_max_steps);
