@@ -84,6 +84,24 @@ DR3_API dr3_status dr3_bc_probs(dr3_bc *bc, size_t n, const float *obs, size_t l
 DR3_API int dr3_bc_policy(void *payload, size_t n, const float *obs, size_t ld_obs,
                           float *probs, size_t ld_probs);
 
+#ifdef DR3_EXPERIMENTAL
+/**
+ * @brief Creates a behaviour-cloning policy on a layer-list network (dr3_net_create_desc():
+ *        convolutional nets such as the "minatar" and "nature" presets), for pixel datasets.
+ *        Experimental (issue #12).
+ *
+ * @p opts is read as for dr3_bc_create() except that the architecture comes from @p desc:
+ * num_hidden, hidden and activation are ignored, and obs_dim / num_actions are 0 (taken from
+ * the description: C·H·W inputs in NCHW order, action_dim logits) or must agree with it.
+ * The description must have one head. Ownership: @p desc is read, not kept.
+ * Errors: ::DR3_ERR_INVALID_ARG (NULL, an incomplete description, several heads),
+ * ::DR3_ERR_SHAPE (sizes that disagree), those of dr3_net_create_desc() and
+ * dr3_bc_create(); *out is NULL on error.
+ */
+DR3_API dr3_status dr3_bc_create_desc(dr3_bc **out, const dr3_bc_options *opts,
+                                      const dr3_net_desc *desc);
+#endif /* DR3_EXPERIMENTAL */
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,4 +1,7 @@
 /* Behaviour cloning (dr3/bc.h): softmax policy network trained by cross-entropy. */
+#ifndef DR3_EXPERIMENTAL
+#define DR3_EXPERIMENTAL 1 /* dr3_bc_create_desc: policies on layer-list (conv) networks */
+#endif
 #include <dr3/bc.h>
 
 #include "../core/internal.h"
@@ -19,13 +22,38 @@ struct dr3_bc {
 DR3I_DEFINE_STRUCT(dr3_bc_options, dr3_bc_options, DR3_BC_OPTIONS_INIT, DR3_BC_OPTIONS_VERSION,
                    sizeof(dr3_bc_options))
 
-dr3_status dr3_bc_create(dr3_bc **out, const dr3_bc_options *opts) {
-    static const char who[] = "dr3_bc_create";
+/* Both constructors: an MLP from the options, or the layer list @p desc (NULL: MLP). */
+static dr3_status bc_create(dr3_bc **out, const dr3_bc_options *opts, const dr3_net_desc *desc,
+                            const char *who) {
     if (out == NULL) return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: out is NULL", who);
     *out = NULL;
     dr3_bc_options o = DR3_BC_OPTIONS_INIT;
     dr3_status vst = dr3i_struct_in(&o, opts, &dr3i_desc_dr3_bc_options, false, who, "options");
     if (vst != DR3_OK) return vst;
+    if (desc != NULL) {
+        /* the architecture comes from the description; sizes left 0 are taken from it */
+        if (desc->version == 0 || desc->in_channels == 0 || desc->in_height == 0 ||
+            desc->in_width == 0 || desc->action_dim == 0)
+            return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: the network description is incomplete",
+                             who);
+        if (desc->num_heads > 1)
+            return dr3i_fail(DR3_ERR_INVALID_ARG,
+                             "%s: a policy network has one head (num_heads = %zu)", who,
+                             desc->num_heads);
+        size_t in = 0;
+        if (!dr3i_mul(desc->in_channels, desc->in_height, &in) ||
+            !dr3i_mul(in, desc->in_width, &in))
+            return dr3i_fail(DR3_ERR_OVERFLOW, "%s: the input size overflows", who);
+        if ((o.obs_dim != 0 && o.obs_dim != in) ||
+            (o.num_actions != 0 && o.num_actions != desc->action_dim))
+            return dr3i_fail(DR3_ERR_SHAPE,
+                             "%s: options say %zu inputs and %zu actions, the network %zu and "
+                             "%zu",
+                             who, o.obs_dim, o.num_actions, in, desc->action_dim);
+        o.obs_dim = in;
+        o.num_actions = desc->action_dim;
+        o.num_hidden = 0; /* ignored */
+    }
     if (o.obs_dim == 0 || o.num_actions == 0 || o.batch_size == 0)
         return dr3i_fail(DR3_ERR_INVALID_ARG,
                          "%s: obs_dim, num_actions, batch_size must be > 0", who);
@@ -60,7 +88,14 @@ dr3_status dr3_bc_create(dr3_bc **out, const dr3_bc_options *opts) {
         if (!bc->logits || !bc->grad || !bc->obs_buf || !bc->act_buf)
             st = dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
     }
-    if (st == DR3_OK) {
+    if (st == DR3_OK && desc != NULL) {
+        dr3_net_options no = DR3_NET_OPTIONS_INIT;
+        no.max_batch = o.batch_size;
+        no.seed = o.seed;
+        no.threads = o.threads;
+        no.allocator = o.allocator;
+        st = dr3_net_create_desc(&bc->net, desc, &no);
+    } else if (st == DR3_OK) {
         dr3_net_options no = DR3_NET_OPTIONS_INIT;
         no.obs_dim = o.obs_dim;
         no.action_dim = o.num_actions;
@@ -87,6 +122,20 @@ dr3_status dr3_bc_create(dr3_bc **out, const dr3_bc_options *opts) {
     dr3_rng_seed(&bc->rng, o.seed ^ 0x6263ULL);
     *out = bc;
     return DR3_OK;
+}
+
+dr3_status dr3_bc_create(dr3_bc **out, const dr3_bc_options *opts) {
+    return bc_create(out, opts, NULL, "dr3_bc_create");
+}
+
+dr3_status dr3_bc_create_desc(dr3_bc **out, const dr3_bc_options *opts,
+                              const dr3_net_desc *desc) {
+    static const char who[] = "dr3_bc_create_desc";
+    if (desc == NULL) {
+        if (out) *out = NULL;
+        return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: desc is NULL", who);
+    }
+    return bc_create(out, opts, desc, who);
 }
 
 void dr3_bc_free(dr3_bc *bc) {

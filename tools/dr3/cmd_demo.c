@@ -16,7 +16,11 @@ static void add_method(exp_config *c, const char *name, dr3_backup_kind k, float
     m->c0 = c0;
 }
 
+int cmd_demo_minatar(int argc, char **argv); /* study.c: dr3 demo --suite minatar */
+
 int cmd_demo(int argc, char **argv) {
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--suite") == 0) return cmd_demo_minatar(argc, argv);
     bool quick = false, sweep = false, all = false;
     const char *out = "dr3-demo", *env = "cartpole", *from_csv = NULL;
     uint64_t seeds = 0, steps = 0, transitions = 20000, width = 0, depth = 0, workers = 2;
