@@ -46,7 +46,7 @@ static void test_percentile_matches_numpy(void **state) {
 
 static void test_bootstrap_interval_is_exact_quantile(void **state) {
     (void)state;
-    double pt, lo, hi;
+    double pt = 0, lo = 0, hi = 0;
     /* 200,000 resamples: the empirical 2.5% / 97.5% quantiles sit > 10 sd inside one atom of
      * the exact distribution, so they equal its value */
     assert_int_equal(stats_iqm_ci(stats_boot_scores, 2, 4, 200000, 95.0, 7, &pt, &lo, &hi), 0);
@@ -54,7 +54,7 @@ static void test_bootstrap_interval_is_exact_quantile(void **state) {
     TU_ASSERT_CLOSE(lo, stats_boot_ref[1], 1e-9, 1e-9);
     TU_ASSERT_CLOSE(hi, stats_boot_ref[2], 1e-9, 1e-9);
     /* deterministic per seed */
-    double pt2, lo2, hi2;
+    double pt2 = 0, lo2 = 0, hi2 = 0;
     assert_int_equal(stats_iqm_ci(stats_boot_scores, 2, 4, 1000, 90.0, 3, &pt, &lo, &hi), 0);
     assert_int_equal(stats_iqm_ci(stats_boot_scores, 2, 4, 1000, 90.0, 3, &pt2, &lo2, &hi2), 0);
     assert_true(lo == lo2 && hi == hi2 && pt == pt2);
@@ -63,7 +63,7 @@ static void test_bootstrap_interval_is_exact_quantile(void **state) {
 
 static void test_bootstrap_closed_forms(void **state) {
     (void)state;
-    double pt, lo, hi;
+    double pt = 0, lo = 0, hi = 0;
     /* every run of a task equal: every resample is the sample, the interval is a point */
     const double same[6] = {1, 1, 1, 5, 5, 5};
     assert_int_equal(stats_iqm_ci(same, 2, 3, 500, 95.0, 1, &pt, &lo, &hi), 0);
