@@ -114,7 +114,8 @@ void dr3_optim_free(dr3_optim *opt) {
  * loads (GCC's target_clones, an ifunc): the same float operations element by element (no
  * contraction in ISO C mode, IEEE square root and division), so the same bits, 2-4x faster
  * where the CPU has wider vectors. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) &&   \
+    !defined(DR3_NO_IFUNC)
 #define DR3I_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define DR3I_CLONES
