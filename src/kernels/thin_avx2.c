@@ -3,8 +3,14 @@
 #include "thin.h"
 
 #ifdef DR3K_HAVE_X86_KERNELS
-#pragma GCC target("avx2,fma")
 #include <immintrin.h>
+/* every function below for these instruction sets (GCC's pragma; clang ignores it and takes
+ * its own, popped at the end of the file) */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC target("avx2,fma")
+#endif
 #include <stdint.h>
 
 static const int32_t mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -37,4 +43,7 @@ static inline float hsum8(__m256 v) {
 #define VADD(a, b)       _mm256_add_ps((a), (b))
 #define VHSUM(v)         hsum8(v)
 #include "thin_body.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
 #endif

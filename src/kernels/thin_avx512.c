@@ -3,8 +3,16 @@
 #include "thin.h"
 
 #ifdef DR3K_HAVE_X86_KERNELS
-#pragma GCC target("avx2,fma,avx512f,avx512vl,avx512dq,avx512bw")
 #include <immintrin.h>
+/* every function below for these instruction sets (GCC's pragma; clang ignores it and takes
+ * its own, popped at the end of the file) */
+#if defined(__clang__)
+#pragma clang attribute push(                                                                  \
+    __attribute__((target("avx2,fma,avx512f,avx512vl,avx512dq,avx512bw"))),                    \
+    apply_to = function)
+#else
+#pragma GCC target("avx2,fma,avx512f,avx512vl,avx512dq,avx512bw")
+#endif
 
 static inline __mmask16 mask_n(size_t n) {
     return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
@@ -26,4 +34,7 @@ static inline __mmask16 mask_n(size_t n) {
 #define VADD(a, b)       _mm512_add_ps((a), (b))
 #define VHSUM(v)         _mm512_reduce_add_ps(v)
 #include "thin_body.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
 #endif
