@@ -322,12 +322,16 @@ dr3_status dr3_optim_step(dr3_optim *opt, float *params, float *grads, size_t co
      * decay or a restored state can overflow even with a finite gradient). A first pass
      * computes the update without storing it; only if all of it is finite does the second
      * pass store it. No workspace, no allocation. */
-    if (update(opt, params, grads, count, clip, coef, t, false) != 0)
+    dr3i_fpmode fp = dr3i_ftz_enter();
+    if (update(opt, params, grads, count, clip, coef, t, false) != 0) {
+        dr3i_ftz_leave(fp);
         return dr3i_fail(DR3_ERR_NONFINITE,
                          "%s: the update would make a parameter or optimizer state NaN or Inf "
                          "(learning rate %g too large?); nothing was changed",
                          who, (double)o->lr);
+    }
     update(opt, params, grads, count, clip, coef, t, true);
+    dr3i_ftz_leave(fp);
     if (clip) /* the same products the passes used */
         for (size_t k = 0; k < count; k++) grads[k] *= coef;
     opt->steps = t;
