@@ -3,6 +3,7 @@
 
 #include "../core/checksum.h"
 #include "../core/internal.h"
+#include "optim_internal.h"
 
 #include <string.h>
 
@@ -298,10 +299,9 @@ DR3I_CLONES static uint32_t update(dr3_optim *opt, float *params, const float *g
     return 1;
 }
 
-dr3_status dr3_optim_step(dr3_optim *opt, float *params, float *grads, size_t count,
-                          float *grad_norm_out) {
-    static const char who[] = "dr3_optim_step";
-    if (opt == NULL || params == NULL || grads == NULL)
+dr3_status dr3i_optim_check(dr3_optim *opt, const float *params, const float *grads,
+                            size_t count, dr3i_optim_plan *plan, const char *who) {
+    if (opt == NULL || params == NULL || grads == NULL || plan == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: NULL argument", who);
     if (count != opt->count)
         return dr3i_fail(DR3_ERR_SHAPE, "%s: count %zu differs from the optimizer's %zu", who,
@@ -319,23 +319,41 @@ dr3_status dr3_optim_step(dr3_optim *opt, float *params, float *grads, size_t co
     const bool clip = coef < 1.0f;
     const uint64_t t = opt->steps + 1;
     /* ... and every new parameter and state value is finite (lr = FLT_MAX, a huge weight
-     * decay or a restored state can overflow even with a finite gradient). A first pass
-     * computes the update without storing it; only if all of it is finite does the second
-     * pass store it. No workspace, no allocation. */
+     * decay or a restored state can overflow even with a finite gradient). This pass
+     * computes the update without storing it; dr3i_optim_commit stores it. No workspace, no
+     * allocation. */
     dr3i_fpmode fp = dr3i_ftz_enter();
-    if (update(opt, params, grads, count, clip, coef, t, false) != 0) {
-        dr3i_ftz_leave(fp);
+    uint32_t bad = update(opt, (float *)params, grads, count, clip, coef, t, false);
+    dr3i_ftz_leave(fp);
+    if (bad != 0)
         return dr3i_fail(DR3_ERR_NONFINITE,
                          "%s: the update would make a parameter or optimizer state NaN or Inf "
                          "(learning rate %g too large?); nothing was changed",
                          who, (double)o->lr);
-    }
-    update(opt, params, grads, count, clip, coef, t, true);
+    plan->norm = norm;
+    plan->coef = coef;
+    plan->clip = clip;
+    plan->step = t;
+    return DR3_OK;
+}
+
+void dr3i_optim_commit(dr3_optim *opt, float *params, float *grads, size_t count,
+                       const dr3i_optim_plan *plan) {
+    dr3i_fpmode fp = dr3i_ftz_enter();
+    update(opt, params, grads, count, plan->clip, plan->coef, plan->step, true);
     dr3i_ftz_leave(fp);
-    if (clip) /* the same products the passes used */
-        for (size_t k = 0; k < count; k++) grads[k] *= coef;
-    opt->steps = t;
-    if (grad_norm_out) *grad_norm_out = (float)norm;
+    if (plan->clip) /* the same products the passes used */
+        for (size_t k = 0; k < count; k++) grads[k] *= plan->coef;
+    opt->steps = plan->step;
+}
+
+dr3_status dr3_optim_step(dr3_optim *opt, float *params, float *grads, size_t count,
+                          float *grad_norm_out) {
+    dr3i_optim_plan plan = {0, 1.0f, false, 0};
+    dr3_status st = dr3i_optim_check(opt, params, grads, count, &plan, "dr3_optim_step");
+    if (st != DR3_OK) return st;
+    dr3i_optim_commit(opt, params, grads, count, &plan);
+    if (grad_norm_out) *grad_norm_out = (float)plan.norm;
     return DR3_OK;
 }
 
