@@ -613,8 +613,15 @@ static void test_acting(void **state) {
     }
     for (int a = 0; a < 3; a++) TU_ASSERT_CLOSE(counts[a] / 12000.0, 1.0 / 3, 0, 0.02);
     TU_ASSERT_FAILS(dr3_learner_act(l, 40, obs, 3, 1.5f, &rng, act), DR3_ERR_INVALID_ARG);
-    obs[5] = NAN;
-    TU_ASSERT_FAILS(dr3_learner_q_values(l, 40, obs, 3, q, 3), DR3_ERR_NONFINITE);
+    /* a NaN or Inf anywhere is refused: in and after a whole block of 64, and in the tail */
+    const size_t at[] = {0, 5, 63, 64, 100, 119};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        const float keep = obs[at[i]];
+        obs[at[i]] = i % 2 ? NAN : -INFINITY;
+        TU_ASSERT_FAILS(dr3_learner_q_values(l, 40, obs, 3, q, 3), DR3_ERR_NONFINITE);
+        obs[at[i]] = keep;
+    }
+    assert_int_equal(dr3_learner_q_values(l, 40, obs, 3, q, 3), DR3_OK);
     dr3_learner_free(l);
 }
 
