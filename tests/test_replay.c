@@ -572,6 +572,40 @@ static void test_u8_observations(void **state) {
     }
 }
 
+/* Every byte value converts to exactly x / 255 (the correctly rounded quotient, computed
+ * here in double and rounded once: x / 255 repeats its 8 bits forever, so the double is never
+ * a float tie) — the same bits as the networks' uint8 input layer. */
+static void test_u8_unit_scale_exact(void **state) {
+    (void)state;
+    dr3_replay_options o = DR3_REPLAY_OPTIONS_INIT;
+    o.capacity = 4;
+    o.obs_dim = 256;
+    o.obs_dtype = DR3_DTYPE_U8;
+    o.num_actions = 2;
+    dr3_replay *r;
+    assert_int_equal(dr3_replay_create(&r, &o), DR3_OK);
+    uint8_t s0[256], s1[256];
+    for (int i = 0; i < 256; i++) s0[i] = (uint8_t)i, s1[i] = (uint8_t)(255 - i);
+    int32_t a = 0;
+    assert_int_equal(dr3_replay_add(r, s0, &a, 0, 1, 0, s1), DR3_OK);
+    float f[256], nf[256];
+    size_t idx = 0;
+    dr3_replay_batch b = DR3_REPLAY_BATCH_INIT;
+    b.obs = f;
+    b.ld_obs = 256;
+    b.next_obs = nf;
+    b.ld_next_obs = 256;
+    assert_int_equal(dr3_replay_get(r, &idx, 1, &b), DR3_OK);
+    for (int i = 0; i < 256; i++) {
+        const float want = (float)((double)i / 255.0),
+                    nwant = (float)((double)(255 - i) / 255.0);
+        if (f[i] != want || nf[i] != nwant)
+            fail_msg("byte %d: %.9g (want %.9g), next %.9g (want %.9g)", i, (double)f[i],
+                     (double)want, (double)nf[i], (double)nwant);
+    }
+    dr3_replay_free(r);
+}
+
 static void test_continuous_actions(void **state) {
     (void)state;
     dr3_replay_options o = DR3_REPLAY_OPTIONS_INIT;
@@ -708,6 +742,7 @@ int main(void) {
         cmocka_unit_test(test_sample_uniform_and_valid),
         cmocka_unit_test(test_batch_validation),
         cmocka_unit_test(test_u8_observations),
+        cmocka_unit_test(test_u8_unit_scale_exact),
         cmocka_unit_test(test_continuous_actions),
         cmocka_unit_test(test_add_episode_equals_add_loop),
         cmocka_unit_test(test_no_allocation_after_create),

@@ -527,7 +527,9 @@ static dr3_status read_batch(const dr3_replay *r, const dr3_replay_batch *in,
 static void put_state(const dr3_replay *r, const uint8_t *last, int has_h, size_t h, float *df,
                       uint8_t *du) {
     const size_t K = r->o.frame_stack, d = r->o.obs_dim, ob = r->obs_bytes;
-    const float scale = r->o.u8_scale == DR3_U8_SCALE_UNIT ? 1.0f / 255.0f : 1.0f;
+    /* x / 255 as documented: the correctly rounded quotient, the same bits the networks'
+     * uint8 input layer computes (x · (1/255) differs from it in the last bit for some x) */
+    const bool unit = r->o.u8_scale == DR3_U8_SCALE_UNIT;
     for (size_t f = K; f-- > 0;) {
         const uint8_t *src;
         if (f == K - 1) {
@@ -547,8 +549,10 @@ static void put_state(const dr3_replay *r, const uint8_t *last, int has_h, size_
                 memset(o, 0, d * sizeof(float));
             else if (r->o.obs_dtype == DR3_DTYPE_F32)
                 memcpy(o, src, d * sizeof(float));
+            else if (unit)
+                for (size_t i = 0; i < d; i++) o[i] = (float)src[i] / 255.0f;
             else
-                for (size_t i = 0; i < d; i++) o[i] = (float)src[i] * scale;
+                for (size_t i = 0; i < d; i++) o[i] = (float)src[i];
         }
         if (du != NULL) {
             if (src == NULL)
