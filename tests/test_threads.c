@@ -13,6 +13,8 @@ enum { T = 4, STEPS = 60, OBS = 6, ACT = 3, B = 32 };
 
 typedef struct job {
     uint64_t seed;
+    int threads;  /* the learner's threads: 2 makes its products share libdr3's worker pool */
+    size_t width; /* hidden width (256 with batch 32: products above the pool's threshold) */
     float *params_out; /* copy of the final online parameters */
     size_t np;
     dr3_step_metrics last;
@@ -20,8 +22,9 @@ typedef struct job {
 } job;
 
 static void run_job(job *j) {
-    static const size_t hidden[2] = {48, 48};
+    const size_t hidden[2] = {j->width ? j->width : 48, j->width ? j->width : 48};
     dr3_learner_options o = DR3_LEARNER_OPTIONS_INIT;
+    o.threads = j->threads ? j->threads : 1;
     o.obs_dim = OBS;
     o.num_actions = ACT;
     o.num_hidden = 2;
@@ -78,6 +81,10 @@ static void test_distinct_learners_in_parallel(void **state) {
     memset(together, 0, sizeof together);
     for (int i = 0; i < T; i++) {
         alone[i].seed = together[i].seed = 100 + (uint64_t)i;
+        /* half the learners use 2 threads each: the pool is shared between handles, a
+         * caller finding it busy runs its slices itself, and the bits must not change */
+        alone[i].threads = together[i].threads = i % 2 ? 2 : 1;
+        alone[i].width = together[i].width = i % 2 ? 256 : 48;
         alone[i].last = (dr3_step_metrics)DR3_STEP_METRICS_INIT;
         together[i].last = (dr3_step_metrics)DR3_STEP_METRICS_INIT;
         run_job(&alone[i]);
