@@ -117,7 +117,9 @@ int cmd_collect(int argc, char **argv) {
     const cli_opt opts[] = {
         {"env", 's', &env_name,
          "cartpole | mountaincar | gridworld | minatar-breakout | minatar-freeway | "
-         "minatar-asterix | minatar-space_invaders | minatar-seaquest (required)"},
+         "minatar-asterix | minatar-space_invaders | minatar-seaquest (required); continuous "
+         "actions: pendulum | mountaincar-continuous | pointmaze, with options of their own "
+         "(dr3 collect --env pendulum --help)"},
         {"policy", 's', &policy, "controller (epsilon-mixed) | uniform (default controller)"},
         {"epsilon", 'f', &epsilon, "probability of a uniform action (default 0.5)"},
         {"transitions", 'u', &transitions, "steps to record (required)"},
@@ -533,7 +535,9 @@ int cmd_eval(int argc, char **argv) {
     uint64_t episodes = 10, seed = 0;
     const cli_opt opts[] = {
         {"checkpoint", 's', &ckpt, "a checkpoint written by dr3 train (required)"},
-        {"env", 's', &env_name, "environment to act in (required)"},
+        {"env", 's', &env_name,
+         "environment to act in (required; pendulum, mountaincar-continuous and pointmaze "
+         "take a continuous-control checkpoint: dr3 eval --env pendulum --help)"},
         {"episodes", 'u', &episodes, "episodes (default 10)"},
         {"seed", 'u', &seed, "environment seed (default 0)"},
     };
