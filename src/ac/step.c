@@ -579,6 +579,55 @@ static dr3_status compute(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_me
     return DR3_OK;
 }
 
+/* One optimizer update of the apply stage. */
+typedef struct apply_item {
+    dr3_optim *opt;
+    float *params, *grads;
+    size_t count;
+    float *gnorm;
+} apply_item;
+
+/* Copies (restore == false) or restores (restore == true) the parameters and optimizer
+ * state of items[0 .. k) through l->snap (sized at creation for every optimizer). */
+static void snap_items(dr3_ac_learner *l, const apply_item *items, size_t k, uint64_t *steps,
+                       bool restore) {
+    float *p = l->snap;
+    for (size_t i = 0; i < k; i++) {
+        const apply_item *it = &items[i];
+        float *vecs[4] = {it->params, NULL, NULL, NULL};
+        size_t nv = 1, ns = dr3_optim_state_tensor_count(it->opt);
+        for (size_t s = 0; s < ns && nv < 4; s++)
+            (void)dr3_optim_state_tensor(it->opt, s, NULL, &vecs[nv++], NULL);
+        for (size_t v = 0; v < nv; v++, p += it->count) {
+            if (restore)
+                memcpy(vecs[v], p, it->count * sizeof(float));
+            else
+                memcpy(p, vecs[v], it->count * sizeof(float));
+        }
+        if (restore)
+            (void)dr3_optim_set_step_count(it->opt, steps[i]);
+        else
+            steps[i] = dr3_optim_step_count(it->opt);
+    }
+}
+
+/* Runs the updates in order; if one refuses, those before it are restored from the
+ * snapshot (the one that refused changed nothing itself) and its status is returned. The
+ * last update needs no snapshot. */
+static dr3_status apply_all(dr3_ac_learner *l, const apply_item *items, size_t ni) {
+    uint64_t steps[5];
+    if (ni > 1) snap_items(l, items, ni - 1, steps, false);
+    for (size_t i = 0; i < ni; i++) {
+        const apply_item *it = &items[i];
+        dr3_status st = dr3_optim_step(it->opt, it->params, it->grads, it->count, it->gnorm);
+        if (st != DR3_OK) {
+            snap_items(l, items, i, steps, true);
+            return st;
+        }
+    }
+    return DR3_OK;
+}
+
 static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_metrics *m,
                             const char *who) {
     step_ctx c;
@@ -620,23 +669,25 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
         return dr3i_fail(DR3_ERR_NONFINITE,
                          "%s: a loss or gradient is NaN or Inf; nothing was changed", who);
 
-    /* apply */
+    /* apply: every optimizer in turn, each all or nothing by itself (dr3_optim_step); the
+     * state of those applied before the last one is kept in l->snap so that a later refusal
+     * (an update that would overflow, e.g. an absurd learning rate) puts them back: the step
+     * then changes nothing. */
     float gnorm[2] = {0, 0};
+    apply_item items[5];
+    size_t ni = 0;
     for (size_t j = 0; j < l->nq; j++)
-        if ((st = dr3_optim_step(l->q_opt[j], dr3_net_params(l->q[j]), dr3_net_grads(l->q[j]),
-                                 dr3_net_param_count(l->q[j]), &gnorm[j])) != DR3_OK)
-            return st;
-    if (actor_step &&
-        (st = dr3_optim_step(l->pi_opt, dr3_net_params(l->pi), dr3_net_grads(l->pi),
-                             dr3_net_param_count(l->pi), NULL)) != DR3_OK)
-        return st;
-    if (gaussian && l->o.auto_alpha &&
-        (st = dr3_optim_step(l->alpha_opt, &l->log_alpha, &l->g_log_alpha, 1, NULL)) != DR3_OK)
-        return st;
-    if (algo == DR3_AC_CQL && l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE &&
-        (st = dr3_optim_step(l->cql_opt, &l->log_cql_alpha, &l->g_log_cql_alpha, 1, NULL)) !=
-            DR3_OK)
-        return st;
+        items[ni++] = (apply_item){l->q_opt[j], dr3_net_params(l->q[j]),
+                                   dr3_net_grads(l->q[j]), dr3_net_param_count(l->q[j]),
+                                   &gnorm[j]};
+    if (actor_step)
+        items[ni++] = (apply_item){l->pi_opt, dr3_net_params(l->pi), dr3_net_grads(l->pi),
+                                   dr3_net_param_count(l->pi), NULL};
+    if (gaussian && l->o.auto_alpha)
+        items[ni++] = (apply_item){l->alpha_opt, &l->log_alpha, &l->g_log_alpha, 1, NULL};
+    if (algo == DR3_AC_CQL && l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE)
+        items[ni++] = (apply_item){l->cql_opt, &l->log_cql_alpha, &l->g_log_cql_alpha, 1, NULL};
+    if ((st = apply_all(l, items, ni)) != DR3_OK) return st;
     if (algo != DR3_AC_TD3BC || actor_step) {
         for (size_t j = 0; j < l->nq; j++) dr3_net_polyak(l->qt[j], l->q[j], l->o.tau);
         if (l->pit) dr3_net_polyak(l->pit, l->pi, l->o.tau);
