@@ -677,9 +677,8 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
     apply_item items[5];
     size_t ni = 0;
     for (size_t j = 0; j < l->nq; j++)
-        items[ni++] = (apply_item){l->q_opt[j], dr3_net_params(l->q[j]),
-                                   dr3_net_grads(l->q[j]), dr3_net_param_count(l->q[j]),
-                                   &gnorm[j]};
+        items[ni++] = (apply_item){l->q_opt[j], dr3_net_params(l->q[j]), dr3_net_grads(l->q[j]),
+                                   dr3_net_param_count(l->q[j]), &gnorm[j]};
     if (actor_step)
         items[ni++] = (apply_item){l->pi_opt, dr3_net_params(l->pi), dr3_net_grads(l->pi),
                                    dr3_net_param_count(l->pi), NULL};

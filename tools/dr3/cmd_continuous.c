@@ -237,7 +237,7 @@ static int collect_controller(const char *env_name, uint64_t seed, size_t transi
 int cmd_collect_continuous(int argc, char **argv) {
     const char *env_name = NULL, *out = NULL, *algo = "sac", *levels = "replay", *format = NULL,
                *agent_out = NULL, *agent = "sac";
-    double noise = 0.5, p_random = 0.5;
+    double noise = 0.5, p_random = 0.85;
     uint64_t steps = 0, transitions = 0, seed = 0, width = 256, batch = 256, eval_every = 0;
     uint64_t eval_episodes = 5, start_steps = 0, threads = 1;
     const cli_opt opts[] = {
@@ -248,7 +248,7 @@ int cmd_collect_continuous(int argc, char **argv) {
          "noise; pointmaze) (default sac)"},
         {"noise", 'f', &noise, "controller: action noise standard deviation (0.5, as D4RL)"},
         {"random-prob", 'f', &p_random,
-         "controller: probability of a uniform action per step in medium (0.5)"},
+         "controller: probability of a uniform action per step in medium (0.85)"},
         {"steps", 'u', &steps, "environment steps of the online SAC run (required)"},
         {"level", 's', &levels,
          "medium | replay | expert, or a comma list (then --out is a directory holding "
