@@ -257,7 +257,7 @@ dr3_status dr3i_ac_create(dr3_ac_learner **out, const dr3_ac_options *opts, cons
     l->big_act = alloc_floats(l, rows, A, &st);
     l->q_out = alloc_floats(l, rows, 1, &st);
     l->q_gout = alloc_floats(l, rows, 1, &st);
-    l->q_gfeat = alloc_floats(l, rows, fd, &st);
+    l->q_gfeat = alloc_floats(l, 2 * n, fd, &st);
     l->q_ginput = alloc_floats(l, n, D + A, &st);
     l->y = alloc_floats(l, n, 1, &st);
     l->qt_min = alloc_floats(l, n, 1, &st);

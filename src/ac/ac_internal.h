@@ -56,11 +56,11 @@ struct dr3_ac_learner {
     } coll;
 
     /* ---- workspace, sized at creation ---- */
-    /* the critics' stacked pass: rows [s,a] (n) ; [s',a'] (n) ; CQL 3N per row (3Nn) */
+    /* the critics' stacked rows: CQL 3N per row (3Nn) ; [s,a] (n) ; [s',a'] (n) */
     float *big_obs, *big_act; /* rows_max × obs_dim / adim */
     float *q_out;             /* rows_max */
     float *q_gout;            /* rows_max */
-    float *q_gfeat;           /* rows_max × feature_dim (CQL rows stay 0) */
+    float *q_gfeat;           /* 2 n_max × feature_dim: dL/dφ of [s, a; s′, a′] */
     float *q_ginput;          /* n_max × (obs_dim + adim) */
     float *y;                 /* n_max targets */
     float *qt_min;            /* n_max */

@@ -1,10 +1,10 @@
 /* The actor-critic update (dr3/ac.h), as a pipeline:
  * validate → draws → next actions a′ → targets y → actor sample at s → actor losses
- * (critic pass A, gradient w.r.t. the action only) → critic losses (stacked pass B:
- * TD + CQL + DR3 + plugin regularizers; rows [s, a; CQL; s′, a′]) → temperature → guard →
- * optimizers → targets → metrics. Every loss and gradient is computed from the parameters
- * before the step; nothing is written to a parameter, optimizer state or generator until all of
- * them are finite. */
+ * (critic pass A, gradient w.r.t. the action only) → critic losses (pass B: TD + CQL + DR3
+ * + plugin regularizers over the rows [CQL; s, a; s′, a′], as two forward/backward pairs)
+ * → temperature → guard → optimizers (all or nothing) → targets → metrics. Every loss and
+ * gradient is computed from the parameters before the step; nothing is written to a parameter,
+ * optimizer state or generator until all of them are finite. */
 #include "ac_internal.h"
 
 #include <dr3/loss.h>
@@ -144,13 +144,20 @@ static dr3_status prepare(dr3_ac_learner *l, const dr3_ac_batch *b, step_in *in,
     return DR3_OK;
 }
 
-/* Row offsets of the critics' stacked pass: [s, a] (n rows), then CQL's 3N rows per state,
- * then [s′, a′] (n rows) last, so that without DR3 the backward can stop before them. */
-static size_t row_cql(size_t n) { return n; }
-static size_t row_next_of(size_t n, size_t N) { return n + 3 * N * n; }
+/* Row offsets of the critics' stacked rows: CQL's 3N rows per state first, then [s, a]
+ * (n rows), then [s′, a′] (n rows): the CQL rows take a forward/backward pair of their own
+ * (no feature gradient), [s, a; s′, a′] another (with DR3's feature gradient), and without
+ * DR3 the [s, a] rows alone (the s′ rows get a forward for the metrics). */
+static size_t row_cql(size_t n) {
+    (void)n;
+    return 0;
+}
+static size_t row_data_of(size_t n, size_t N) { return 3 * N * n; }
+static size_t row_next_of(size_t n, size_t N) { return 3 * N * n + n; }
+#define row_data(n) row_data_of((n), l->ncql)
 #define row_next(n) row_next_of((n), l->ncql)
 
-/* Next actions a′ (rows n..2n−1 of the stacked pass) and their log-probs; for CQL also the
+/* Next actions a′ (the [s′, a′] rows of the stacked rows) and their log-probs; for CQL also the
  * N policy actions at s′ (group 2 of the CQL rows). */
 static dr3_status next_actions(dr3_ac_learner *l, const step_in *in) {
     const size_t n = in->n, A = l->adim, N = l->ncql;
@@ -343,49 +350,32 @@ typedef struct critic_out {
  * buffer is all zero between passes whatever the batch size (the CQL rows are never
  * written). */
 static void clear_gfeat(dr3_ac_learner *l, size_t n, size_t fd) {
-    memset(l->q_gfeat, 0, n * fd * sizeof(float));
-    memset(l->q_gfeat + row_next(n) * fd, 0, n * fd * sizeof(float));
+    memset(l->q_gfeat, 0, 2 * n * fd * sizeof(float));
 }
 
-/* Critic pass B for critic j: TD, CQL and DR3 losses and the parameter gradient. */
+/* Critic pass B for critic j: TD, CQL and DR3 losses and the parameter gradient. Two
+ * forward/backward pairs: the CQL rows (their gradient is CQL's softmax alone, no feature
+ * gradient), then [s, a; s′, a′] (TD, the CQL term's −Q(s, a), DR3's feature gradient)
+ * accumulated onto the first, so that only 2n rows carry a feature gradient. */
 static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, float cql_w,
                               critic_out *co, const char *who) {
-    const size_t n = in->n, A = l->adim, N = l->ncql, RN = row_next(n), R = RN + n;
+    const size_t n = in->n, A = l->adim, N = l->ncql, RD = row_data(n), RN = row_next(n);
     const size_t D = l->obs_dim, fd = dr3_net_feature_dim(l->q[j]);
     const float c0 = l->o.dr3_coef;
     /* the gradient reaches the [s′, a′] rows only through DR3 or a plugin: without them
      * those rows take a forward of their own (for the metrics) and no backward */
     const bool next_grad = c0 > 0 || l->nreg > 0;
     const float *phi = NULL, *phin = NULL;
+    unsigned acc = 0;
+    double lse_sum = 0;
     dr3_status st;
-    if (!next_grad) {
-        const float *p = NULL;
-        if ((st = dr3_net_forward(l->q[j], n, l->big_obs + RN * D, D, l->big_act + RN * A, A,
-                                  l->q_out + RN, 1, &p)) != DR3_OK)
-            return st;
-        float *keep = l->q_gfeat + RN * fd; /* scratch: no feature gradient this pass */
-        memcpy(keep, p, n * fd * sizeof(float));
-        phin = keep;
-    }
-    if ((st = dr3_net_forward(l->q[j], next_grad ? R : RN, l->big_obs, D, l->big_act, A,
-                              l->q_out, 1, &phi)) != DR3_OK)
-        goto done;
-    if (next_grad) phin = phi + RN * fd;
     memset(co, 0, sizeof *co);
-    /* TD */
-    for (size_t i = 0; i < n; i++) {
-        float d = l->q_out[i] - l->y[i];
-        co->td += (double)d * d;
-        co->q_mean += l->q_out[i];
-        l->q_gout[i] = 2.0f * d / (float)n;
-        l->q_gout[RN + i] = 0.0f;
-    }
-    co->td /= (double)n;
-    co->q_mean /= (double)n;
     /* CQL(H): T·logsumexp(x/T) over uniform (+|A| log 2), π(s) and π(s′) (− log π) actions */
     if (N > 0) {
+        if ((st = dr3_net_forward(l->q[j], RD, l->big_obs, D, l->big_act, A, l->q_out, 1,
+                                  NULL)) != DR3_OK)
+            goto done;
         const float T = l->o.cql_temperature, rand_density = (float)A * LOG2;
-        double lse_sum = 0;
         for (size_t i = 0; i < n; i++) {
             const size_t base = row_cql(n) + i * 3 * N;
             float *x = l->cql_grad_q; /* 3N scratch values of row i */
@@ -403,8 +393,36 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
             lse_sum += T * ((double)m + log(s));
             for (size_t t = 0; t < 3 * N; t++)
                 l->q_gout[base + t] = cql_w * (float)(exp((double)(x[t] - m)) / s) / (float)n;
-            l->q_gout[i] -= cql_w / (float)n;
         }
+        if ((st = dr3_net_backward(l->q[j], RD, l->q_gout, 1, NULL, 0, NULL, 0, 0)) != DR3_OK)
+            goto done;
+        acc = DR3_NET_ACCUMULATE;
+    }
+    if (!next_grad) {
+        const float *p = NULL;
+        if ((st = dr3_net_forward(l->q[j], n, l->big_obs + RN * D, D, l->big_act + RN * A, A,
+                                  l->q_out + RN, 1, &p)) != DR3_OK)
+            goto done;
+        float *keep = l->q_gfeat + n * fd; /* scratch: no feature gradient this pass */
+        memcpy(keep, p, n * fd * sizeof(float));
+        phin = keep;
+    }
+    if ((st = dr3_net_forward(l->q[j], next_grad ? 2 * n : n, l->big_obs + RD * D, D,
+                              l->big_act + RD * A, A, l->q_out + RD, 1, &phi)) != DR3_OK)
+        goto done;
+    if (next_grad) phin = phi + n * fd;
+    /* TD */
+    for (size_t i = 0; i < n; i++) {
+        float d = l->q_out[RD + i] - l->y[i];
+        co->td += (double)d * d;
+        co->q_mean += l->q_out[RD + i];
+        l->q_gout[RD + i] = 2.0f * d / (float)n;
+        l->q_gout[RN + i] = 0.0f;
+    }
+    co->td /= (double)n;
+    co->q_mean /= (double)n;
+    if (N > 0) {
+        for (size_t i = 0; i < n; i++) l->q_gout[RD + i] -= cql_w / (float)n;
         co->cql = lse_sum / (double)n - co->q_mean;
     }
     /* φ·φ′ for the metrics */
@@ -423,7 +441,7 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
     co->norm /= (double)n;
     co->cos /= (double)n;
     if (!next_grad) {
-        st = dr3_net_backward(l->q[j], RN, l->q_gout, 1, NULL, 0, NULL, 0, 0);
+        st = dr3_net_backward(l->q[j], n, l->q_gout + RD, 1, NULL, 0, NULL, 0, acc);
         goto done;
     }
     /* DR3 on φ_j(s, a)·φ_j(s′, a′), through both */
@@ -431,7 +449,7 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
     if (c0 > 0) {
         float dl = 0;
         if ((st = dr3_feature_dot_loss(n, fd, phi, fd, phin, fd, c0, &dl, l->q_gfeat,
-                                       l->q_gfeat + RN * fd)) != DR3_OK)
+                                       l->q_gfeat + n * fd)) != DR3_OK)
             goto done;
         co->dr3 = dl;
     }
@@ -445,17 +463,17 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
         v.feature_dim = fd;
         v.phi = phi;
         v.phi_next = phin;
-        v.q = l->q_out;
+        v.q = l->q_out + RD;
         v.q_next = l->q_out + RN;
         v.targets = l->y;
         v.obs_dim = D;
         v.action_dim = A;
-        v.obs = l->big_obs;
-        v.actions = l->big_act;
+        v.obs = l->big_obs + RD * D;
+        v.actions = l->big_act + RD * A;
         v.next_obs = l->big_obs + RN * D;
         v.next_actions = l->big_act + RN * A;
-        dr3_ac_reg_grads g = {DR3_AC_REG_GRADS_VERSION, l->q_gfeat, l->q_gfeat + RN * fd,
-                              l->q_gout, l->q_gout + RN};
+        dr3_ac_reg_grads g = {DR3_AC_REG_GRADS_VERSION, l->q_gfeat, l->q_gfeat + n * fd,
+                              l->q_gout + RD, l->q_gout + RN};
         float loss = 0;
         unsigned long mark = dr3i_error_mark();
         const char *name = l->reg[r].name ? l->reg[r].name : "(unnamed)";
@@ -472,7 +490,7 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
         l->reg_loss_step[r] += loss;
         co->reg += loss;
     }
-    st = dr3_net_backward(l->q[j], R, l->q_gout, 1, l->q_gfeat, fd, NULL, 0, 0);
+    st = dr3_net_backward(l->q[j], 2 * n, l->q_gout + RD, 1, l->q_gfeat, fd, NULL, 0, acc);
 done:
     clear_gfeat(l, n, fd);
     return st;
@@ -524,9 +542,9 @@ static dr3_status compute(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_me
                                                               : l->o.cql_alpha;
     }
 
-    /* the stacked critic rows: obs [s; s′; s repeated 3N], actions [a; a′; CQL] */
+    /* the stacked critic rows: obs [s repeated 3N; s; s′], actions [CQL; a; a′] */
     for (size_t i = 0; i < n; i++) {
-        memcpy(l->big_obs + i * D, in.obs + i * in.ld_obs, D * sizeof(float));
+        memcpy(l->big_obs + (row_data(n) + i) * D, in.obs + i * in.ld_obs, D * sizeof(float));
         memcpy(l->big_obs + (row_next(n) + i) * D, in.next_obs + i * in.ld_next_obs,
                D * sizeof(float));
         for (size_t t = 0; t < 3 * N; t++)
@@ -536,7 +554,7 @@ static dr3_status compute(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_me
             memcpy(l->big_act + (row_cql(n) + i * 3 * N + k) * A,
                    in.cql_uniform + (i * N + k) * A, A * sizeof(float));
     }
-    memcpy(l->big_act, l->data_act, n * A * sizeof(float));
+    memcpy(l->big_act + row_data(n) * A, l->data_act, n * A * sizeof(float));
 
     c->cql_ap = cql_ap;
     c->cql_w = cql_w;
