@@ -7,8 +7,6 @@
  * optimizer state or generator until all of them are finite. */
 #include "ac_internal.h"
 
-#include <dr3/loss.h>
-
 #include <math.h>
 #include <string.h>
 
@@ -353,6 +351,28 @@ static void clear_gfeat(dr3_ac_learner *l, size_t n, size_t fd) {
     memset(l->q_gfeat, 0, 2 * n * fd * sizeof(float));
 }
 
+/* DR3's c0 · mean_i φ_i·φ′_i and its gradient added to gphi and gnext, with the arithmetic
+ * of dr3_feature_dot_loss() (double dot products, float gradient coefficient) but without
+ * its input checks: φ comes from the critic's own forward, and a non-finite value reaches
+ * the loss or the gradients, which the step's guard refuses. */
+static float dr3_term(size_t n, size_t fd, const float *phi, const float *phin, float c0,
+                      float *gphi, float *gnext) {
+    const double scale = (double)c0 / (double)n;
+    const float g = (float)scale;
+    double total = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const float *a = phi + i * fd, *b = phin + i * fd;
+        double dot = 0.0;
+        for (size_t k = 0; k < fd; k++) dot += (double)a[k] * (double)b[k];
+        total += dot;
+        if (g == 0.0f) continue;
+        float *ga = gphi + i * fd, *gb = gnext + i * fd;
+        for (size_t k = 0; k < fd; k++) ga[k] += g * b[k];
+        for (size_t k = 0; k < fd; k++) gb[k] += g * a[k];
+    }
+    return (float)(scale * total);
+}
+
 /* Critic pass B for critic j: TD, CQL and DR3 losses and the parameter gradient. Two
  * forward/backward pairs: the CQL rows (their gradient is CQL's softmax alone, no feature
  * gradient), then [s, a; s′, a′] (TD, the CQL term's −Q(s, a), DR3's feature gradient)
@@ -447,11 +467,7 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
     /* DR3 on φ_j(s, a)·φ_j(s′, a′), through both */
     clear_gfeat(l, n, fd);
     if (c0 > 0) {
-        float dl = 0;
-        if ((st = dr3_feature_dot_loss(n, fd, phi, fd, phin, fd, c0, &dl, l->q_gfeat,
-                                       l->q_gfeat + n * fd)) != DR3_OK)
-            goto done;
-        co->dr3 = dl;
+        co->dr3 = dr3_term(n, fd, phi, phin, c0, l->q_gfeat, l->q_gfeat + n * fd);
     }
     /* plugin regularizers add their loss and gradients on top */
     for (size_t r = 0; r < l->nreg; r++) {
