@@ -33,7 +33,8 @@ the others by truncation (the time limit). The text file has one line per step:
 
     episode t  obs[4]  action[2]  reward  next_obs[4]  terminal truncated
 
-with every value as the float32 a reader converts it to (%.9g, exact for float32).
+with every value as the float32 a reader converts it to (%.9g, exact for float32). The
+HDF5 file records no modification times, so running the script again gives the same bytes.
 """
 import json
 import os
@@ -49,6 +50,15 @@ TERMINATED = {1}
 OPEN_END = {5}
 
 
+def new_group(parent, name):
+    """A group without modification times, so that the file's bytes repeat (h5py's
+    create_group always records them); links in creation order, as Minari's track_order."""
+    gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+    gcpl.set_obj_track_times(False)
+    gcpl.set_link_creation_order(h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED)
+    return h5py.Group(h5py.h5g.create(parent.id, name.encode(), gcpl=gcpl))
+
+
 def main():
     rng = np.random.default_rng(20261129)
     data_dir = os.path.join(DATASET, "data")
@@ -56,7 +66,10 @@ def main():
     path = os.path.join(data_dir, "main_data.hdf5")
     lines = []
     total = 0
-    with h5py.File(path, "w", track_order=True) as f:
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)  # the root group without times, too
+    fcpl.set_obj_track_times(False)
+    fcpl.set_link_creation_order(h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED)
+    with h5py.File(h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl)) as f:
         for e, T in enumerate(LENGTHS):
             # a point mass: position in the U-maze's free area, velocity, actions in [-1, 1]
             obs = np.empty((T + 1, 4), dtype=np.float64)
@@ -75,17 +88,21 @@ def main():
                 term[-1] = True
             elif e not in OPEN_END:
                 trunc[-1] = True
-            g = f.create_group(f"episode_{e}")
+            g = new_group(f, f"episode_{e}")
             g.attrs["id"] = e
             g.attrs["seed"] = 1000 + e
             g.attrs["total_steps"] = T
-            g.create_dataset("observations", data=obs, chunks=True, maxshape=(None, 4))
-            g.create_dataset("actions", data=act, chunks=True, maxshape=(None, 2))
-            g.create_dataset("rewards", data=rew, chunks=True, maxshape=(None,))
-            g.create_dataset("terminations", data=term, chunks=True, maxshape=(None,))
-            g.create_dataset("truncations", data=trunc, chunks=True, maxshape=(None,))
-            info = g.create_group("infos")
-            info.create_dataset("success", data=np.zeros(T + 1, dtype=bool))
+            g.create_dataset("observations", data=obs, chunks=True, maxshape=(None, 4),
+                             track_times=False)
+            g.create_dataset("actions", data=act, chunks=True, maxshape=(None, 2),
+                             track_times=False)
+            g.create_dataset("rewards", data=rew, chunks=True, maxshape=(None,), track_times=False)
+            g.create_dataset("terminations", data=term, chunks=True, maxshape=(None,),
+                             track_times=False)
+            g.create_dataset("truncations", data=trunc, chunks=True, maxshape=(None,),
+                             track_times=False)
+            info = new_group(g, "infos")
+            info.create_dataset("success", data=np.zeros(T + 1, dtype=bool), track_times=False)
             o32 = obs.astype(np.float32)
             r32 = rew.astype(np.float32)
             for t in range(T):
