@@ -131,4 +131,37 @@ if(NOT ERR MATCHES "continuous actions: training the actor-critic learner" OR
    NOT OUT MATCHES "done: 4 steps")
   message(FATAL_ERROR "continuous data without --algo:\n${OUT}\n${ERR}")
 endif()
+# a Minari dataset directory (tests/data/minari, written with h5py by
+# tests/reference/gen_minari_fixture.py): train CQL on it, then evaluate the checkpoint
+if(EXT STREQUAL ".hdf5")
+  set(MINARI ${CMAKE_CURRENT_LIST_DIR}/data/minari/pointmaze-tiny-v0)
+  run(0 ${DR3} train --data ${MINARI} --algo cql --steps 12 --checkpoint ${WORK}/minari.ck
+      --env pointmaze --eval-every 12 --eval-episodes 1 ${SMALL})
+  if(NOT OUT MATCHES "dataset .*: 64 transitions, 4 observations, 2 actions" OR
+     NOT OUT MATCHES "done: 12 steps")
+    message(FATAL_ERROR "train on the Minari directory:\n${OUT}")
+  endif()
+  run(0 ${DR3} eval --env pointmaze --checkpoint ${WORK}/minari.ck --episodes 1)
+  if(NOT OUT MATCHES "pointmaze: mean return -?[0-9.]+ over 1 deterministic episodes \\(cql checkpoint at step 12\\)")
+    message(FATAL_ERROR "eval of the Minari-trained checkpoint:\n${OUT}")
+  endif()
+endif()
+
+# the waypoint controller's datasets (D4RL maze2d's recipe): every level, the returns said
+run(0 ${DR3} collect --env pointmaze --agent controller --transitions 600 --eval-episodes 2
+    --level medium,replay,expert --out ${WORK}/ctl)
+foreach(pat "controller without noise: mean return [0-9.]+" "wrote medium: 600 transitions"
+            "wrote replay: 600 transitions \\(thirds: uniform random" "wrote expert: 600 transitions")
+  if(NOT OUT MATCHES "${pat}")
+    message(FATAL_ERROR "dr3 collect --agent controller output lacks '${pat}':\n${OUT}")
+  endif()
+endforeach()
+foreach(level medium replay expert)
+  if(NOT EXISTS ${WORK}/ctl/${level}${EXT})
+    message(FATAL_ERROR "dr3 collect --agent controller did not write ${level}${EXT}")
+  endif()
+endforeach()
+run(2 ${DR3} collect --env pointmaze --agent robot --transitions 600 --out ${WORK}/ctl2)
+run(2 ${DR3} collect --env pointmaze --agent controller --random-prob 2 --transitions 600
+    --out ${WORK}/ctl2)
 file(REMOVE_RECURSE ${WORK})

@@ -7,6 +7,7 @@
 #define DR3_EXPERIMENTAL 1
 #include "testutil.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -729,6 +730,147 @@ static void test_checkpoint_resume(void **state) {
     unlink(path);
 }
 
+/* ---- a refused optimizer update changes nothing ------------------------------------------ */
+
+/* The learner's whole saved state (options, networks, targets, every optimizer's moments
+ * and step count, log α, log α′, both generators, steps) as bytes; *len its size. */
+static unsigned char *state_bytes(dr3_ac_learner *l, size_t *len) {
+    char path[] = "/tmp/dr3_ac_state_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(dr3_ac_learner_save(l, path), DR3_OK);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)size);
+    assert_int_equal(fread(b, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    unlink(path);
+    *len = (size_t)size;
+    return b;
+}
+
+static void assert_same_state(dr3_ac_learner *a, dr3_ac_learner *b) {
+    size_t na, nb;
+    unsigned char *x = state_bytes(a, &na), *y = state_bytes(b, &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(x, y, na);
+    free(x);
+    free(y);
+}
+
+static void test_refused_update_changes_nothing(void **state) {
+    (void)state;
+    /* 1. a learning rate so large that the last optimizer's update overflows (SAC: α;
+     * CQL-Lagrange: α then α′ share alpha_lr; TD3+BC: the actor, on its delayed step 2) or a
+     * target gap so large that α′'s (the last) does: the critics and the actor have already
+     * been updated when it refuses, and must be put back. */
+    for (int c = 0; c < 6; c++) {
+        dr3_ac_options o = base_options(DR3_AC_SAC);
+        o.dr3_coef = 0.1f;
+        int refused_at = 1;
+        switch (c) {
+        case 0:
+            o.alpha_lr = FLT_MAX;
+            break;
+        case 1:
+            o.actor_lr = FLT_MAX;
+            break;
+        case 2:
+            o.algo = DR3_AC_CQL;
+            o.cql_alpha_mode = DR3_CQL_ALPHA_LAGRANGE;
+            o.alpha_lr = FLT_MAX;
+            break;
+        case 3:
+            o.algo = DR3_AC_CQL;
+            o.cql_alpha_mode = DR3_CQL_ALPHA_LAGRANGE;
+            o.cql_target_gap = 1e25f; /* α′'s gradient ~1e25: its second moment overflows */
+            break;
+        case 4:
+            o.algo = DR3_AC_TD3BC;
+            o.policy_delay = 2;
+            o.actor_lr = FLT_MAX;
+            refused_at = 2;
+            break;
+        case 5:
+            o.critic_lr = FLT_MAX;
+            break;
+        }
+        dr3_ac_learner *l = make(&o), *fresh = make(&o);
+        batch_data bd;
+        dr3_ac_batch b;
+        for (int t = 1; t < refused_at; t++) {
+            fill_batch(&bd, 10 + (uint64_t)t, &b);
+            assert_int_equal(dr3_ac_learner_step_batch(l, &b, NULL), DR3_OK);
+            assert_int_equal(dr3_ac_learner_step_batch(fresh, &b, NULL), DR3_OK);
+        }
+        size_t n0, n1;
+        unsigned char *before = state_bytes(l, &n0);
+        fill_batch(&bd, 10 + (uint64_t)refused_at, &b);
+        dr3_ac_metrics m = DR3_AC_METRICS_INIT;
+        dr3_status st = dr3_ac_learner_step_batch(l, &b, &m);
+        if (st != DR3_ERR_NONFINITE)
+            fail_msg("case %d: status %d (%s)", c, st, dr3_last_error());
+        /* the replay path too (its sampling draws from the generator) */
+        dr3_replay *r = make_replay(300, 4);
+        assert_int_equal(dr3_ac_learner_step(l, r, &m), DR3_ERR_NONFINITE);
+        dr3_replay_free(r);
+        unsigned char *after = state_bytes(l, &n1);
+        assert_int_equal(n0, n1);
+        assert_memory_equal(before, after, n0);
+        assert_same_state(l, fresh);
+        free(before);
+        free(after);
+        dr3_ac_learner_free(l);
+        dr3_ac_learner_free(fresh);
+    }
+
+    /* 2. refusals that depend on the batch, with ordinary learning rates, so that the next
+     * good step can be taken: it must equal a fresh learner's first step. SAC and CQL-Lagrange:
+     * a clamped log-std (no gradient) and huge actor draws make −log π ~ 1e36, whose
+     * temperature gradient overflows Adam's second moment (α; for CQL the huge draws are
+     * the CQL policy samples, which reach only α′, the last). (TD3+BC's last update is the
+     * actor's; a batch cannot make its gradient overflow Adam without first making the
+     * actor loss itself non-finite, which the guard refuses before any update.) */
+    for (int c = 0; c < 2; c++) {
+        dr3_ac_options o = base_options(c == 1 ? DR3_AC_CQL : DR3_AC_SAC);
+        if (c == 1) o.cql_alpha_mode = DR3_CQL_ALPHA_LAGRANGE;
+        dr3_ac_learner *l = make(&o), *fresh = make(&o);
+        const float mu[A] = {0.1f, -0.2f}, ls[A] = {25.0f, 25.0f};
+        constant_actor(l, mu, ls);
+        constant_actor(fresh, mu, ls);
+        batch_data bd;
+        dr3_ac_batch bad, good;
+        fill_batch(&bd, 21, &bad);
+        float huge[NB * 3 * A];
+        for (size_t i = 0; i < NB * 3 * A; i++) huge[i] = 1e18f;
+        if (c == 0) bad.eps_actor = huge;
+        if (c == 1) bad.cql_eps_obs = huge;
+        size_t n0, n1;
+        unsigned char *before = state_bytes(l, &n0);
+        dr3_status st = dr3_ac_learner_step_batch(l, &bad, NULL);
+        if (st != DR3_ERR_NONFINITE)
+            fail_msg("batch case %d: status %d (%s)", c, st, dr3_last_error());
+        unsigned char *after = state_bytes(l, &n1);
+        assert_int_equal(n0, n1);
+        assert_memory_equal(before, after, n0);
+        batch_data gd;
+        fill_batch(&gd, 22, &good);
+        dr3_ac_metrics m1 = DR3_AC_METRICS_INIT, m2 = DR3_AC_METRICS_INIT;
+        assert_int_equal(dr3_ac_learner_step_batch(l, &good, &m1), DR3_OK);
+        assert_int_equal(dr3_ac_learner_step_batch(fresh, &good, &m2), DR3_OK);
+        assert_memory_equal(&m1, &m2, sizeof m1);
+        assert_same_state(l, fresh);
+        free(before);
+        free(after);
+        dr3_ac_learner_free(l);
+        dr3_ac_learner_free(fresh);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),
@@ -738,6 +880,7 @@ int main(void) {
         cmocka_unit_test(test_determinism_threads_no_alloc),
         cmocka_unit_test(test_act),
         cmocka_unit_test(test_checkpoint_resume),
+        cmocka_unit_test(test_refused_update_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

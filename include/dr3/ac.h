@@ -106,7 +106,8 @@ typedef struct dr3_ac_options {
     size_t batch_size;           /**< Rows per step (> 0; default 256). */
     float gamma;                 /**< Discount for dr3_ac_learner_step() (default 0.99). */
     float tau;                   /**< Polyak rate of the targets, in [0, 1] (default 0.005). */
-    float critic_lr;             /**< Adam learning rate of the critics (default 3e-4). */
+    float critic_lr;             /**< Adam learning rate of the critics (default 3e-4; any
+                                    finite value >= 0: a step it would overflow fails). */
     float actor_lr;              /**< Adam learning rate of the actor (default 3e-4). */
     float alpha_lr;   /**< Adam learning rate of log α and log α′ (default 3e-4). */
     int twin_critics; /**< 1: two critics and the min backup (default); 0: one. */
@@ -248,8 +249,11 @@ DR3_API void dr3_ac_learner_free(dr3_ac_learner *learner);
  * @param batch   the transitions and optional draws (::dr3_ac_batch; n <= batch_size).
  * @param metrics if non-NULL, filled (the fields of its version).
  * Errors: ::DR3_ERR_INVALID_ARG (NULL, bad sizes or strides, SARSA without next_actions),
- * ::DR3_ERR_VERSION, ::DR3_ERR_NONFINITE (non-finite input, loss or gradient). On error
- * nothing changes (parameters, optimizer state, generator, step count).
+ * ::DR3_ERR_VERSION, ::DR3_ERR_NONFINITE (non-finite input, loss or gradient, or an
+ * optimizer update that would overflow, e.g. an absurd learning rate), ::DR3_ERR_RANGE (an
+ * optimizer's step count at 2^53). On error nothing changes (parameters, targets, every
+ * optimizer's moments and step count, α, α′, generator, step count), whichever update
+ * refused. Allocates nothing.
  */
 DR3_API dr3_status dr3_ac_learner_step_batch(dr3_ac_learner *learner, const dr3_ac_batch *batch,
                                              dr3_ac_metrics *metrics);

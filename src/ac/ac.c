@@ -2,6 +2,7 @@
  * itself is in step.c, checkpoints in checkpoint.c. All memory is allocated here. */
 #include "ac_internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -49,8 +50,10 @@ static dr3_status check_options(const dr3_ac_options *o, const char *who) {
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: gamma must be in [0, 1]", who);
     if (!finite_in(o->tau, 0, 1))
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: tau must be in [0, 1]", who);
-    if (!finite_in(o->critic_lr, 0, 1e6f) || !finite_in(o->actor_lr, 0, 1e6f) ||
-        !finite_in(o->alpha_lr, 0, 1e6f))
+    /* as dr3_optim_create: any finite lr >= 0; one too large for a step makes that step
+     * fail with nothing changed */
+    if (!finite_in(o->critic_lr, 0, FLT_MAX) || !finite_in(o->actor_lr, 0, FLT_MAX) ||
+        !finite_in(o->alpha_lr, 0, FLT_MAX))
         return dr3i_fail(DR3_ERR_INVALID_ARG, "%s: learning rates must be finite and >= 0",
                          who);
     if (o->twin_critics != 0 && o->twin_critics != 1)
@@ -165,7 +168,7 @@ void dr3_ac_learner_free(dr3_ac_learner *l) {
                      l->d_cql_uniform, l->d_cql_eps_obs, l->d_cql_eps_next,
                      l->d_td3_noise,   l->r_obs,         l->r_next_obs,
                      l->r_act,         l->r_next_act,    l->r_rew,
-                     l->r_disc};
+                     l->r_disc,        l->snap};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) dr3i_free(&a, bufs[i]);
     dr3i_free(&a, l->r_term);
     dr3i_free(&a, l->r_valid);
@@ -254,7 +257,7 @@ dr3_status dr3i_ac_create(dr3_ac_learner **out, const dr3_ac_options *opts, cons
     l->big_act = alloc_floats(l, rows, A, &st);
     l->q_out = alloc_floats(l, rows, 1, &st);
     l->q_gout = alloc_floats(l, rows, 1, &st);
-    l->q_gfeat = alloc_floats(l, rows, fd, &st);
+    l->q_gfeat = alloc_floats(l, 2 * n, fd, &st);
     l->q_ginput = alloc_floats(l, n, D + A, &st);
     l->y = alloc_floats(l, n, 1, &st);
     l->qt_min = alloc_floats(l, n, 1, &st);
@@ -289,6 +292,19 @@ dr3_status dr3i_ac_create(dr3_ac_learner **out, const dr3_ac_options *opts, cons
     l->r_valid = alloc_bytes(l, n, 1, &st);
     l->r_steps = alloc_bytes(l, n, sizeof(int32_t), &st);
     l->r_idx = alloc_bytes(l, n, sizeof(size_t), &st);
+    if (st == DR3_OK) {
+        /* parameters plus each optimizer's state vectors, for every optimizer */
+        dr3_optim *all[5] = {l->q_opt[0], l->q_opt[1], l->pi_opt, l->alpha_opt, l->cql_opt};
+        size_t total = 0;
+        for (size_t i = 0; i < 5; i++)
+            if (all[i] != NULL) {
+                size_t c = 0, ns = dr3_optim_state_tensor_count(all[i]);
+                float *unused = NULL;
+                (void)dr3_optim_state_tensor(all[i], 0, NULL, &unused, &c);
+                total += (1 + ns) * c;
+            }
+        l->snap = alloc_floats(l, total, 1, &st);
+    }
     if (st != DR3_OK) {
         dr3_ac_learner_free(l);
         return st;

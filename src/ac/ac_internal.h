@@ -56,11 +56,11 @@ struct dr3_ac_learner {
     } coll;
 
     /* ---- workspace, sized at creation ---- */
-    /* the critics' stacked pass: rows [s,a] (n) ; [s',a'] (n) ; CQL 3N per row (3Nn) */
+    /* the critics' stacked rows: CQL 3N per row (3Nn) ; [s,a] (n) ; [s',a'] (n) */
     float *big_obs, *big_act; /* rows_max × obs_dim / adim */
     float *q_out;             /* rows_max */
     float *q_gout;            /* rows_max */
-    float *q_gfeat;           /* rows_max × feature_dim (CQL rows stay 0) */
+    float *q_gfeat;           /* 2 n_max × feature_dim: dL/dφ of [s, a; s′, a′] */
     float *q_ginput;          /* n_max × (obs_dim + adim) */
     float *y;                 /* n_max targets */
     float *qt_min;            /* n_max */
@@ -85,6 +85,8 @@ struct dr3_ac_learner {
     uint8_t *r_term, *r_valid;
     int32_t *r_steps;
     size_t *r_idx;
+    /* the apply stage's snapshot: parameters and optimizer state of every optimizer */
+    float *snap;
 };
 
 /* Creation shared by dr3_ac_learner_create and dr3_ac_learner_open. */

@@ -1,13 +1,11 @@
 /* The actor-critic update (dr3/ac.h), as a pipeline:
  * validate → draws → next actions a′ → targets y → actor sample at s → actor losses
- * (critic pass A, gradient w.r.t. the action only) → critic losses (stacked pass B:
- * TD + CQL + DR3 + plugin regularizers; rows [s, a; CQL; s′, a′]) → temperature → guard →
- * optimizers → targets → metrics. Every loss and gradient is computed from the parameters
- * before the step; nothing is written to a parameter, optimizer state or generator until all of
- * them are finite. */
+ * (critic pass A, gradient w.r.t. the action only) → critic losses (pass B: TD + CQL + DR3
+ * + plugin regularizers over the rows [CQL; s, a; s′, a′], as two forward/backward pairs)
+ * → temperature → guard → optimizers (all or nothing) → targets → metrics. Every loss and
+ * gradient is computed from the parameters before the step; nothing is written to a parameter,
+ * optimizer state or generator until all of them are finite. */
 #include "ac_internal.h"
-
-#include <dr3/loss.h>
 
 #include <math.h>
 #include <string.h>
@@ -144,13 +142,20 @@ static dr3_status prepare(dr3_ac_learner *l, const dr3_ac_batch *b, step_in *in,
     return DR3_OK;
 }
 
-/* Row offsets of the critics' stacked pass: [s, a] (n rows), then CQL's 3N rows per state,
- * then [s′, a′] (n rows) last, so that without DR3 the backward can stop before them. */
-static size_t row_cql(size_t n) { return n; }
-static size_t row_next_of(size_t n, size_t N) { return n + 3 * N * n; }
+/* Row offsets of the critics' stacked rows: CQL's 3N rows per state first, then [s, a]
+ * (n rows), then [s′, a′] (n rows): the CQL rows take a forward/backward pair of their own
+ * (no feature gradient), [s, a; s′, a′] another (with DR3's feature gradient), and without
+ * DR3 the [s, a] rows alone (the s′ rows get a forward for the metrics). */
+static size_t row_cql(size_t n) {
+    (void)n;
+    return 0;
+}
+static size_t row_data_of(size_t n, size_t N) { return 3 * N * n; }
+static size_t row_next_of(size_t n, size_t N) { return 3 * N * n + n; }
+#define row_data(n) row_data_of((n), l->ncql)
 #define row_next(n) row_next_of((n), l->ncql)
 
-/* Next actions a′ (rows n..2n−1 of the stacked pass) and their log-probs; for CQL also the
+/* Next actions a′ (the [s′, a′] rows of the stacked rows) and their log-probs; for CQL also the
  * N policy actions at s′ (group 2 of the CQL rows). */
 static dr3_status next_actions(dr3_ac_learner *l, const step_in *in) {
     const size_t n = in->n, A = l->adim, N = l->ncql;
@@ -343,49 +348,54 @@ typedef struct critic_out {
  * buffer is all zero between passes whatever the batch size (the CQL rows are never
  * written). */
 static void clear_gfeat(dr3_ac_learner *l, size_t n, size_t fd) {
-    memset(l->q_gfeat, 0, n * fd * sizeof(float));
-    memset(l->q_gfeat + row_next(n) * fd, 0, n * fd * sizeof(float));
+    memset(l->q_gfeat, 0, 2 * n * fd * sizeof(float));
 }
 
-/* Critic pass B for critic j: TD, CQL and DR3 losses and the parameter gradient. */
+/* DR3's c0 · mean_i φ_i·φ′_i and its gradient added to gphi and gnext, with the arithmetic
+ * of dr3_feature_dot_loss() (double dot products, float gradient coefficient) but without
+ * its input checks: φ comes from the critic's own forward, and a non-finite value reaches
+ * the loss or the gradients, which the step's guard refuses. */
+static float dr3_term(size_t n, size_t fd, const float *phi, const float *phin, float c0,
+                      float *gphi, float *gnext) {
+    const double scale = (double)c0 / (double)n;
+    const float g = (float)scale;
+    double total = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const float *a = phi + i * fd, *b = phin + i * fd;
+        double dot = 0.0;
+        for (size_t k = 0; k < fd; k++) dot += (double)a[k] * (double)b[k];
+        total += dot;
+        if (g == 0.0f) continue;
+        float *ga = gphi + i * fd, *gb = gnext + i * fd;
+        for (size_t k = 0; k < fd; k++) ga[k] += g * b[k];
+        for (size_t k = 0; k < fd; k++) gb[k] += g * a[k];
+    }
+    return (float)(scale * total);
+}
+
+/* Critic pass B for critic j: TD, CQL and DR3 losses and the parameter gradient. Two
+ * forward/backward pairs: the CQL rows (their gradient is CQL's softmax alone, no feature
+ * gradient), then [s, a; s′, a′] (TD, the CQL term's −Q(s, a), DR3's feature gradient)
+ * accumulated onto the first, so that only 2n rows carry a feature gradient. */
 static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, float cql_w,
                               critic_out *co, const char *who) {
-    const size_t n = in->n, A = l->adim, N = l->ncql, RN = row_next(n), R = RN + n;
+    const size_t n = in->n, A = l->adim, N = l->ncql, RD = row_data(n), RN = row_next(n);
     const size_t D = l->obs_dim, fd = dr3_net_feature_dim(l->q[j]);
     const float c0 = l->o.dr3_coef;
     /* the gradient reaches the [s′, a′] rows only through DR3 or a plugin: without them
      * those rows take a forward of their own (for the metrics) and no backward */
     const bool next_grad = c0 > 0 || l->nreg > 0;
     const float *phi = NULL, *phin = NULL;
+    unsigned acc = 0;
+    double lse_sum = 0;
     dr3_status st;
-    if (!next_grad) {
-        const float *p = NULL;
-        if ((st = dr3_net_forward(l->q[j], n, l->big_obs + RN * D, D, l->big_act + RN * A, A,
-                                  l->q_out + RN, 1, &p)) != DR3_OK)
-            return st;
-        float *keep = l->q_gfeat + RN * fd; /* scratch: no feature gradient this pass */
-        memcpy(keep, p, n * fd * sizeof(float));
-        phin = keep;
-    }
-    if ((st = dr3_net_forward(l->q[j], next_grad ? R : RN, l->big_obs, D, l->big_act, A,
-                              l->q_out, 1, &phi)) != DR3_OK)
-        goto done;
-    if (next_grad) phin = phi + RN * fd;
     memset(co, 0, sizeof *co);
-    /* TD */
-    for (size_t i = 0; i < n; i++) {
-        float d = l->q_out[i] - l->y[i];
-        co->td += (double)d * d;
-        co->q_mean += l->q_out[i];
-        l->q_gout[i] = 2.0f * d / (float)n;
-        l->q_gout[RN + i] = 0.0f;
-    }
-    co->td /= (double)n;
-    co->q_mean /= (double)n;
     /* CQL(H): T·logsumexp(x/T) over uniform (+|A| log 2), π(s) and π(s′) (− log π) actions */
     if (N > 0) {
+        if ((st = dr3_net_forward(l->q[j], RD, l->big_obs, D, l->big_act, A, l->q_out, 1,
+                                  NULL)) != DR3_OK)
+            goto done;
         const float T = l->o.cql_temperature, rand_density = (float)A * LOG2;
-        double lse_sum = 0;
         for (size_t i = 0; i < n; i++) {
             const size_t base = row_cql(n) + i * 3 * N;
             float *x = l->cql_grad_q; /* 3N scratch values of row i */
@@ -403,8 +413,36 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
             lse_sum += T * ((double)m + log(s));
             for (size_t t = 0; t < 3 * N; t++)
                 l->q_gout[base + t] = cql_w * (float)(exp((double)(x[t] - m)) / s) / (float)n;
-            l->q_gout[i] -= cql_w / (float)n;
         }
+        if ((st = dr3_net_backward(l->q[j], RD, l->q_gout, 1, NULL, 0, NULL, 0, 0)) != DR3_OK)
+            goto done;
+        acc = DR3_NET_ACCUMULATE;
+    }
+    if (!next_grad) {
+        const float *p = NULL;
+        if ((st = dr3_net_forward(l->q[j], n, l->big_obs + RN * D, D, l->big_act + RN * A, A,
+                                  l->q_out + RN, 1, &p)) != DR3_OK)
+            goto done;
+        float *keep = l->q_gfeat + n * fd; /* scratch: no feature gradient this pass */
+        memcpy(keep, p, n * fd * sizeof(float));
+        phin = keep;
+    }
+    if ((st = dr3_net_forward(l->q[j], next_grad ? 2 * n : n, l->big_obs + RD * D, D,
+                              l->big_act + RD * A, A, l->q_out + RD, 1, &phi)) != DR3_OK)
+        goto done;
+    if (next_grad) phin = phi + n * fd;
+    /* TD */
+    for (size_t i = 0; i < n; i++) {
+        float d = l->q_out[RD + i] - l->y[i];
+        co->td += (double)d * d;
+        co->q_mean += l->q_out[RD + i];
+        l->q_gout[RD + i] = 2.0f * d / (float)n;
+        l->q_gout[RN + i] = 0.0f;
+    }
+    co->td /= (double)n;
+    co->q_mean /= (double)n;
+    if (N > 0) {
+        for (size_t i = 0; i < n; i++) l->q_gout[RD + i] -= cql_w / (float)n;
         co->cql = lse_sum / (double)n - co->q_mean;
     }
     /* φ·φ′ for the metrics */
@@ -423,17 +461,13 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
     co->norm /= (double)n;
     co->cos /= (double)n;
     if (!next_grad) {
-        st = dr3_net_backward(l->q[j], RN, l->q_gout, 1, NULL, 0, NULL, 0, 0);
+        st = dr3_net_backward(l->q[j], n, l->q_gout + RD, 1, NULL, 0, NULL, 0, acc);
         goto done;
     }
     /* DR3 on φ_j(s, a)·φ_j(s′, a′), through both */
     clear_gfeat(l, n, fd);
     if (c0 > 0) {
-        float dl = 0;
-        if ((st = dr3_feature_dot_loss(n, fd, phi, fd, phin, fd, c0, &dl, l->q_gfeat,
-                                       l->q_gfeat + RN * fd)) != DR3_OK)
-            goto done;
-        co->dr3 = dl;
+        co->dr3 = dr3_term(n, fd, phi, phin, c0, l->q_gfeat, l->q_gfeat + n * fd);
     }
     /* plugin regularizers add their loss and gradients on top */
     for (size_t r = 0; r < l->nreg; r++) {
@@ -445,17 +479,17 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
         v.feature_dim = fd;
         v.phi = phi;
         v.phi_next = phin;
-        v.q = l->q_out;
+        v.q = l->q_out + RD;
         v.q_next = l->q_out + RN;
         v.targets = l->y;
         v.obs_dim = D;
         v.action_dim = A;
-        v.obs = l->big_obs;
-        v.actions = l->big_act;
+        v.obs = l->big_obs + RD * D;
+        v.actions = l->big_act + RD * A;
         v.next_obs = l->big_obs + RN * D;
         v.next_actions = l->big_act + RN * A;
-        dr3_ac_reg_grads g = {DR3_AC_REG_GRADS_VERSION, l->q_gfeat, l->q_gfeat + RN * fd,
-                              l->q_gout, l->q_gout + RN};
+        dr3_ac_reg_grads g = {DR3_AC_REG_GRADS_VERSION, l->q_gfeat, l->q_gfeat + n * fd,
+                              l->q_gout + RD, l->q_gout + RN};
         float loss = 0;
         unsigned long mark = dr3i_error_mark();
         const char *name = l->reg[r].name ? l->reg[r].name : "(unnamed)";
@@ -472,7 +506,7 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
         l->reg_loss_step[r] += loss;
         co->reg += loss;
     }
-    st = dr3_net_backward(l->q[j], R, l->q_gout, 1, l->q_gfeat, fd, NULL, 0, 0);
+    st = dr3_net_backward(l->q[j], 2 * n, l->q_gout + RD, 1, l->q_gfeat, fd, NULL, 0, acc);
 done:
     clear_gfeat(l, n, fd);
     return st;
@@ -524,9 +558,9 @@ static dr3_status compute(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_me
                                                               : l->o.cql_alpha;
     }
 
-    /* the stacked critic rows: obs [s; s′; s repeated 3N], actions [a; a′; CQL] */
+    /* the stacked critic rows: obs [s repeated 3N; s; s′], actions [CQL; a; a′] */
     for (size_t i = 0; i < n; i++) {
-        memcpy(l->big_obs + i * D, in.obs + i * in.ld_obs, D * sizeof(float));
+        memcpy(l->big_obs + (row_data(n) + i) * D, in.obs + i * in.ld_obs, D * sizeof(float));
         memcpy(l->big_obs + (row_next(n) + i) * D, in.next_obs + i * in.ld_next_obs,
                D * sizeof(float));
         for (size_t t = 0; t < 3 * N; t++)
@@ -536,7 +570,7 @@ static dr3_status compute(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_me
             memcpy(l->big_act + (row_cql(n) + i * 3 * N + k) * A,
                    in.cql_uniform + (i * N + k) * A, A * sizeof(float));
     }
-    memcpy(l->big_act, l->data_act, n * A * sizeof(float));
+    memcpy(l->big_act + row_data(n) * A, l->data_act, n * A * sizeof(float));
 
     c->cql_ap = cql_ap;
     c->cql_w = cql_w;
@@ -576,6 +610,55 @@ static dr3_status compute(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_me
     }
     c->ent = ent;
     c->alpha_loss = alpha_loss;
+    return DR3_OK;
+}
+
+/* One optimizer update of the apply stage. */
+typedef struct apply_item {
+    dr3_optim *opt;
+    float *params, *grads;
+    size_t count;
+    float *gnorm;
+} apply_item;
+
+/* Copies (restore == false) or restores (restore == true) the parameters and optimizer
+ * state of items[0 .. k) through l->snap (sized at creation for every optimizer). */
+static void snap_items(dr3_ac_learner *l, const apply_item *items, size_t k, uint64_t *steps,
+                       bool restore) {
+    float *p = l->snap;
+    for (size_t i = 0; i < k; i++) {
+        const apply_item *it = &items[i];
+        float *vecs[4] = {it->params, NULL, NULL, NULL};
+        size_t nv = 1, ns = dr3_optim_state_tensor_count(it->opt);
+        for (size_t s = 0; s < ns && nv < 4; s++)
+            (void)dr3_optim_state_tensor(it->opt, s, NULL, &vecs[nv++], NULL);
+        for (size_t v = 0; v < nv; v++, p += it->count) {
+            if (restore)
+                memcpy(vecs[v], p, it->count * sizeof(float));
+            else
+                memcpy(p, vecs[v], it->count * sizeof(float));
+        }
+        if (restore)
+            (void)dr3_optim_set_step_count(it->opt, steps[i]);
+        else
+            steps[i] = dr3_optim_step_count(it->opt);
+    }
+}
+
+/* Runs the updates in order; if one refuses, those before it are restored from the
+ * snapshot (the one that refused changed nothing itself) and its status is returned. The
+ * last update needs no snapshot. */
+static dr3_status apply_all(dr3_ac_learner *l, const apply_item *items, size_t ni) {
+    uint64_t steps[5];
+    if (ni > 1) snap_items(l, items, ni - 1, steps, false);
+    for (size_t i = 0; i < ni; i++) {
+        const apply_item *it = &items[i];
+        dr3_status st = dr3_optim_step(it->opt, it->params, it->grads, it->count, it->gnorm);
+        if (st != DR3_OK) {
+            snap_items(l, items, i, steps, true);
+            return st;
+        }
+    }
     return DR3_OK;
 }
 
@@ -620,23 +703,24 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
         return dr3i_fail(DR3_ERR_NONFINITE,
                          "%s: a loss or gradient is NaN or Inf; nothing was changed", who);
 
-    /* apply */
+    /* apply: every optimizer in turn, each all or nothing by itself (dr3_optim_step); the
+     * state of those applied before the last one is kept in l->snap so that a later refusal
+     * (an update that would overflow, e.g. an absurd learning rate) puts them back: the step
+     * then changes nothing. */
     float gnorm[2] = {0, 0};
+    apply_item items[5];
+    size_t ni = 0;
     for (size_t j = 0; j < l->nq; j++)
-        if ((st = dr3_optim_step(l->q_opt[j], dr3_net_params(l->q[j]), dr3_net_grads(l->q[j]),
-                                 dr3_net_param_count(l->q[j]), &gnorm[j])) != DR3_OK)
-            return st;
-    if (actor_step &&
-        (st = dr3_optim_step(l->pi_opt, dr3_net_params(l->pi), dr3_net_grads(l->pi),
-                             dr3_net_param_count(l->pi), NULL)) != DR3_OK)
-        return st;
-    if (gaussian && l->o.auto_alpha &&
-        (st = dr3_optim_step(l->alpha_opt, &l->log_alpha, &l->g_log_alpha, 1, NULL)) != DR3_OK)
-        return st;
-    if (algo == DR3_AC_CQL && l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE &&
-        (st = dr3_optim_step(l->cql_opt, &l->log_cql_alpha, &l->g_log_cql_alpha, 1, NULL)) !=
-            DR3_OK)
-        return st;
+        items[ni++] = (apply_item){l->q_opt[j], dr3_net_params(l->q[j]), dr3_net_grads(l->q[j]),
+                                   dr3_net_param_count(l->q[j]), &gnorm[j]};
+    if (actor_step)
+        items[ni++] = (apply_item){l->pi_opt, dr3_net_params(l->pi), dr3_net_grads(l->pi),
+                                   dr3_net_param_count(l->pi), NULL};
+    if (gaussian && l->o.auto_alpha)
+        items[ni++] = (apply_item){l->alpha_opt, &l->log_alpha, &l->g_log_alpha, 1, NULL};
+    if (algo == DR3_AC_CQL && l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE)
+        items[ni++] = (apply_item){l->cql_opt, &l->log_cql_alpha, &l->g_log_cql_alpha, 1, NULL};
+    if ((st = apply_all(l, items, ni)) != DR3_OK) return st;
     if (algo != DR3_AC_TD3BC || actor_step) {
         for (size_t j = 0; j < l->nq; j++) dr3_net_polyak(l->qt[j], l->q[j], l->o.tau);
         if (l->pit) dr3_net_polyak(l->pit, l->pi, l->o.tau);

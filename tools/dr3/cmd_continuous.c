@@ -52,10 +52,23 @@ typedef struct actor {
     int deterministic;
     const float *low, *high; /* uniform actor when l is NULL */
     dr3_rng *rng;
+    /* the waypoint controller when ctl is not NULL: each step a uniform action with
+     * probability p_random, otherwise the controller's action plus N(0, noise²) per
+     * dimension, clipped to the box */
+    const dr3cenv *ctl;
+    double noise, p_random;
 } actor;
 
 static int act(void *payload, const float *obs, float *action) {
     actor *a = payload;
+    if (a->ctl != NULL && (a->p_random <= 0 || dr3_rng_uniform(a->rng) >= a->p_random)) {
+        if (dr3cenv_controller(a->ctl, obs, action) != DR3_OK) return 1;
+        for (size_t j = 0; j < a->action_dim; j++) {
+            double x = action[j] + (a->noise > 0 ? a->noise * dr3_rng_normal(a->rng) : 0.0);
+            action[j] = (float)(x < a->low[j] ? a->low[j] : x > a->high[j] ? a->high[j] : x);
+        }
+        return 0;
+    }
     if (a->l == NULL) {
         for (size_t j = 0; j < a->action_dim; j++)
             action[j] = a->low[j] + (a->high[j] - a->low[j]) * (float)dr3_rng_uniform(a->rng);
@@ -75,16 +88,10 @@ typedef struct snapshot {
 
 /* Runs `transitions` steps of an actor in env into a new replay buffer (episodes cut by the
  * end of the data are truncated with their final observation). */
-static dr3_status rollouts(dr3cenv *env, actor *a, size_t transitions, dr3_replay **out,
-                           double *mean_return, size_t *episodes) {
-    const size_t S = dr3cenv_obs_dim(env), A = dr3cenv_action_dim(env);
-    dr3_replay_options ro = DR3_REPLAY_OPTIONS_INIT;
-    ro.capacity = transitions * 2 + 16;
-    ro.obs_dim = S;
-    ro.action_kind = DR3_ACTION_CONTINUOUS;
-    ro.action_dim = A;
-    dr3_replay *r = NULL;
-    dr3_status st = dr3_replay_create(&r, &ro);
+static dr3_status rollouts_into(dr3cenv *env, actor *a, size_t transitions, dr3_replay *r,
+                                double *mean_return, size_t *episodes) {
+    const size_t S = dr3cenv_obs_dim(env);
+    dr3_status st = DR3_OK;
     float obs[MAX_DIM], next[MAX_DIM], action[MAX_DIM], reward;
     int term = 0, trunc = 0;
     double ret = 0, sum = 0;
@@ -113,13 +120,31 @@ static dr3_status rollouts(dr3cenv *env, actor *a, size_t transitions, dr3_repla
             memcpy(obs, next, S * sizeof(float));
         }
     }
+    if (st != DR3_OK) return st;
+    *mean_return = eps > 0 ? sum / (double)eps : ret;
+    *episodes = eps;
+    return DR3_OK;
+}
+
+static dr3_status new_replay(dr3cenv *env, size_t transitions, dr3_replay **out) {
+    dr3_replay_options ro = DR3_REPLAY_OPTIONS_INIT;
+    ro.capacity = transitions * 2 + 16;
+    ro.obs_dim = dr3cenv_obs_dim(env);
+    ro.action_kind = DR3_ACTION_CONTINUOUS;
+    ro.action_dim = dr3cenv_action_dim(env);
+    return dr3_replay_create(out, &ro);
+}
+
+static dr3_status rollouts(dr3cenv *env, actor *a, size_t transitions, dr3_replay **out,
+                           double *mean_return, size_t *episodes) {
+    dr3_replay *r = NULL;
+    dr3_status st = new_replay(env, transitions, &r);
+    if (st == DR3_OK) st = rollouts_into(env, a, transitions, r, mean_return, episodes);
     if (st != DR3_OK) {
         dr3_replay_free(r);
         return st;
     }
     *out = r;
-    *mean_return = eps > 0 ? sum / (double)eps : ret;
-    *episodes = eps;
     return DR3_OK;
 }
 
@@ -132,14 +157,98 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* dr3 collect --agent controller: datasets from the environment's waypoint controller
+ * (dr3cenv_controller) with Gaussian action noise, as D4RL's maze2d datasets were made (its
+ * generate_maze2d_datasets.py --noisy adds N(0, 0.5²) to the controller's action and clips).
+ * Levels: expert = controller + N(0, noise²); medium = the same, but each step is a uniform
+ * random action with probability p_random; replay = three equal consecutive parts, uniform
+ * random actions, the medium actor and the expert actor (a stand-in for a learning run's
+ * replay). Every level comes from its own stream of episodes of one rollout environment. */
+static int collect_controller(const char *env_name, uint64_t seed, size_t transitions,
+                              double noise, double p_random, size_t eval_episodes,
+                              const int *want, char (*paths)[4200], int npy) {
+    dr3cenv *env = NULL, *eval_env = NULL;
+    if (dr3cenv_create(&env, env_name, seed + 2000003) != DR3_OK ||
+        dr3cenv_create(&eval_env, env_name, seed + 1000003) != DR3_OK) {
+        fprintf(stderr, "dr3 collect: unknown environment '%s' (%s)\n", env_name, env_list());
+        dr3cenv_free(env);
+        return CLI_USAGE;
+    }
+    const size_t S = dr3cenv_obs_dim(env), A = dr3cenv_action_dim(env);
+    const float *low = dr3cenv_action_low(env), *high = dr3cenv_action_high(env);
+    dr3_rng rng;
+    dr3_rng_seed(&rng, seed ^ 0xc0a7c011ec7ULL);
+    actor uniform = {NULL, S, A, 0, low, high, &rng, NULL, 0, 0};
+    actor clean = {NULL, S, A, 0, low, high, &rng, env, 0, 0};
+    actor expert = {NULL, S, A, 0, low, high, &rng, env, noise, 0};
+    actor medium = {NULL, S, A, 0, low, high, &rng, env, noise, p_random};
+    int rc = CLI_OK;
+    double r_rand = 0, r_ctl = 0, r_exp = 0, r_med = 0;
+    dr3_status st = dr3cenv_evaluate(eval_env, eval_episodes, act, &uniform, &r_rand);
+    if (st == DR3_OK) st = dr3cenv_evaluate(eval_env, eval_episodes, act, &clean, &r_ctl);
+    if (st == DR3_OK) st = dr3cenv_evaluate(eval_env, eval_episodes, act, &expert, &r_exp);
+    if (st == DR3_OK) st = dr3cenv_evaluate(eval_env, eval_episodes, act, &medium, &r_med);
+    if (st != DR3_OK) {
+        rc = cli_fail("collect", "evaluating the controller", st);
+    } else {
+        printf("%s: uniform random actions: mean return %.2f over %zu episodes\n", env_name,
+               r_rand, eval_episodes);
+        printf("%s: controller without noise: mean return %.2f over %zu episodes\n", env_name,
+               r_ctl, eval_episodes);
+        printf("%s: expert actor (controller + N(0, %.3g^2)): mean return %.2f\n", env_name,
+               noise, r_exp);
+        printf("%s: medium actor (uniform with probability %.3g, else the expert actor): mean "
+               "return %.2f\n",
+               env_name, p_random, r_med);
+    }
+    static const char *const names[3] = {"medium", "replay", "expert"};
+    for (int k = 0; k < 3 && rc == CLI_OK; k++) {
+        if (!want[k]) continue;
+        dr3_replay *r = NULL;
+        double ret[3] = {0, 0, 0};
+        size_t eps[3] = {0, 0, 0};
+        st = new_replay(env, transitions, &r);
+        if (st == DR3_OK && k == 0) st = rollouts_into(env, &medium, transitions, r, ret, eps);
+        if (st == DR3_OK && k == 2) st = rollouts_into(env, &expert, transitions, r, ret, eps);
+        if (st == DR3_OK && k == 1) {
+            size_t part[3] = {transitions / 3, transitions / 3, 0};
+            part[2] = transitions - part[0] - part[1];
+            actor *who[3] = {&uniform, &medium, &expert};
+            for (int p = 0; p < 3 && st == DR3_OK; p++)
+                st = rollouts_into(env, who[p], part[p], r, &ret[p], &eps[p]);
+        }
+        if (st == DR3_OK) st = write_dataset(r, paths[k], npy);
+        if (st != DR3_OK)
+            rc = cli_fail("collect", "writing a controller dataset", st);
+        else if (k == 1)
+            printf("wrote replay: %zu transitions (thirds: uniform random %.2f, medium %.2f, "
+                   "expert %.2f mean return over %zu/%zu/%zu episodes) to %s\n",
+                   transitions, ret[0], ret[1], ret[2], eps[0], eps[1], eps[2], paths[k]);
+        else
+            printf("wrote %s: %zu transitions (mean return %.2f over %zu episodes) to %s\n",
+                   names[k], transitions, ret[0], eps[0], paths[k]);
+        dr3_replay_free(r);
+    }
+    dr3cenv_free(env);
+    dr3cenv_free(eval_env);
+    return rc;
+}
+
 int cmd_collect_continuous(int argc, char **argv) {
     const char *env_name = NULL, *out = NULL, *algo = "sac", *levels = "replay", *format = NULL,
-               *agent_out = NULL;
+               *agent_out = NULL, *agent = "sac";
+    double noise = 0.5, p_random = 0.85;
     uint64_t steps = 0, transitions = 0, seed = 0, width = 256, batch = 256, eval_every = 0;
     uint64_t eval_episodes = 5, start_steps = 0, threads = 1;
     const cli_opt opts[] = {
         {"env", 's', &env_name, "pendulum | mountaincar-continuous | pointmaze (required)"},
         {"algo", 's', &algo, "the online agent: sac (default sac)"},
+        {"agent", 's', &agent,
+         "sac (an online SAC run) | controller (the waypoint controller with Gaussian "
+         "noise; pointmaze) (default sac)"},
+        {"noise", 'f', &noise, "controller: action noise standard deviation (0.5, as D4RL)"},
+        {"random-prob", 'f', &p_random,
+         "controller: probability of a uniform action per step in medium (0.85)"},
         {"steps", 'u', &steps, "environment steps of the online SAC run (required)"},
         {"level", 's', &levels,
          "medium | replay | expert, or a comma list (then --out is a directory holding "
@@ -163,8 +272,20 @@ int cmd_collect_continuous(int argc, char **argv) {
                       "FILE.hdf5|DIR [options]";
     int rc = cli_parse("collect", syn, argc, argv, 2, opts, sizeof opts / sizeof opts[0]);
     if (rc != CLI_OK) return rc < 0 ? CLI_OK : rc;
-    if (env_name == NULL || out == NULL || steps == 0) {
-        fprintf(stderr, "dr3 collect: --env, --steps and --out are required\n");
+    const int controller = strcmp(agent, "controller") == 0;
+    if (!controller && strcmp(agent, "sac") != 0) {
+        fprintf(stderr, "dr3 collect: --agent must be sac or controller\n");
+        return CLI_USAGE;
+    }
+    if (env_name == NULL || out == NULL || (steps == 0 && !controller) ||
+        (controller && steps == 0 && transitions == 0)) {
+        fprintf(stderr, "dr3 collect: --env, --out and --steps (with --agent controller: "
+                        "--transitions) are required\n");
+        return CLI_USAGE;
+    }
+    if (controller && !(noise >= 0 && noise <= 100 && p_random >= 0 && p_random <= 1)) {
+        fprintf(stderr, "dr3 collect: --noise must be in [0, 100] and --random-prob in "
+                        "[0, 1]\n");
         return CLI_USAGE;
     }
     if (strlen(out) > 4000) {
@@ -207,6 +328,26 @@ int cmd_collect_continuous(int argc, char **argv) {
     }
     const int npy = strcmp(format, "npy") == 0;
     if (transitions == 0) transitions = steps;
+    if (controller) {
+        char cpaths[3][4200];
+        for (int k = 0; k < 3; k++) {
+            if (nlevels == 1)
+                snprintf(cpaths[k], sizeof cpaths[k], "%s", out);
+            else
+                snprintf(cpaths[k], sizeof cpaths[k], "%s/%s%s", out, level_names[k],
+                         npy ? "" : ".hdf5");
+        }
+        if (nlevels > 1 && mkdir(out, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "dr3 collect: cannot create '%s': %s\n", out, strerror(errno));
+            return CLI_FAIL;
+        }
+        if (eval_episodes == 0 || transitions < 3) {
+            fprintf(stderr, "dr3 collect: --transitions must be >= 3, --eval-episodes >= 1\n");
+            return CLI_USAGE;
+        }
+        return collect_controller(env_name, seed, (size_t)transitions, noise, p_random,
+                                  (size_t)eval_episodes, want, cpaths, npy);
+    }
     if (eval_every == 0) eval_every = steps / 20 ? steps / 20 : 1;
     if (start_steps == 0) start_steps = steps / 10 < 5000 ? steps / 10 : 5000;
     if (start_steps < batch) start_steps = batch;
@@ -283,8 +424,8 @@ int cmd_collect_continuous(int argc, char **argv) {
 
     dr3_rng rng;
     dr3_rng_seed(&rng, seed ^ 0x5ac0c011ec7ULL);
-    actor uniform = {NULL, S, A, 0, low, high, &rng};
-    actor policy = {l, S, A, 1, low, high, &rng};
+    actor uniform = {NULL, S, A, 0, low, high, &rng, NULL, 0, 0};
+    actor policy = {l, S, A, 1, low, high, &rng, NULL, 0, 0};
     double random_return = 0;
     if (rc == CLI_OK && st == DR3_OK)
         st = dr3cenv_evaluate(eval_env, (size_t)eval_episodes, act, &uniform, &random_return);
@@ -369,7 +510,7 @@ int cmd_collect_continuous(int argc, char **argv) {
         size_t eps;
         st =
             n_snaps > 0 ? dr3_ac_learner_open(&xp, snaps[best_snap].path, NULL) : DR3_ERR_STATE;
-        actor sample = {xp, S, A, 0, low, high, &rng};
+        actor sample = {xp, S, A, 0, low, high, &rng, NULL, 0, 0};
         if (st == DR3_OK)
             st = rollouts(roll_env, &sample, (size_t)transitions, &ex, &ret, &eps);
         if (st == DR3_OK) st = write_dataset(ex, paths[2], npy);
@@ -400,7 +541,7 @@ int cmd_collect_continuous(int argc, char **argv) {
         double ret;
         size_t eps;
         st = n_snaps > 0 ? dr3_ac_learner_open(&mp, snaps[best].path, NULL) : DR3_ERR_STATE;
-        actor sample = {mp, S, A, 0, low, high, &rng};
+        actor sample = {mp, S, A, 0, low, high, &rng, NULL, 0, 0};
         if (st == DR3_OK)
             st = rollouts(roll_env, &sample, (size_t)transitions, &md, &ret, &eps);
         if (st == DR3_OK) st = write_dataset(md, paths[0], npy);
@@ -780,7 +921,7 @@ int cmd_train_continuous(int argc, char **argv) {
             fprintf(ecsv, "step,return,mean_q,mc_return\n");
         }
     }
-    actor pol = {l, S, A, 1, low, high, NULL};
+    actor pol = {l, S, A, 1, low, high, NULL, NULL, 0, 0};
     dr3_ac_metrics m = DR3_AC_METRICS_INIT;
     while (st == DR3_OK && rc == CLI_OK && dr3_ac_learner_step_count(l) < steps) {
         st = dr3_ac_learner_step(l, r, &m);
@@ -883,7 +1024,7 @@ int cmd_eval_continuous(int argc, char **argv) {
         dr3cenv_free(env);
         return CLI_FAIL;
     }
-    actor a = {l, o.obs_dim, o.action_dim, !sample, NULL, NULL, NULL};
+    actor a = {l, o.obs_dim, o.action_dim, !sample, NULL, NULL, NULL, NULL, 0, 0};
     double mean = 0;
     st = dr3cenv_evaluate(env, (size_t)episodes, act, &a, &mean);
     if (st != DR3_OK)
