@@ -168,7 +168,7 @@ void dr3_ac_learner_free(dr3_ac_learner *l) {
                      l->d_cql_uniform, l->d_cql_eps_obs, l->d_cql_eps_next,
                      l->d_td3_noise,   l->r_obs,         l->r_next_obs,
                      l->r_act,         l->r_next_act,    l->r_rew,
-                     l->r_disc,        l->snap};
+                     l->r_disc};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) dr3i_free(&a, bufs[i]);
     dr3i_free(&a, l->r_term);
     dr3i_free(&a, l->r_valid);
@@ -292,19 +292,6 @@ dr3_status dr3i_ac_create(dr3_ac_learner **out, const dr3_ac_options *opts, cons
     l->r_valid = alloc_bytes(l, n, 1, &st);
     l->r_steps = alloc_bytes(l, n, sizeof(int32_t), &st);
     l->r_idx = alloc_bytes(l, n, sizeof(size_t), &st);
-    if (st == DR3_OK) {
-        /* parameters plus each optimizer's state vectors, for every optimizer */
-        dr3_optim *all[5] = {l->q_opt[0], l->q_opt[1], l->pi_opt, l->alpha_opt, l->cql_opt};
-        size_t total = 0;
-        for (size_t i = 0; i < 5; i++)
-            if (all[i] != NULL) {
-                size_t c = 0, ns = dr3_optim_state_tensor_count(all[i]);
-                float *unused = NULL;
-                (void)dr3_optim_state_tensor(all[i], 0, NULL, &unused, &c);
-                total += (1 + ns) * c;
-            }
-        l->snap = alloc_floats(l, total, 1, &st);
-    }
     if (st != DR3_OK) {
         dr3_ac_learner_free(l);
         return st;

@@ -85,8 +85,6 @@ struct dr3_ac_learner {
     uint8_t *r_term, *r_valid;
     int32_t *r_steps;
     size_t *r_idx;
-    /* the apply stage's snapshot: parameters and optimizer state of every optimizer */
-    float *snap;
 };
 
 /* Creation shared by dr3_ac_learner_create and dr3_ac_learner_open. */

@@ -6,6 +6,7 @@
  * gradient is computed from the parameters before the step; nothing is written to a parameter,
  * optimizer state or generator until all of them are finite. */
 #include "ac_internal.h"
+#include "../optim/optim_internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -621,43 +622,21 @@ typedef struct apply_item {
     float *gnorm;
 } apply_item;
 
-/* Copies (restore == false) or restores (restore == true) the parameters and optimizer
- * state of items[0 .. k) through l->snap (sized at creation for every optimizer). */
-static void snap_items(dr3_ac_learner *l, const apply_item *items, size_t k, uint64_t *steps,
-                       bool restore) {
-    float *p = l->snap;
-    for (size_t i = 0; i < k; i++) {
-        const apply_item *it = &items[i];
-        float *vecs[4] = {it->params, NULL, NULL, NULL};
-        size_t nv = 1, ns = dr3_optim_state_tensor_count(it->opt);
-        for (size_t s = 0; s < ns && nv < 4; s++)
-            (void)dr3_optim_state_tensor(it->opt, s, NULL, &vecs[nv++], NULL);
-        for (size_t v = 0; v < nv; v++, p += it->count) {
-            if (restore)
-                memcpy(vecs[v], p, it->count * sizeof(float));
-            else
-                memcpy(p, vecs[v], it->count * sizeof(float));
-        }
-        if (restore)
-            (void)dr3_optim_set_step_count(it->opt, steps[i]);
-        else
-            steps[i] = dr3_optim_step_count(it->opt);
-    }
-}
-
-/* Runs the updates in order; if one refuses, those before it are restored from the
- * snapshot (the one that refused changed nothing itself) and its status is returned. The
- * last update needs no snapshot. */
-static dr3_status apply_all(dr3_ac_learner *l, const apply_item *items, size_t ni) {
-    uint64_t steps[5];
-    if (ni > 1) snap_items(l, items, ni - 1, steps, false);
+/* Checks every update first (dr3i_optim_check: finite gradient, finite new parameters and
+ * state, changing nothing) and stores them only when all passed: a refusal anywhere leaves
+ * every network and optimizer as it was, with no copy of any state. */
+static dr3_status apply_all(const apply_item *items, size_t ni, const char *who) {
+    dr3i_optim_plan plans[5];
     for (size_t i = 0; i < ni; i++) {
         const apply_item *it = &items[i];
-        dr3_status st = dr3_optim_step(it->opt, it->params, it->grads, it->count, it->gnorm);
-        if (st != DR3_OK) {
-            snap_items(l, items, i, steps, true);
-            return st;
-        }
+        dr3_status st =
+            dr3i_optim_check(it->opt, it->params, it->grads, it->count, &plans[i], who);
+        if (st != DR3_OK) return st;
+    }
+    for (size_t i = 0; i < ni; i++) {
+        const apply_item *it = &items[i];
+        dr3i_optim_commit(it->opt, it->params, it->grads, it->count, &plans[i]);
+        if (it->gnorm) *it->gnorm = (float)plans[i].norm;
     }
     return DR3_OK;
 }
@@ -703,10 +682,9 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
         return dr3i_fail(DR3_ERR_NONFINITE,
                          "%s: a loss or gradient is NaN or Inf; nothing was changed", who);
 
-    /* apply: every optimizer in turn, each all or nothing by itself (dr3_optim_step); the
-     * state of those applied before the last one is kept in l->snap so that a later refusal
-     * (an update that would overflow, e.g. an absurd learning rate) puts them back: the step
-     * then changes nothing. */
+    /* apply: every optimizer's update is checked before any is stored (apply_all), so a
+     * refusal by any of them (an update that would overflow, e.g. an absurd learning rate)
+     * leaves the whole learner unchanged. */
     float gnorm[2] = {0, 0};
     apply_item items[5];
     size_t ni = 0;
@@ -720,7 +698,7 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
         items[ni++] = (apply_item){l->alpha_opt, &l->log_alpha, &l->g_log_alpha, 1, NULL};
     if (algo == DR3_AC_CQL && l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE)
         items[ni++] = (apply_item){l->cql_opt, &l->log_cql_alpha, &l->g_log_cql_alpha, 1, NULL};
-    if ((st = apply_all(l, items, ni)) != DR3_OK) return st;
+    if ((st = apply_all(items, ni, who)) != DR3_OK) return st;
     if (algo != DR3_AC_TD3BC || actor_step) {
         for (size_t j = 0; j < l->nq; j++) dr3_net_polyak(l->qt[j], l->q[j], l->o.tau);
         if (l->pit) dr3_net_polyak(l->pit, l->pi, l->o.tau);
