@@ -1,5 +1,9 @@
 #include "cli.h"
 
+#ifdef DR3_TOOL_MPI
+#include <mpi.h>
+#endif
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -85,4 +89,29 @@ double cli_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+int cli_mpi_begin(bool mpi, bool shard, int *rank) {
+    *rank = 0;
+#ifdef DR3_TOOL_MPI
+    if (mpi) {
+        int started = 0;
+        MPI_Initialized(&started);
+        if (!started) MPI_Init(NULL, NULL);
+        MPI_Comm_rank(MPI_COMM_WORLD, rank);
+        if (*rank != 0 && freopen("/dev/null", "w", stdout) == NULL) *rank = -1;
+        if (*rank < 0) MPI_Abort(MPI_COMM_WORLD, CLI_FAIL);
+    }
+#else
+    if (mpi) {
+        fprintf(stderr, "dr3 train: --mpi: this dr3 was built without MPI (libdr3-mpi)\n");
+        return CLI_USAGE;
+    }
+#endif
+    if (shard && !mpi) {
+        fprintf(stderr,
+                "dr3 train: --shard divides the dataset among --mpi ranks; add --mpi\n");
+        return CLI_USAGE;
+    }
+    return CLI_OK;
 }

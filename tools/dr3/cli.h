@@ -47,4 +47,9 @@ int cmd_eval_continuous(int argc, char **argv);
 int cli_continuous_env(int argc, char **argv);
 int cli_has_option(int argc, char **argv, const char *name);
 
+/* dr3 train --mpi [--shard]: starts MPI (unless already started) and sets *rank, sending the
+ * standard output of ranks other than 0 to /dev/null; refuses --mpi in a dr3 built without
+ * MPI and --shard without --mpi. CLI_OK or CLI_USAGE (after a message). */
+int cli_mpi_begin(bool mpi, bool shard, int *rank);
+
 #endif

@@ -290,23 +290,8 @@ int cmd_train(int argc, char **argv) {
     int rank = 0;
 #ifdef DR3_TOOL_MPI
     dr3_mpi *comm = NULL;
-    if (mpi) {
-        MPI_Init(NULL, NULL);
-        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-        if (rank != 0 && freopen("/dev/null", "w", stdout) == NULL) rank = -1;
-        if (rank < 0) MPI_Abort(MPI_COMM_WORLD, CLI_FAIL);
-    }
-#else
-    if (mpi) {
-        fprintf(stderr, "dr3 train: --mpi: this dr3 was built without MPI (libdr3-mpi)\n");
-        return CLI_USAGE;
-    }
 #endif
-    if (shard && !mpi) {
-        fprintf(stderr,
-                "dr3 train: --shard divides the dataset among --mpi ranks; add --mpi\n");
-        return CLI_USAGE;
-    }
+    if ((rc = cli_mpi_begin(mpi, shard, &rank)) != CLI_OK) return rc;
     dr3_backup_kind kind;
     if (data == NULL) {
         fprintf(stderr, "dr3 train: --data is required (see dr3 train --help)\n");
