@@ -396,6 +396,19 @@ bool dr3i_conv2d_cols_kept(const dr3i_conv2d *c, int threads, size_t n, size_t w
     return slot_max(n, p.slots) <= p.group;
 }
 
+/* Samples per forward product for a group of g. A small layer (at most 2^17 multiply-adds a
+ * sample: MinAtar's) runs its product in blocks of about 2^17 multiply-adds, the size where
+ * libdr3's thin kernels beat BLIS's packing (bench/conv_layers, docs/conv.md: the 4-plane
+ * MinAtar layer's forward over 64 rows 0.141 ms in one product, 0.101–0.102 in blocks of 2–4
+ * samples); larger layers keep one product per group (Nature 3 per sample: 2.4 against
+ * 1.4 ms). A function of the shape only. */
+static size_t gemm_block(const dr3i_conv2d *c, size_t g) {
+    const size_t per = c->out_c * c->patch * c->positions, budget = (size_t)1 << 17;
+    if (per > budget) return g;
+    const size_t b = budget / per;
+    return b < g ? b : g;
+}
+
 /* Samples [lo, hi) of a forward, groups of G one after the other, in the workspace @p ws
  * (G samples' worth plus the fixed part); @p threads for the GEMMs. */
 static void forward_range(const dr3i_conv2d *c, int threads, size_t lo, size_t hi,
@@ -416,8 +429,14 @@ static void forward_range(const dr3i_conv2d *c, int threads, size_t lo, size_t h
                 for (size_t q = 0; q < K * P; q++) o[q] = o[q] > 0 ? o[q] : 0;
             continue;
         }
-        /* Y[K × g·P] = W · cols, then each sample's K × P block moves to NCHW with the bias */
-        dr3k_sgemm(threads, false, false, K, ldc, R, 1.0f, weight, R, cols, ldc, 0.0f, y, ldc);
+        /* Y[K × g·P] = W · cols, in blocks of gb samples for small layers (below), then each
+         * sample's K × P block moves to NCHW with the bias */
+        const size_t gb = gemm_block(c, g);
+        for (size_t j0 = 0; j0 < g; j0 += gb) {
+            const size_t cnt = (g - j0 < gb ? g - j0 : gb) * P;
+            dr3k_sgemm(threads, false, false, K, cnt, R, 1.0f, weight, R, cols + j0 * P, ldc,
+                       0.0f, y + j0 * P, ldc);
+        }
         for (size_t j = 0; j < g; j++) {
             float *o = out + (i0 + j) * ld_out;
             for (size_t k = 0; k < K; k++) {
