@@ -2,11 +2,11 @@
  * cut into one slot per thread, each slot running its own unfold, GEMMs and fold on the
  * worker pool. Checked on two layer lists (two convolutions with stride and padding; a single
  * convolution whose columns are kept for backward, as MinAtar's): per thread count the
- * results are bitwise the same from net to net and after dr3_net_set_threads grows the
- * workspace; every thread count agrees with one thread (itself checked against PyTorch in
- * test_net_desc and test_rem) to float rounding; kept columns are not reused once a
- * backward with an input gradient overwrote them; no allocation through the network's
- * allocator in forward or backward. */
+ * results are bitwise the same from net to net and after dr3_net_set_threads changed the
+ * thread count (up from 1, down from 4); every thread count agrees with one thread (itself
+ * checked against PyTorch in test_net_desc and test_rem) to float rounding; kept columns are
+ * not reused once a backward with an input gradient overwrote them; no allocation through the
+ * network's allocator in forward or backward. */
 #define DR3_EXPERIMENTAL 1
 #include "testutil.h"
 
@@ -160,13 +160,16 @@ static void check_shape(const shape *s) {
     run ref_nogx = forward_backward(one, N, false);
     double worst = 0;
     for (int threads = 2; threads <= 3; threads++) {
-        dr3_net *a = make(s, threads), *b = make(s, threads), *grown = make(s, 1);
+        dr3_net *a = make(s, threads), *b = make(s, threads), *grown = make(s, 1),
+                *shrunk = make(s, 4);
         assert_int_equal(dr3_net_set_threads(grown, threads), DR3_OK);
+        assert_int_equal(dr3_net_set_threads(shrunk, threads), DR3_OK);
         for (int gx = 0; gx < 2; gx++) {
             run ra = forward_backward(a, N, gx), rb = forward_backward(b, N, gx),
-                rg = forward_backward(grown, N, gx);
+                rg = forward_backward(grown, N, gx), rs = forward_backward(shrunk, N, gx);
             assert_same_bits(&ra, &rb);
             assert_same_bits(&ra, &rg);
+            assert_same_bits(&ra, &rs);
             const run *r1 = gx ? &ref : &ref_nogx;
             worst = fmax(worst, close_to(ra.q, r1->q, ra.nq));
             worst = fmax(worst, close_to(ra.phi, r1->phi, ra.nphi));
@@ -175,6 +178,7 @@ static void check_shape(const shape *s) {
             run_free(&ra);
             run_free(&rb);
             run_free(&rg);
+            run_free(&rs);
         }
         /* one row: one slot, the GEMMs get the threads */
         run r1 = forward_backward(a, 1, true);
@@ -191,6 +195,7 @@ static void check_shape(const shape *s) {
         dr3_net_free(a);
         dr3_net_free(b);
         dr3_net_free(grown);
+        dr3_net_free(shrunk);
         dr3_net_free(c1);
     }
     /* a backward with dL/dx overwrites kept columns: a second backward after the same

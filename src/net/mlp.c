@@ -75,9 +75,9 @@ typedef struct plan_layer {
  * L2 (dr3i_conv2d_suggest_group). A first layer that is the only convolution gets one group
  * for its whole share when that costs at most 8 MiB, so that its columns are still there for
  * backward (DR3I_CONV2D_REUSE_COLS: no second unfold; MinAtar's net). */
-static bool conv_slot_floats(const dr3i_conv2d *cv, const dr3_net_options *o, bool keep_cols,
-                             size_t *floats) {
-    const size_t threads = (size_t)o->threads, share = (o->max_batch + threads - 1) / threads;
+static bool conv_slot_floats(const dr3i_conv2d *cv, size_t max_batch, size_t threads,
+                             bool keep_cols, size_t *floats) {
+    const size_t share = (max_batch + threads - 1) / threads;
     size_t group = dr3i_conv2d_suggest_group(cv, share), whole;
     if (group == 0 || dr3i_conv2d_workspace(cv, group, floats) != DR3_OK) return false;
     if (keep_cols && dr3i_conv2d_workspace(cv, share, &whole) == DR3_OK &&
@@ -106,7 +106,8 @@ static dr3_status build(dr3_net **out, const dr3_net_options *o, const plan_laye
             wsz = p->cv.weight_count;
             nb = p->cv.out_c;
             size_t need = 0;
-            ok = conv_slot_floats(&p->cv, o, l == 0 && (L < 2 || !plan[1].conv), &need);
+            ok = conv_slot_floats(&p->cv, o->max_batch, (size_t)o->threads,
+                                  l == 0 && (L < 2 || !plan[1].conv), &need);
             if (ok && need > ws) ws = need;
         } else {
             outw = p->out;
@@ -150,7 +151,6 @@ static dr3_status build(dr3_net **out, const dr3_net_options *o, const plan_laye
     net->ones = dr3i_calloc(&alloc, o->max_batch * sizeof(float));
     net->conv_ws_len = ws;
     net->conv_slot_floats = slot_floats;
-    net->conv_slots = (size_t)o->threads;
     if (ws > 0) net->conv_ws = dr3i_calloc(&alloc, ws * sizeof(float));
     if (net->ones)
         for (size_t i = 0; i < o->max_batch; i++) net->ones[i] = 1.0f;
@@ -289,21 +289,34 @@ dr3_status dr3_net_set_threads(dr3_net *net, int threads) {
     if (net == NULL || threads < 1)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_set_threads: %s",
                          net == NULL ? "net is NULL" : "threads must be >= 1");
-    if ((size_t)threads > net->conv_slots && net->conv_slot_floats > 0) {
-        /* one workspace slot per thread (docs/conv.md): grown here, never in a step */
-        size_t len;
-        float *ws = NULL;
-        if (dr3i_mul(net->conv_slot_floats, (size_t)threads, &len))
-            ws = dr3i_calloc(&net->alloc, len * sizeof(float));
-        if (ws == NULL)
-            return dr3i_fail(DR3_ERR_NOMEM,
-                             "dr3_net_set_threads: out of memory for %d convolution slots",
+    if (net->conv_slot_floats > 0) {
+        /* the slots a network created with this thread count has (the same layout, so the
+         * same bits): re-planned here, the workspace grown if needed, never in a step */
+        size_t slot = 0, len = 0;
+        for (size_t l = 0; l < net->num_layers; l++) {
+            const dr3i_layer *ly = &net->layers[l];
+            size_t need = 0;
+            if (ly->conv &&
+                conv_slot_floats(&ly->cv, net->opts.max_batch, (size_t)threads,
+                                 l == 0 && !(net->num_layers > 1 && net->layers[1].conv),
+                                 &need) &&
+                need > slot)
+                slot = need;
+        }
+        if (slot == 0 || !dr3i_mul(slot, (size_t)threads, &len))
+            return dr3i_fail(DR3_ERR_OVERFLOW, "dr3_net_set_threads: %d threads overflow",
                              threads);
-        dr3i_free(&net->alloc, net->conv_ws);
-        net->conv_ws = ws;
-        net->conv_ws_len = len;
-        net->conv_slots = (size_t)threads;
-        net->cols_kept = false;
+        if (len > net->conv_ws_len) {
+            float *ws = dr3i_calloc(&net->alloc, len * sizeof(float));
+            if (ws == NULL)
+                return dr3i_fail(DR3_ERR_NOMEM,
+                                 "dr3_net_set_threads: out of memory for %d convolution slots",
+                                 threads);
+            dr3i_free(&net->alloc, net->conv_ws);
+            net->conv_ws = ws;
+            net->conv_ws_len = len;
+        }
+        net->conv_slot_floats = slot;
     }
     net->opts.threads = threads;
     net->cols_kept = false; /* kept for the previous thread count's slots */
@@ -433,10 +446,10 @@ DR3I_CLONES static void activate_backward_bias(dr3_activation act, float p, cons
 }
 
 /* The part of the convolution workspace a call with the current thread count uses: one
- * slot per thread (a function of the thread count only, so results are too). */
+ * slot per thread, each planned for that thread count (build, dr3_net_set_threads), so the
+ * layout and the results depend on the thread count only. */
 static size_t conv_ws_floats(const dr3_net *net) {
-    const size_t t = (size_t)net->opts.threads;
-    return (t < net->conv_slots ? t : net->conv_slots) * net->conv_slot_floats;
+    return (size_t)net->opts.threads * net->conv_slot_floats;
 }
 
 /* The forward pass over net->input (n rows, already copied there). */

@@ -39,8 +39,7 @@ struct dr3_net {
     size_t in_c, in_h, in_w;
     float *conv_ws; /* convolution workspace shared by the conv layers */
     size_t conv_ws_len;
-    size_t conv_slot_floats; /* conv_ws holds conv_slots slots of this many floats */
-    size_t conv_slots;       /* threads the workspace has slots for (docs/conv.md) */
+    size_t conv_slot_floats; /* one slot per thread of this many floats (docs/conv.md) */
     bool cols_kept; /* the workspace holds the first layer's columns of the last forward */
 };
 
