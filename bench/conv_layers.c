@@ -2,7 +2,7 @@
  * backward dW (a first layer's) and backward dW + dX, for the Nature and MinAtar layers at
  * batch 32 and several GEMM groups, and the forward followed by a ReLU pass against the
  * forward with DR3I_CONV2D_RELU. Best of 30 calls.
- *   conv_layers [threads (default 1)]
+ *   conv_layers [threads (default 1)] [only this layer: nature1|nature2|nature3|minatar]
  * Env: DR3_CONV_BENCH_CPU=1 times with this thread's CPU time instead of the wall clock
  * (one thread: less disturbed by other processes on a shared machine);
  * DR3_BLIS_ARCH=skx|haswell|... forces the BLIS kernels. */
@@ -39,12 +39,16 @@ static void fill(float *x, size_t n, float lo, float hi, dr3_rng *rng) {
     for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * dr3_rng_uniform(rng);
 }
 
+static const char *only_layer; /* NULL: all */
+
 static void bench_layer(const char *name, dr3i_conv2d c, size_t n, int u8, size_t group,
                         int threads) {
+    if (only_layer != NULL && strcmp(only_layer, name) != 0) return;
     dr3_rng rng;
     dr3_rng_seed(&rng, 3);
     size_t wsf;
     if (dr3i_conv2d_workspace(&c, group, &wsf) != DR3_OK) exit(1);
+    wsf *= (size_t)threads; /* one slot per thread, each with the group (as the network) */
     float *ws = malloc(wsf * sizeof(float)), *out = malloc(n * c.out_size * sizeof(float));
     float *gw = malloc(c.weight_count * sizeof(float)), *gb = malloc(c.out_c * sizeof(float));
     float *gx = malloc(n * c.in_size * sizeof(float)), *w = malloc(c.weight_count * 4);
@@ -110,6 +114,7 @@ static void bench_layer(const char *name, dr3i_conv2d c, size_t n, int u8, size_
 
 int main(int argc, char **argv) {
     const int threads = argc > 1 && atoi(argv[1]) > 1 ? atoi(argv[1]) : 1;
+    only_layer = argc > 2 ? argv[2] : NULL;
     if (dr3i_runtime_ensure() != DR3_OK) return 1;
     const char *arch = getenv("DR3_BLIS_ARCH");
     printf("DR3_BLIS_ARCH=%s\n", arch ? arch : "(auto)");
@@ -129,5 +134,10 @@ int main(int argc, char **argv) {
     bench_layer("nature3", l3, 32, 0, 1, threads);
     bench_layer("minatar", mn, 32, 0, 32, threads);
     bench_layer("minatar", mn, 32, 0, 1, threads);
+    /* the 4-plane MinAtar layer of bench/conv_step.c over a step's 2·32 stacked rows */
+    dr3i_conv2d m4 = shape(4, 10, 10, 16, 3, 3, 1, 0);
+    const size_t m4_groups[] = {64, 16, 8, 4, 2, 1};
+    for (size_t gi = 0; gi < sizeof m4_groups / sizeof m4_groups[0]; gi++)
+        bench_layer("minatar4", m4, 64, 0, m4_groups[gi], threads);
     return 0;
 }

@@ -189,7 +189,9 @@ static void run_ours(const layer *l, size_t group, size_t extra, int threads, re
                  nb = st < c->in_w ? st : c->in_w;
     const size_t phase = na * nb * ((c->in_h + st - 1) / st) * ((c->in_w + st - 1) / st);
     assert_int_equal(wsf, ((c->patch + c->out_c) * c->positions + c->in_c * phase) * group +
-                              c->weight_count);
+                              c->weight_count + c->out_c);
+    /* with T threads, T slots of that size: each slot gets the group (docs/conv.md) */
+    wsf *= (size_t)threads;
     const size_t canary = 17;
     float *ws = tu_alloc_nan(wsf + canary);
     dr3i_conv2d_src src = {NULL, NULL, ldx};
@@ -228,7 +230,10 @@ static void run_ours(const layer *l, size_t group, size_t extra, int threads, re
     }
 
     /* REUSE_COLS right after a forward gives the same bits */
-    if (n <= group) {
+    /* each slot keeps its columns when its share of the batch fits in one group */
+    assert_int_equal(dr3i_conv2d_cols_kept(c, threads, n, wsf),
+                     (n + (size_t)threads - 1) / (size_t)threads <= group);
+    if (dr3i_conv2d_cols_kept(c, threads, n, wsf)) {
         float *gw2 = tu_alloc_nan(c->weight_count), *gb2 = tu_alloc_nan(c->out_c);
         assert_int_equal(
             dr3i_conv2d_forward(c, threads, n, &src, l->w, l->b, out, ldo, 0, ws, wsf), DR3_OK);
@@ -509,10 +514,10 @@ static void test_u8_scaling(void **state) {
     dr3i_conv2d c = shape(1, 16, 16, 1, 1, 1, 1, 0);
     uint8_t x[256];
     for (int v = 0; v < 256; v++) x[v] = (uint8_t)v;
-    float w = 1, b = 0, out[256], ws[769];
+    float w = 1, b = 0, out[256], ws[770];
     size_t wsf;
     assert_int_equal(dr3i_conv2d_workspace(&c, 1, &wsf), DR3_OK);
-    assert_int_equal(wsf, 769); /* (1 + 1)·256 + 256 + 1 */
+    assert_int_equal(wsf, 770); /* (1 + 1)·256 + 256 + 1 + 1 */
     dr3i_conv2d_src src = {NULL, x, 256};
     assert_int_equal(dr3i_conv2d_forward(&c, 1, 1, &src, &w, &b, out, 256, 0, ws, wsf), DR3_OK);
     volatile float d = 255.0f;

@@ -6,6 +6,7 @@
 #include "conv2d.h"
 
 #include "../kernels/kernels.h"
+#include "../kernels/thin.h"
 
 #include <string.h>
 
@@ -59,14 +60,16 @@ dr3_status dr3i_conv2d_init(dr3i_conv2d *c, const char *who) {
     return DR3_OK;
 }
 
-/* Workspace layout for a group of G samples: cols [R × G·P], then the GEMM's result or the
- * gathered dL/dout [K × G·P], then the group's input planes split into their stride phases
- * [G·C × phase_floats] (unfold; unused for float inputs with stride 1), then dWᵀ [R × K]. */
+/* Workspace layout of a slot (one per thread, docs below) for a group of G samples: cols
+ * [R × G·P], then the GEMM's result or the gathered dL/dout [K × G·P], then the group's input
+ * planes split into their stride phases [G·C × phase_floats] (unfold of uint8 inputs), then
+ * dWᵀ [R × K] and the bias sums [K] of the slot's samples. */
 static size_t phase_floats(const dr3i_conv2d *c);
 static size_t ws_per_sample(const dr3i_conv2d *c) {
     return (c->patch + c->out_c) * c->positions + c->in_c * phase_floats(c);
 }
-static size_t ws_fixed(const dr3i_conv2d *c) { return c->weight_count; }
+/* per slot: dWᵀ [R × K] and the bias sums [K] */
+static size_t ws_fixed(const dr3i_conv2d *c) { return c->weight_count + c->out_c; }
 
 dr3_status dr3i_conv2d_workspace(const dr3i_conv2d *c, size_t group, size_t *floats) {
     if (floats != NULL) *floats = 0;
@@ -109,6 +112,25 @@ static inline void scatter_add(float *restrict d, const float *restrict src, siz
     for (size_t q = 0; q < count; q++) d[q * s] += src[q];
 }
 
+/* d[q] = s[q] for q < cnt, inline: the unfold's runs are short (OW − 1 = 7 floats for
+ * MinAtar), where a call into libc's memcpy costs more than the copy. Blocks of 8 floats
+ * through fixed-size memcpy (compiled to vector moves), the last block overlapping the one
+ * before it (the same values written twice). */
+static inline void copy_floats(float *restrict d, const float *restrict s, size_t cnt) {
+    if (cnt >= 8) {
+        size_t q = 0;
+        for (; q + 8 <= cnt; q += 8) memcpy(d + q, s + q, 8 * sizeof(float));
+        if (q < cnt) memcpy(d + cnt - 8, s + cnt - 8, 8 * sizeof(float));
+    } else if (cnt >= 4) {
+        memcpy(d, s, 4 * sizeof(float));
+        memcpy(d + cnt - 4, s + cnt - 4, 4 * sizeof(float));
+    } else {
+        if (cnt > 0) d[0] = s[0];
+        if (cnt > 1) d[1] = s[1];
+        if (cnt > 2) d[2] = s[2];
+    }
+}
+
 /* The valid output window of tap (u, v): rows [hlo, hhi), columns [wlo, whi). */
 typedef struct window {
     size_t hlo, hhi, wlo, whi;
@@ -133,7 +155,7 @@ static void unfold_tap(const dr3i_conv2d *c, window t, const float *first, size_
         float *d = dst + oh * OW;
         for (size_t q = 0; q < t.wlo; q++) d[q] = 0;
         if (col_step == 1)
-            memcpy(d + t.wlo, first, cnt * sizeof(float)); /* libc's AVX-512 copy: ~5% faster */
+            copy_floats(d + t.wlo, first, cnt);
         else if (col_step == 2)
             gather(d + t.wlo, first, cnt, 2);
         else if (col_step == 4)
@@ -206,7 +228,7 @@ static void unfold_shifted(const dr3i_conv2d *c, size_t u, size_t v, const float
     const float *src = dst - s * ldc; /* tap (u, v − s) */
     const float *last = plane + u * W + (OW - 1) * s + v;
     for (size_t oh = 0; oh < OH; oh++) {
-        memcpy(dst + oh * OW, src + oh * OW + 1, (OW - 1) * sizeof(float));
+        copy_floats(dst + oh * OW, src + oh * OW + 1, OW - 1);
         dst[oh * OW + OW - 1] = last[oh * s * W];
     }
 }
@@ -326,6 +348,140 @@ static dr3_status check_out(size_t n, const float *y, size_t ld, size_t width, c
     return DR3_OK;
 }
 
+/* ---- how a call is split ----------------------------------------------------------------
+ *
+ * With threads > 1 (and room in the workspace) the batch is cut into S = threads slots of
+ * consecutive samples, slot t taking [n·t/S, n·(t+1)/S); each slot runs the whole
+ * single-threaded pipeline (unfold, GEMM on one thread, move or fold) over its samples in its
+ * own equal share of the workspace, on libdr3's worker pool (dr3k_parallel_for). So the
+ * unfold, the fold and the moves run in parallel too, not only the GEMMs, with one fork and
+ * join per call. The parameter gradients are summed per slot and the slots' sums added in
+ * slot order at the end: the cut and the order depend on n, threads and ws_floats only, so the
+ * bits are the same for every run with the same thread count. With one slot (threads 1, one
+ * sample, or a workspace too small for two slots) the groups run one after the other and
+ * `threads` goes to the GEMMs instead. */
+typedef struct plan {
+    size_t slots;       /* S >= 1 */
+    size_t slot_floats; /* each slot's share of the workspace */
+    size_t group;       /* G: samples per GEMM within a slot */
+} plan;
+
+static plan make_plan(const dr3i_conv2d *c, int threads, size_t n, size_t ws_floats) {
+    const size_t one = ws_fixed(c) + ws_per_sample(c);
+    size_t s = threads > 1 ? (size_t)threads : 1;
+    if (s > n) s = n;
+    if (s > ws_floats / one) s = ws_floats / one;
+    if (s < 1) s = 1;
+    plan p = {s, ws_floats / s, 0};
+    p.group = (p.slot_floats - ws_fixed(c)) / ws_per_sample(c);
+    return p;
+}
+
+static size_t slot_begin(size_t n, size_t slots, size_t t) { return n * t / slots; }
+
+/* The largest number of samples one slot handles. */
+static size_t slot_max(size_t n, size_t slots) {
+    size_t m = 0;
+    for (size_t t = 0; t < slots; t++) {
+        const size_t len = slot_begin(n, slots, t + 1) - slot_begin(n, slots, t);
+        if (len > m) m = len;
+    }
+    return m;
+}
+
+bool dr3i_conv2d_cols_kept(const dr3i_conv2d *c, int threads, size_t n, size_t ws_floats) {
+    if (c == NULL || c->positions == 0 || n == 0 || threads < 1 ||
+        ws_floats < ws_fixed(c) + ws_per_sample(c))
+        return false;
+    const plan p = make_plan(c, threads, n, ws_floats);
+    return slot_max(n, p.slots) <= p.group;
+}
+
+/* Samples per forward product for a group of g. A small layer (at most 2^17 multiply-adds a
+ * sample: MinAtar's) runs its product in blocks of about 2^17 multiply-adds, the size where
+ * libdr3's thin kernels beat BLIS's packing (bench/conv_layers, docs/conv.md: the 4-plane
+ * MinAtar layer's forward over 64 rows 0.141 ms in one product, 0.101–0.102 in blocks of 2–4
+ * samples); larger layers keep one product per group (Nature 3 per sample: 2.4 against
+ * 1.4 ms). A function of the shape only. */
+static size_t gemm_block(const dr3i_conv2d *c, size_t g) {
+    const size_t per = c->out_c * c->patch * c->positions, budget = (size_t)1 << 17;
+    if (per > budget) return g;
+    const size_t b = budget / per;
+    return b < g ? b : g;
+}
+
+/* Samples [lo, hi) of a forward, groups of G one after the other, in the workspace @p ws
+ * (G samples' worth plus the fixed part); @p threads for the GEMMs. */
+static void forward_range(const dr3i_conv2d *c, int threads, size_t lo, size_t hi,
+                          const dr3i_conv2d_src *x, const float *weight, const float *bias,
+                          float *out, size_t ld_out, bool relu, float *ws, size_t G) {
+    const size_t K = c->out_c, P = c->positions, R = c->patch;
+    for (size_t i0 = lo; i0 < hi; i0 += G) {
+        const size_t g = hi - i0 < G ? hi - i0 : G, ldc = g * P;
+        float *cols = ws, *y = ws + R * ldc;
+        unfold(c, g, x, i0, cols, ldc, ws + (R + K) * P * G);
+        if (g == 1) {
+            /* one sample: the product lands in out directly, on top of the bias */
+            float *o = out + i0 * ld_out;
+            for (size_t k = 0; k < K; k++)
+                for (size_t q = 0; q < P; q++) o[k * P + q] = bias[k];
+            dr3k_sgemm(threads, false, false, K, P, R, 1.0f, weight, R, cols, ldc, 1.0f, o, P);
+            if (relu) /* the sample's K·P outputs, just written: still in cache */
+                for (size_t q = 0; q < K * P; q++) o[q] = o[q] > 0 ? o[q] : 0;
+            continue;
+        }
+        /* Y[K × g·P] = W · cols, in blocks of gb samples for small layers (below), then each
+         * sample's K × P block moves to NCHW with the bias */
+        const size_t gb = gemm_block(c, g);
+        for (size_t j0 = 0; j0 < g; j0 += gb) {
+            const size_t cnt = (g - j0 < gb ? g - j0 : gb) * P;
+            /* one thread (always, in a slot): libdr3's broadcast kernels read the columns in
+             * place, where BLIS would first copy them into its packed panels; measured faster
+             * on every Nature and MinAtar layer (docs/conv.md: Nature 1 3.54–3.64 → 3.06–3.19
+             * ms a batch of 32). Where they cannot run (DR3_THIN_KERNELS=off), BLIS. */
+            if (threads == 1 && dr3k_thin_sgemm(0, false, false, K, cnt, R, 1.0f, weight, R,
+                                                cols + j0 * P, ldc, 0.0f, y + j0 * P, ldc))
+                continue;
+            dr3k_sgemm(threads, false, false, K, cnt, R, 1.0f, weight, R, cols + j0 * P, ldc,
+                       0.0f, y + j0 * P, ldc);
+        }
+        for (size_t j = 0; j < g; j++) {
+            float *o = out + (i0 + j) * ld_out;
+            for (size_t k = 0; k < K; k++) {
+                const float *src = y + k * ldc + j * P, bk = bias[k];
+                float *d = o + k * P;
+                if (relu)
+                    for (size_t q = 0; q < P; q++) {
+                        const float v = src[q] + bk;
+                        d[q] = v > 0 ? v : 0;
+                    }
+                else
+                    for (size_t q = 0; q < P; q++) d[q] = src[q] + bk;
+            }
+        }
+    }
+}
+
+/* Everything a slot needs, shared by the slots of one call. */
+typedef struct call {
+    const dr3i_conv2d *c;
+    plan p;
+    size_t n;
+    const dr3i_conv2d_src *x;
+    const float *weight, *bias, *grad_out;
+    float *out, *grad_x, *ws;
+    size_t ld_out, ld_grad_out, ld_grad_x;
+    bool relu, want_w, want_b, reuse, acc_dx;
+} call;
+
+static void forward_slot(void *ctx, int slot) {
+    const call *a = ctx;
+    const size_t t = (size_t)slot;
+    forward_range(a->c, 1, slot_begin(a->n, a->p.slots, t), slot_begin(a->n, a->p.slots, t + 1),
+                  a->x, a->weight, a->bias, a->out, a->ld_out, a->relu,
+                  a->ws + t * a->p.slot_floats, a->p.group);
+}
+
 dr3_status dr3i_conv2d_forward(const dr3i_conv2d *c, int threads, size_t n,
                                const dr3i_conv2d_src *x, const float *weight, const float *bias,
                                float *out, size_t ld_out, unsigned flags, float *ws,
@@ -342,40 +498,23 @@ dr3_status dr3i_conv2d_forward(const dr3i_conv2d *c, int threads, size_t n,
                        flags & ~(unsigned)DR3I_CONV2D_RELU);
     if (st != DR3_OK) return st;
 
-    const size_t K = c->out_c, P = c->positions, R = c->patch;
-    const size_t G = (ws_floats - ws_fixed(c)) / ws_per_sample(c);
     const bool relu = (flags & DR3I_CONV2D_RELU) != 0;
-    for (size_t i0 = 0; i0 < n; i0 += G) {
-        const size_t g = n - i0 < G ? n - i0 : G, ldc = g * P;
-        float *cols = ws, *y = ws + R * ldc;
-        unfold(c, g, x, i0, cols, ldc, ws + (R + K) * P * G);
-        if (g == 1) {
-            /* one sample: the product lands in out directly, on top of the bias */
-            float *o = out + i0 * ld_out;
-            for (size_t k = 0; k < K; k++)
-                for (size_t q = 0; q < P; q++) o[k * P + q] = bias[k];
-            dr3k_sgemm(threads, false, false, K, P, R, 1.0f, weight, R, cols, ldc, 1.0f, o, P);
-            if (relu) /* the sample's K·P outputs, just written: still in cache */
-                for (size_t q = 0; q < K * P; q++) o[q] = o[q] > 0 ? o[q] : 0;
-            continue;
-        }
-        /* Y[K × g·P] = W · cols, then each sample's K × P block moves to NCHW with the bias */
-        dr3k_sgemm(threads, false, false, K, ldc, R, 1.0f, weight, R, cols, ldc, 0.0f, y, ldc);
-        for (size_t j = 0; j < g; j++) {
-            float *o = out + (i0 + j) * ld_out;
-            for (size_t k = 0; k < K; k++) {
-                const float *src = y + k * ldc + j * P, bk = bias[k];
-                float *d = o + k * P;
-                if (relu)
-                    for (size_t q = 0; q < P; q++) {
-                        const float v = src[q] + bk;
-                        d[q] = v > 0 ? v : 0;
-                    }
-                else
-                    for (size_t q = 0; q < P; q++) d[q] = src[q] + bk;
-            }
-        }
+    const plan p = make_plan(c, threads, n, ws_floats);
+    if (p.slots == 1) {
+        forward_range(c, threads, 0, n, x, weight, bias, out, ld_out, relu, ws, p.group);
+        return DR3_OK;
     }
+    call a = {.c = c,
+              .p = p,
+              .n = n,
+              .x = x,
+              .weight = weight,
+              .bias = bias,
+              .out = out,
+              .ld_out = ld_out,
+              .relu = relu,
+              .ws = ws};
+    dr3k_parallel_for((int)p.slots, forward_slot, &a);
     return DR3_OK;
 }
 
@@ -392,6 +531,57 @@ static double sum_double(const float *x, size_t count) {
     }
     for (; q < count; q++) a0 += x[q];
     return (a0 + a1) + (a2 + a3);
+}
+
+/* Samples [lo, hi) of a backward in groups of G, in the workspace @p ws (G samples' worth,
+ * then dWᵀ [R × K], then the bias sums [K]): dWᵀ and the bias sums of these samples are
+ * left in the workspace (when asked for), dL/dx is written to grad_x. */
+static void backward_range(const call *a, int threads, size_t lo, size_t hi, float *ws,
+                           size_t G) {
+    const dr3i_conv2d *c = a->c;
+    const size_t K = c->out_c, P = c->positions, R = c->patch;
+    /* dWᵀ [R × K] accumulates over the groups in the workspace: as a product with R rows and
+     * K columns BLIS runs it ~1.5× faster than dW [K × R] (measured, docs/conv.md) */
+    float *const phase = ws + (R + K) * P * G, *const dwt = ws + G * ws_per_sample(c);
+    float *const bsum = dwt + R * K;
+    if (a->want_b) memset(bsum, 0, K * sizeof(float));
+    for (size_t i0 = lo; i0 < hi; i0 += G) {
+        const size_t g = hi - i0 < G ? hi - i0 : G, ldc = g * P;
+        float *cols = ws, *dy = ws + R * ldc;
+        /* dY[K × g·P] gathered from NCHW; db = its row sums (in double: up to n·P terms) */
+        for (size_t k = 0; k < K; k++) {
+            double sum = 0;
+            for (size_t j = 0; j < g; j++) {
+                const float *src = a->grad_out + (i0 + j) * a->ld_grad_out + k * P;
+                memcpy(dy + k * ldc + j * P, src, P * sizeof(float));
+                if (a->want_b) sum += sum_double(src, P);
+            }
+            if (a->want_b) bsum[k] += (float)sum;
+        }
+        if (a->want_w) {
+            if (!a->reuse) unfold(c, g, a->x, i0, cols, ldc, phase);
+            /* dWᵀ[R × K] (+)= cols · dYᵀ */
+            dr3k_sgemm(threads, false, true, R, K, ldc, 1.0f, cols, ldc, dy, ldc,
+                       i0 == lo ? 0.0f : 1.0f, dwt, K);
+        }
+        if (a->grad_x != NULL) {
+            /* dcols[R × g·P] = Wᵀ · dY (over the columns, now free), folded onto dX */
+            dr3k_sgemm(threads, true, false, R, ldc, K, 1.0f, a->weight, R, dy, ldc, 0.0f, cols,
+                       ldc);
+            float *gx = a->grad_x + i0 * a->ld_grad_x;
+            if (!a->acc_dx)
+                for (size_t j = 0; j < g; j++)
+                    memset(gx + j * a->ld_grad_x, 0, c->in_size * sizeof(float));
+            fold_add(c, g, cols, ldc, gx, a->ld_grad_x);
+        }
+    }
+}
+
+static void backward_slot(void *ctx, int slot) {
+    const call *a = ctx;
+    const size_t t = (size_t)slot;
+    backward_range(a, 1, slot_begin(a->n, a->p.slots, t), slot_begin(a->n, a->p.slots, t + 1),
+                   a->ws + t * a->p.slot_floats, a->p.group);
 }
 
 dr3_status dr3i_conv2d_backward(const dr3i_conv2d *c, int threads, size_t n,
@@ -412,54 +602,51 @@ dr3_status dr3i_conv2d_backward(const dr3i_conv2d *c, int threads, size_t n,
         st = dr3i_fail(DR3_ERR_INVALID_ARG, "%s: unknown flags 0x%x", who, flags & ~known);
     if (st == DR3_OK && threads < 1)
         st = dr3i_fail(DR3_ERR_INVALID_ARG, "%s: threads must be >= 1", who);
-    const size_t K = c->out_c, P = c->positions, R = c->patch;
-    const size_t G = (ws_floats - ws_fixed(c)) / ws_per_sample(c);
-    if (st == DR3_OK && (flags & DR3I_CONV2D_REUSE_COLS) && n > G)
+    if (st == DR3_OK && (flags & DR3I_CONV2D_REUSE_COLS) &&
+        !dr3i_conv2d_cols_kept(c, threads, n, ws_floats))
         st = dr3i_fail(DR3_ERR_INVALID_ARG,
-                       "%s: REUSE_COLS with n = %zu larger than the workspace's group %zu", who,
-                       n, G);
+                       "%s: REUSE_COLS with n = %zu: the workspace does not keep every "
+                       "column of this call",
+                       who, n);
     if (st != DR3_OK) return st;
 
-    /* dWᵀ [R × K] accumulates over the groups in the workspace: as a product with R rows and
-     * K columns BLIS runs it ~1.5× faster than dW [K × R] (measured, docs/conv.md) */
-    float *const phase = ws + (R + K) * P * G, *const dwt = ws + G * ws_per_sample(c);
-    if (!(flags & DR3I_CONV2D_ACCUMULATE) && grad_b != NULL)
-        memset(grad_b, 0, K * sizeof(float));
-    for (size_t i0 = 0; i0 < n; i0 += G) {
-        const size_t g = n - i0 < G ? n - i0 : G, ldc = g * P;
-        float *cols = ws, *dy = ws + R * ldc;
-        /* dY[K × g·P] gathered from NCHW; db = its row sums (in double: up to n·P terms) */
-        for (size_t k = 0; k < K; k++) {
-            double sum = 0;
-            for (size_t j = 0; j < g; j++) {
-                const float *src = grad_out + (i0 + j) * ld_grad_out + k * P;
-                memcpy(dy + k * ldc + j * P, src, P * sizeof(float));
-                if (grad_b != NULL) sum += sum_double(src, P);
-            }
-            if (grad_b != NULL) grad_b[k] += (float)sum;
-        }
-        if (grad_w != NULL) {
-            if (!(flags & DR3I_CONV2D_REUSE_COLS)) unfold(c, g, x, i0, cols, ldc, phase);
-            /* dWᵀ[R × K] (+)= cols · dYᵀ */
-            dr3k_sgemm(threads, false, true, R, K, ldc, 1.0f, cols, ldc, dy, ldc,
-                       i0 == 0 ? 0.0f : 1.0f, dwt, K);
-        }
-        if (grad_x != NULL) {
-            /* dcols[R × g·P] = Wᵀ · dY (over the columns, now free), folded onto dX */
-            dr3k_sgemm(threads, true, false, R, ldc, K, 1.0f, weight, R, dy, ldc, 0.0f, cols,
-                       ldc);
-            float *gx = grad_x + i0 * ld_grad_x;
-            if (!(flags & DR3I_CONV2D_ACCUMULATE_DX))
-                for (size_t j = 0; j < g; j++)
-                    memset(gx + j * ld_grad_x, 0, c->in_size * sizeof(float));
-            fold_add(c, g, cols, ldc, gx, ld_grad_x);
-        }
-    }
-    if (grad_w != NULL) {
-        const bool add = (flags & DR3I_CONV2D_ACCUMULATE) != 0;
+    const size_t K = c->out_c, R = c->patch;
+    const plan p = make_plan(c, threads, n, ws_floats);
+    call a = {.c = c,
+              .p = p,
+              .n = n,
+              .x = x,
+              .weight = weight,
+              .grad_out = grad_out,
+              .ld_grad_out = ld_grad_out,
+              .grad_x = grad_x,
+              .ld_grad_x = ld_grad_x,
+              .ws = ws,
+              .want_w = grad_w != NULL,
+              .want_b = grad_b != NULL,
+              .reuse = (flags & DR3I_CONV2D_REUSE_COLS) != 0,
+              .acc_dx = (flags & DR3I_CONV2D_ACCUMULATE_DX) != 0};
+    if (p.slots == 1)
+        backward_range(&a, threads, 0, n, ws, p.group);
+    else
+        dr3k_parallel_for((int)p.slots, backward_slot, &a);
+    /* the slots' sums, added in slot order */
+    const bool add = (flags & DR3I_CONV2D_ACCUMULATE) != 0;
+    const size_t dwt_at = p.group * ws_per_sample(c);
+    if (grad_w != NULL)
         for (size_t k = 0; k < K; k++)
-            for (size_t r = 0; r < R; r++)
-                grad_w[k * R + r] = (add ? grad_w[k * R + r] : 0.0f) + dwt[r * K + k];
-    }
+            for (size_t r = 0; r < R; r++) {
+                float v = add ? grad_w[k * R + r] : 0.0f;
+                for (size_t t = 0; t < p.slots; t++)
+                    v += ws[t * p.slot_floats + dwt_at + r * K + k];
+                grad_w[k * R + r] = v;
+            }
+    if (grad_b != NULL)
+        for (size_t k = 0; k < K; k++) {
+            float v = add ? grad_b[k] : 0.0f;
+            for (size_t t = 0; t < p.slots; t++)
+                v += ws[t * p.slot_floats + dwt_at + R * K + k];
+            grad_b[k] = v;
+        }
     return DR3_OK;
 }

@@ -16,7 +16,12 @@
  * n: the batch is processed g samples per GEMM.
  *
  * Threading: the functions keep no state; calls on distinct workspaces and outputs may run
- * concurrently. `threads` is handed to BLIS (dr3k_sgemm). */
+ * concurrently. With threads > 1 a call cuts the batch into `threads` slots of consecutive
+ * samples, each with an equal share of the workspace, and runs each slot's whole pipeline
+ * (unfold, single-threaded GEMMs, moves, fold) on libdr3's worker pool; the slots' parameter
+ * gradients are added in slot order, so results depend on n, threads and the workspace size
+ * only (bitwise the same from run to run). Where there is room for one slot only (one sample,
+ * or a workspace smaller than two samples' worth), `threads` goes to the GEMMs instead. */
 #ifndef DR3_SRC_NET_CONV2D_H
 #define DR3_SRC_NET_CONV2D_H
 
@@ -58,9 +63,10 @@ enum {
     DR3I_CONV2D_ACCUMULATE = 1u << 0,
     /* add dL/dX into grad_x instead of overwriting it */
     DR3I_CONV2D_ACCUMULATE_DX = 1u << 1,
-    /* the workspace still holds the columns the last forward unfolded from this same input
-     * and n (nothing else used it since, and n fitted in one group): skip unfolding again.
-     * A backward that computes dL/dx overwrites them (they hold dcols afterwards). */
+    /* the workspace still holds the columns the last forward unfolded from this same input,
+     * n, threads and ws_floats (nothing else used it since, and every slot's samples fitted
+     * in one group: dr3i_conv2d_cols_kept): skip unfolding again. A backward that computes
+     * dL/dx overwrites them (they hold dcols afterwards). */
     DR3I_CONV2D_REUSE_COLS = 1u << 2,
     /* forward only: out = max(conv(x) + bias, 0) (ReLU as `v > 0 ? v : 0`, the network's),
      * applied in the pass that adds the bias instead of a separate pass over the output */
@@ -74,10 +80,11 @@ enum {
 dr3_status dr3i_conv2d_init(dr3i_conv2d *c, const char *who);
 
 /* Floats of workspace that lets forward and backward handle @p group samples per GEMM
- * (group >= 1): ((C·kh·kw + K)·OH·OW + C·F)·group + K·C·kh·kw, where
+ * (group >= 1): ((C·kh·kw + K)·OH·OW + C·F)·group + K·C·kh·kw + K, where
  * F = min(s, H)·min(s, W)·⌈H/s⌉·⌈W/s⌉ (= H·W for stride 1; the planes of a uint8 input
  * split by stride phase). Size it once at creation with group = the maximum batch for one
- * GEMM per call, or smaller to bound memory (docs/conv.md has measurements). DR3_ERR_OVERFLOW
+ * GEMM per call, or smaller to bound memory (docs/conv.md has measurements); with T threads,
+ * T times this gives each slot that group. DR3_ERR_OVERFLOW
  * when it does not fit in size_t; DR3_ERR_INVALID_ARG for group 0 or an uninitialised @p c. */
 dr3_status dr3i_conv2d_workspace(const dr3i_conv2d *c, size_t group, size_t *floats);
 
@@ -87,6 +94,11 @@ dr3_status dr3i_conv2d_workspace(const dr3i_conv2d *c, size_t group, size_t *flo
  * each, where one GEMM per batch costs up to 12% more on the first Nature layer (its columns,
  * 13 MB, no longer stay in cache). 0 for an uninitialised @p c or max_n 0. */
 size_t dr3i_conv2d_suggest_group(const dr3i_conv2d *c, size_t max_n);
+
+/* Whether a forward of @p n samples with @p threads and @p ws_floats leaves all its columns in
+ * the workspace (each slot's samples fit in one group), so that a backward with the same
+ * arguments may pass DR3I_CONV2D_REUSE_COLS. False for bad arguments. */
+bool dr3i_conv2d_cols_kept(const dr3i_conv2d *c, int threads, size_t n, size_t ws_floats);
 
 /* out[i] = conv(x[i], weight) + bias for i < n. out's sample i starts at out + i·ld_out
  * (ld_out >= K·OH·OW). @p flags: 0, or DR3I_CONV2D_RELU to apply ReLU in the pass that adds
@@ -109,7 +121,7 @@ dr3_status dr3i_conv2d_forward(const dr3i_conv2d *c, int threads, size_t n,
  * with DR3I_CONV2D_ACCUMULATE_DX). dL/dx needs only the weight, not x; but it is available
  * for float inputs only (a uint8 input is data, not a parameter). x may be NULL when
  * grad_w is NULL. Errors as forward (nothing written), also for unknown flags and
- * REUSE_COLS with n above the workspace's group; never allocates. */
+ * REUSE_COLS when dr3i_conv2d_cols_kept is false; never allocates. */
 dr3_status dr3i_conv2d_backward(const dr3i_conv2d *c, int threads, size_t n,
                                 const dr3i_conv2d_src *x, const float *weight,
                                 const float *grad_out, size_t ld_grad_out, float *grad_w,

@@ -70,6 +70,22 @@ typedef struct plan_layer {
     size_t out;     /* linear: units */
 } plan_layer;
 
+/* The convolution workspace one thread's slot needs for layer @p cv (docs/conv.md): each
+ * slot handles up to ⌈max_batch / threads⌉ samples, in groups whose columns stay within about
+ * L2 (dr3i_conv2d_suggest_group). A first layer that is the only convolution gets one group
+ * for its whole share when that costs at most 8 MiB, so that its columns are still there for
+ * backward (DR3I_CONV2D_REUSE_COLS: no second unfold; MinAtar's net). */
+static bool conv_slot_floats(const dr3i_conv2d *cv, size_t max_batch, size_t threads,
+                             bool keep_cols, size_t *floats) {
+    const size_t share = (max_batch + threads - 1) / threads;
+    size_t group = dr3i_conv2d_suggest_group(cv, share), whole;
+    if (group == 0 || dr3i_conv2d_workspace(cv, group, floats) != DR3_OK) return false;
+    if (keep_cols && dr3i_conv2d_workspace(cv, share, &whole) == DR3_OK &&
+        whole <= ((size_t)8 << 20) / sizeof(float))
+        *floats = whole;
+    return true;
+}
+
 /* Sizes everything (overflow-checked), allocates once per buffer, lays the layers out as
  * PyTorch's state_dict and initialises the parameters. @p o is validated. */
 static dr3_status build(dr3_net **out, const dr3_net_options *o, const plan_layer *plan,
@@ -89,10 +105,9 @@ static dr3_status build(dr3_net **out, const dr3_net_options *o, const plan_laye
             outw = p->cv.out_size;
             wsz = p->cv.weight_count;
             nb = p->cv.out_c;
-            /* each layer's best group (columns within about L2, docs/conv.md); the shared
-             * workspace is the largest of these */
-            size_t need, group = dr3i_conv2d_suggest_group(&p->cv, o->max_batch);
-            ok = group > 0 && dr3i_conv2d_workspace(&p->cv, group, &need) == DR3_OK;
+            size_t need = 0;
+            ok = conv_slot_floats(&p->cv, o->max_batch, (size_t)o->threads,
+                                  l == 0 && (L < 2 || !plan[1].conv), &need);
             if (ok && need > ws) ws = need;
         } else {
             outw = p->out;
@@ -107,6 +122,8 @@ static dr3_status build(dr3_net **out, const dr3_net_options *o, const plan_laye
     size_t in_buf = 0, delta = 0, bytes;
     ok = ok && dr3i_mul(o->max_batch, in_width, &in_buf) &&
          dr3i_mul(o->max_batch, widest, &delta);
+    const size_t slot_floats = ws; /* one slot per thread */
+    ok = ok && dr3i_mul(ws, (size_t)o->threads, &ws);
     ok = ok && dr3i_mul(params, 2 * sizeof(float), &bytes) &&
          dr3i_mul(act_total, sizeof(float), &bytes) &&
          dr3i_mul(delta, 2 * sizeof(float), &bytes) &&
@@ -133,6 +150,7 @@ static dr3_status build(dr3_net **out, const dr3_net_options *o, const plan_laye
     net->delta[1] = dr3i_calloc(&alloc, delta * sizeof(float));
     net->ones = dr3i_calloc(&alloc, o->max_batch * sizeof(float));
     net->conv_ws_len = ws;
+    net->conv_slot_floats = slot_floats;
     if (ws > 0) net->conv_ws = dr3i_calloc(&alloc, ws * sizeof(float));
     if (net->ones)
         for (size_t i = 0; i < o->max_batch; i++) net->ones[i] = 1.0f;
@@ -271,7 +289,37 @@ dr3_status dr3_net_set_threads(dr3_net *net, int threads) {
     if (net == NULL || threads < 1)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_set_threads: %s",
                          net == NULL ? "net is NULL" : "threads must be >= 1");
+    if (net->conv_slot_floats > 0) {
+        /* the slots a network created with this thread count has (the same layout, so the
+         * same bits): re-planned here, the workspace grown if needed, never in a step */
+        size_t slot = 0, len = 0;
+        for (size_t l = 0; l < net->num_layers; l++) {
+            const dr3i_layer *ly = &net->layers[l];
+            size_t need = 0;
+            if (ly->conv &&
+                conv_slot_floats(&ly->cv, net->opts.max_batch, (size_t)threads,
+                                 l == 0 && !(net->num_layers > 1 && net->layers[1].conv),
+                                 &need) &&
+                need > slot)
+                slot = need;
+        }
+        if (slot == 0 || !dr3i_mul(slot, (size_t)threads, &len))
+            return dr3i_fail(DR3_ERR_OVERFLOW, "dr3_net_set_threads: %d threads overflow",
+                             threads);
+        if (len > net->conv_ws_len) {
+            float *ws = dr3i_calloc(&net->alloc, len * sizeof(float));
+            if (ws == NULL)
+                return dr3i_fail(DR3_ERR_NOMEM,
+                                 "dr3_net_set_threads: out of memory for %d convolution slots",
+                                 threads);
+            dr3i_free(&net->alloc, net->conv_ws);
+            net->conv_ws = ws;
+            net->conv_ws_len = len;
+        }
+        net->conv_slot_floats = slot;
+    }
     net->opts.threads = threads;
+    net->cols_kept = false; /* kept for the previous thread count's slots */
     if (threads > 1) dr3k_pool_start();
     return DR3_OK;
 }
@@ -397,18 +445,37 @@ DR3I_CLONES static void activate_backward_bias(dr3_activation act, float p, cons
     }
 }
 
+/* The part of the convolution workspace a call with the current thread count uses: one
+ * slot per thread, each planned for that thread count (build, dr3_net_set_threads), so the
+ * layout and the results depend on the thread count only. */
+static size_t conv_ws_floats(const dr3_net *net) {
+    return (size_t)net->opts.threads * net->conv_slot_floats;
+}
+
 /* The forward pass over net->input (n rows, already copied there). */
 static void run_layers(dr3_net *net, size_t n) {
     const dr3_net_options *o = &net->opts;
     const float *x = net->input;
+    net->cols_kept = false;
     for (size_t l = 0; l < net->num_layers; l++) {
         dr3i_layer *ly = &net->layers[l];
         const float *w = net->params + ly->w_off, *b = net->params + ly->b_off;
         if (ly->conv) {
-            /* arguments were checked at creation and by the caller: it cannot fail */
+            /* arguments were checked at creation and by the caller: it cannot fail. ReLU
+             * goes into the pass that adds the bias (the same bits as a pass of its own) */
+            const bool hidden = l + 1 < net->num_layers;
+            const unsigned flags =
+                hidden && o->activation == DR3_ACT_RELU ? (unsigned)DR3I_CONV2D_RELU : 0u;
             dr3i_conv2d_src src = {x, NULL, ly->in};
-            (void)dr3i_conv2d_forward(&ly->cv, o->threads, n, &src, w, b, ly->act, ly->out, 0,
-                                      net->conv_ws, net->conv_ws_len);
+            const size_t wsf = conv_ws_floats(net);
+            (void)dr3i_conv2d_forward(&ly->cv, o->threads, n, &src, w, b, ly->act, ly->out,
+                                      flags, net->conv_ws, wsf);
+            /* the first layer's columns survive until backward when no other convolution
+             * reuses the workspace and each slot's share fitted in one group */
+            net->cols_kept = l == 0 && !(net->num_layers > 1 && net->layers[1].conv) &&
+                             dr3i_conv2d_cols_kept(&ly->cv, o->threads, n, wsf);
+            if (hidden && flags == 0)
+                activate(o->activation, o->activation_param, ly->act, n * ly->out);
         } else {
             /* Z = X Wᵀ: X is n × in, W is out × in (row-major, PyTorch's layout); then
              * bias and activation in one pass over Z */
@@ -417,11 +484,7 @@ static void run_layers(dr3_net *net, size_t n) {
             const dr3_activation act =
                 l + 1 < net->num_layers ? o->activation : DR3_ACT_IDENTITY;
             bias_activate(act, o->activation_param, b, ly->act, n, ly->out);
-            x = ly->act;
-            continue;
         }
-        if (l + 1 < net->num_layers)
-            activate(o->activation, o->activation_param, ly->act, n * ly->out);
         x = ly->act;
     }
 }
@@ -532,9 +595,11 @@ dr3_status dr3_net_backward(dr3_net *net, size_t n, const float *grad_out, size_
         if (ly->conv) {
             dr3i_conv2d_src src = {x, NULL, ly->in};
             unsigned cf = (flags & DR3_NET_ACCUMULATE) ? DR3I_CONV2D_ACCUMULATE : 0u;
+            if (l == 0 && net->cols_kept) cf |= DR3I_CONV2D_REUSE_COLS; /* no second unfold */
             (void)dr3i_conv2d_backward(&ly->cv, o->threads, n, &src, net->params + ly->w_off,
                                        delta, ly->out, gw, gb, need_dx ? next : NULL, ly->in,
-                                       cf, net->conv_ws, net->conv_ws_len);
+                                       cf, net->conv_ws, conv_ws_floats(net));
+            if (l == 0 && need_dx) net->cols_kept = false; /* dcols overwrote them */
             if (!need_dx) break;
         } else {
             /* dW = deltaᵀ X (out × in); db was summed with delta */

@@ -39,6 +39,8 @@ struct dr3_net {
     size_t in_c, in_h, in_w;
     float *conv_ws; /* convolution workspace shared by the conv layers */
     size_t conv_ws_len;
+    size_t conv_slot_floats; /* one slot per thread of this many floats (docs/conv.md) */
+    bool cols_kept; /* the workspace holds the first layer's columns of the last forward */
 };
 
 /* dr3_net_copy_params / dr3_net_polyak without the checks, for callers that established
