@@ -146,6 +146,7 @@ static dr3_status build(dr3_net **out, const dr3_net_options *o, const plan_laye
     net->grads = dr3i_calloc(&alloc, params * sizeof(float));
     net->acts = dr3i_calloc(&alloc, act_total * sizeof(float));
     net->input = dr3i_calloc(&alloc, in_buf * sizeof(float));
+    net->x0 = net->input;
     net->delta[0] = dr3i_calloc(&alloc, delta * sizeof(float));
     net->delta[1] = dr3i_calloc(&alloc, delta * sizeof(float));
     net->ones = dr3i_calloc(&alloc, o->max_batch * sizeof(float));
@@ -452,10 +453,10 @@ static size_t conv_ws_floats(const dr3_net *net) {
     return (size_t)net->opts.threads * net->conv_slot_floats;
 }
 
-/* The forward pass over net->input (n rows, already copied there). */
+/* The forward pass over net->x0 (n rows: the input buffer, or a trusted caller's rows). */
 static void run_layers(dr3_net *net, size_t n) {
     const dr3_net_options *o = &net->opts;
-    const float *x = net->input;
+    const float *x = net->x0;
     net->cols_kept = false;
     for (size_t l = 0; l < net->num_layers; l++) {
         dr3i_layer *ly = &net->layers[l];
@@ -501,7 +502,7 @@ static void run_and_hand_out(dr3_net *net, size_t n, float *out, size_t ld_out,
         for (size_t i = 0; i < n; i++)
             memcpy(out + i * ld_out, last->act + i * last->out, last->out * sizeof(float));
     if (features != NULL)
-        *features = net->num_layers > 1 ? net->layers[net->num_layers - 2].act : net->input;
+        *features = net->num_layers > 1 ? net->layers[net->num_layers - 2].act : net->x0;
 }
 
 dr3_status dr3_net_forward(dr3_net *net, size_t n, const float *obs, size_t ld_obs,
@@ -542,8 +543,15 @@ dr3_status dr3_net_forward(dr3_net *net, size_t n, const float *obs, size_t ld_o
             memcpy(net->input + i * W + o->obs_dim, action + i * ld_action,
                    o->action_dim * sizeof(float));
     }
+    net->x0 = net->input;
     run_and_hand_out(net, n, out, ld_out, features);
     return DR3_OK;
+}
+
+void dr3i_net_forward_trusted(dr3_net *net, size_t n, const float *x, float *out, size_t ld_out,
+                              const float **features) {
+    net->x0 = x;
+    run_and_hand_out(net, n, out, ld_out, features);
 }
 
 dr3_status dr3_net_backward(dr3_net *net, size_t n, const float *grad_out, size_t ld_grad_out,
@@ -589,7 +597,7 @@ dr3_status dr3_net_backward(dr3_net *net, size_t n, const float *grad_out, size_
     }
     for (size_t l = L; l-- > 0;) {
         dr3i_layer *ly = &net->layers[l];
-        const float *x = l > 0 ? net->layers[l - 1].act : net->input;
+        const float *x = l > 0 ? net->layers[l - 1].act : net->x0;
         float *gw = net->grads + ly->w_off, *gb = net->grads + ly->b_off;
         bool need_dx = !(l == 0 && grad_input == NULL); /* nothing upstream of the input */
         if (ly->conv) {
@@ -841,6 +849,7 @@ dr3_status dr3_net_forward_u8(dr3_net *net, size_t n, const uint8_t *obs, size_t
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < W; k++)
             net->input[i * W + k] = (float)obs[i * ld_obs + k] / 255.0f;
+    net->x0 = net->input;
     run_and_hand_out(net, n, out, ld_out, features);
     return DR3_OK;
 }

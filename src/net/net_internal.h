@@ -29,6 +29,7 @@ struct dr3_net {
     float *params, *grads;
     float *acts;     /* storage of every layer's act */
     float *input;    /* max_batch × in_width copy of the last forward's input */
+    const float *x0; /* the last forward's input rows: input, or a trusted caller's rows */
     float *delta[2]; /* max_batch × widest layer: backward ping-pong buffers */
     float *ones;     /* max_batch ones: bias gradients as a product with this vector */
     size_t cached_n;
@@ -46,6 +47,11 @@ struct dr3_net {
 /* dr3_net_copy_params / dr3_net_polyak without the checks, for callers that established
  * them once (same shape, τ in [0, 1]): they cannot fail. */
 void dr3i_net_copy_params_trusted(dr3_net *dst, const dr3_net *src);
+/* dr3_net_forward without its checks and without copying the input: for a caller (the
+ * learner) that has checked x (n <= max_batch rows of in_width finite floats, contiguous)
+ * and keeps it unchanged until the matching backward, which reads it in place. */
+void dr3i_net_forward_trusted(dr3_net *net, size_t n, const float *x, float *out, size_t ld_out,
+                              const float **features);
 void dr3i_net_polyak_trusted(dr3_net *dst, const dr3_net *src, float tau);
 /* Architecture records of layer-list networks (learner checkpoints, docs/formats.md): the
  * input C, H, W, the number of output heads K, then per hidden layer {kind, units, kernel_h,
