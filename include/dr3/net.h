@@ -148,7 +148,11 @@ DR3_API size_t dr3_net_num_layers(const dr3_net *net);
 /** @brief Copies the options the network was created with (hidden points into the
  *  network; allocator NULL) into @p out (the fields of its version). */
 DR3_API dr3_status dr3_net_get_options(dr3_net_options *out, const dr3_net *net);
-/** @brief Sets the BLIS thread count (>= 1) for the following calls. */
+/** @brief Sets the thread count (>= 1) for the following calls. A network with convolution
+ *  layers re-plans its per-thread workspace slots and may grow the workspace here (never in
+ *  a forward or backward). Errors: ::DR3_ERR_INVALID_ARG (NULL, threads < 1),
+ *  ::DR3_ERR_OVERFLOW or ::DR3_ERR_NOMEM (the larger workspace; the network keeps its old
+ *  count and workspace). Not thread-safe with other calls on the same network. */
 DR3_API dr3_status dr3_net_set_threads(dr3_net *net, int threads);
 
 /**

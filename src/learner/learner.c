@@ -498,7 +498,12 @@ dr3_status dr3_learner_set_param(dr3_learner *l, dr3_learner_param param, double
         if (value != floor(value))
             return dr3i_fail(DR3_ERR_RANGE, "%s: threads must be an integer", who);
         dr3_status st = dr3_net_set_threads(l->online, (int)value);
-        if (st == DR3_OK) st = dr3_net_set_threads(l->target, (int)value);
+        if (st == DR3_OK) {
+            st = dr3_net_set_threads(l->target, (int)value);
+            /* the target refused (out of memory for its convolution slots): the online
+             * network goes back to the old count, which needs no memory it does not have */
+            if (st != DR3_OK) (void)dr3_net_set_threads(l->online, l->opts.threads);
+        }
         if (st == DR3_OK) l->opts.threads = (int)value;
         return st;
     }
