@@ -20,9 +20,11 @@
 enum { N = 33, A = 3 };
 
 static atomic_long allocs;
+static atomic_int refuse; /* 1: every allocation fails (out of memory) */
 static void *count_alloc(void *opaque, size_t size, size_t align) {
     (void)opaque;
     atomic_fetch_add(&allocs, 1);
+    if (atomic_load(&refuse)) return NULL;
     void *p = NULL;
     if (align < sizeof(void *)) align = sizeof(void *);
     return posix_memalign(&p, align, size) == 0 ? p : NULL;
@@ -237,8 +239,29 @@ static void test_one_conv_kept_columns(void **state) {
     check_shape(&s);
 }
 
+/* dr3_net_set_threads grows a conv network's workspace for more slots; out of memory it
+ * fails with DR3_ERR_NOMEM and the network keeps its thread count and gives the same bits. */
+static void test_set_threads_out_of_memory(void **state) {
+    (void)state;
+    shape s = two_convs();
+    dr3_net *net = make(&s, 1);
+    run before = forward_backward(net, N, false);
+    atomic_store(&refuse, 1);
+    TU_ASSERT_FAILS(dr3_net_set_threads(net, 8), DR3_ERR_NOMEM);
+    atomic_store(&refuse, 0);
+    dr3_net_options o = DR3_NET_OPTIONS_INIT;
+    assert_int_equal(dr3_net_get_options(&o, net), DR3_OK);
+    assert_int_equal(o.threads, 1);
+    run after = forward_backward(net, N, false);
+    assert_same_bits(&before, &after);
+    run_free(&before);
+    run_free(&after);
+    dr3_net_free(net);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_set_threads_out_of_memory),
         cmocka_unit_test(test_two_convs),
         cmocka_unit_test(test_one_conv_kept_columns),
     };
