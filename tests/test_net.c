@@ -2,9 +2,12 @@
  * the injected dφ path, the input gradient, accumulate vs overwrite), initialisation
  * against PyTorch's distribution, the stacked-batch equivalence, target-network updates,
  * no allocation after creation, and bad input. */
+#define DR3_EXPERIMENTAL 1 /* net_internal.h declares the layer-list internals */
 #include "testutil.h"
 
 #include <dr3/net.h>
+
+#include "net/net_internal.h" /* dr3i_net_backward_input */
 
 #include <math.h>
 #include <stdbool.h>
@@ -140,6 +143,41 @@ static void test_gradients_every_activation(void **state) {
     check_gradients(DR3_ACT_TANH, DR3_HEAD_DISCRETE_Q, 1);
     check_gradients(DR3_ACT_TANH, DR3_HEAD_DISCRETE_Q, 3);
     check_gradients(DR3_ACT_TANH, DR3_HEAD_DISCRETE_Q, 0);
+}
+
+/* The input-gradient-only backward (the actor-critic learner's pass through its critics):
+ * the input gradient agrees with central differences and with the full backward's, bit for
+ * bit, and the network's parameter gradients keep their values (none is formed). */
+static void test_backward_input_only(void **state) {
+    (void)state;
+    dr3_net *net = make_net(DR3_ACT_TANH, DR3_HEAD_CRITIC, 2, 21);
+    loss_def d;
+    dr3_rng rng;
+    dr3_rng_seed(&rng, 8);
+    for (size_t i = 0; i < NB * OBS; i++) d.obs[i] = dr3_rng_uniform(&rng) * 2 - 1;
+    for (size_t i = 0; i < NB * ACTD; i++) d.act[i] = dr3_rng_uniform(&rng) * 2 - 1;
+    for (size_t i = 0; i < NB * 3; i++) d.cout[i] = dr3_rng_uniform(&rng) - 0.5f;
+    memset(d.cphi, 0, sizeof d.cphi);
+    const size_t O = dr3_net_output_dim(net), W = OBS + ACTD, P = dr3_net_param_count(net);
+    float out[NB * 3], gout[NB * 3], gin[NB * 5], gfull[NB * 5];
+    assert_int_equal(dr3_net_forward(net, NB, d.obs, OBS, d.act, ACTD, out, O, NULL), DR3_OK);
+    for (size_t i = 0; i < NB * O; i++) gout[i] = d.cout[i] + out[i];
+    float *sentinel = malloc(P * sizeof(float));
+    for (size_t k = 0; k < P; k++) sentinel[k] = (float)k * 0.25f - 3.0f;
+    memcpy(dr3_net_grads(net), sentinel, P * sizeof(float));
+    dr3i_net_backward_input(net, NB, gout, O, gin, W);
+    assert_memory_equal(dr3_net_grads(net), sentinel, P * sizeof(float));
+    assert_int_equal(dr3_net_backward(net, NB, gout, O, NULL, 0, gfull, W, 0), DR3_OK);
+    assert_memory_equal(gin, gfull, sizeof gin);
+    for (size_t i = 0; i < NB; i++)
+        for (size_t j = 0; j < W; j++) {
+            float *x = j < OBS ? &d.obs[i * OBS + j] : &d.act[i * ACTD + (j - OBS)];
+            double fd;
+            if (central_difference(net, &d, true, x, &fd))
+                TU_ASSERT_CLOSE(gin[i * W + j], fd, 2e-2, 2e-3);
+        }
+    free(sentinel);
+    dr3_net_free(net);
 }
 
 static void test_accumulate_and_feature_only(void **state) {
@@ -390,6 +428,7 @@ static void test_bad_input(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradients_every_activation),
+        cmocka_unit_test(test_backward_input_only),
         cmocka_unit_test(test_accumulate_and_feature_only),
         cmocka_unit_test(test_init_distribution),
         cmocka_unit_test(test_stacked_equals_separate),

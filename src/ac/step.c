@@ -6,6 +6,7 @@
  * gradient is computed from the parameters before the step; nothing is written to a parameter,
  * optimizer state or generator until all of them are finite. */
 #include "ac_internal.h"
+#include "../net/net_internal.h"
 #include "../optim/optim_internal.h"
 
 #include <math.h>
@@ -294,9 +295,9 @@ static dr3_status actor_loss(dr3_ac_learner *l, const step_in *in, float alpha, 
             }
             l->q_gout[i] = g;
         }
-        if ((st = dr3_net_backward(l->q[j], n, l->q_gout, 1, NULL, 0, l->q_ginput, W, 0)) !=
-            DR3_OK)
-            return st;
+        /* the actor needs dQ/da only: no critic weight gradient is formed (the critics'
+         * own gradients are computed in their pass and are not touched here) */
+        dr3i_net_backward_input(l->q[j], n, l->q_gout, 1, l->q_ginput, W);
         for (size_t i = 0; i < n; i++)
             for (size_t k = 0; k < A; k++)
                 l->g_a[i * A + k] += l->q_ginput[i * W + l->obs_dim + k];

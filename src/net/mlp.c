@@ -554,6 +554,82 @@ void dr3i_net_forward_trusted(dr3_net *net, size_t n, const float *x, float *out
     run_and_hand_out(net, n, out, ld_out, features);
 }
 
+/* The backward pass proper (arguments checked, or trusted). With params false, only the
+ * input gradient is computed: no weight or bias gradient is formed or stored (grads keep
+ * their values), for layer lists without convolutions (dr3i_net_backward_input). */
+static void backward_core(dr3_net *net, size_t n, const float *grad_out, size_t ld_grad_out,
+                          const float *grad_features, size_t ld_grad_features,
+                          float *grad_input, size_t ld_grad_input, unsigned flags,
+                          bool params) {
+    const size_t D = dr3_net_feature_dim(net), W = net->in_width, O = net->out_width;
+    const dr3_net_options *o = &net->opts;
+    const float beta = (flags & DR3_NET_ACCUMULATE) ? 1.0f : 0.0f;
+    const size_t L = net->num_layers;
+    /* delta holds dL/dZ of the current layer (n × out, stride out) */
+    float *delta = net->delta[0], *next = net->delta[1];
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < O; k++)
+            delta[i * O + k] = grad_out ? grad_out[i * ld_grad_out + k] : 0;
+    /* the bias gradient of a linear layer comes with the pass that makes its delta: here for
+     * the output layer, in activate_backward_bias for the layers below */
+    if (params && !net->layers[L - 1].conv) {
+        float *gb = net->grads + net->layers[L - 1].b_off;
+        if (beta == 0.0f) memset(gb, 0, O * sizeof(float));
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < O; k++) gb[k] += delta[i * O + k];
+    }
+    for (size_t l = L; l-- > 0;) {
+        dr3i_layer *ly = &net->layers[l];
+        const float *x = l > 0 ? net->layers[l - 1].act : net->x0;
+        float *gw = net->grads + ly->w_off, *gb = net->grads + ly->b_off;
+        bool need_dx = !(l == 0 && grad_input == NULL); /* nothing upstream of the input */
+        if (ly->conv) {
+            dr3i_conv2d_src src = {x, NULL, ly->in};
+            unsigned cf = (flags & DR3_NET_ACCUMULATE) ? DR3I_CONV2D_ACCUMULATE : 0u;
+            if (l == 0 && net->cols_kept) cf |= DR3I_CONV2D_REUSE_COLS; /* no second unfold */
+            (void)dr3i_conv2d_backward(&ly->cv, o->threads, n, &src, net->params + ly->w_off,
+                                       delta, ly->out, gw, gb, need_dx ? next : NULL, ly->in,
+                                       cf, net->conv_ws, conv_ws_floats(net));
+            if (l == 0 && need_dx) net->cols_kept = false; /* dcols overwrote them */
+            if (!need_dx) break;
+        } else {
+            /* dW = deltaᵀ X (out × in); db was summed with delta */
+            (void)gb;
+            if (params)
+                dr3k_sgemm(o->threads, true, false, ly->out, ly->in, n, 1.0f, delta, ly->out, x,
+                           ly->in, beta, gw, ly->in);
+            if (!need_dx) break;
+            /* dX = delta W (n × in) */
+            dr3k_sgemm(o->threads, false, false, n, ly->in, ly->out, 1.0f, delta, ly->out,
+                       net->params + ly->w_off, ly->in, 0.0f, next, ly->in);
+        }
+        if (l == L - 1 && L > 1 && grad_features != NULL) {
+            /* next is dL/dφ from the head; add the injected feature gradient */
+            for (size_t i = 0; i < n; i++)
+                for (size_t k = 0; k < D; k++)
+                    next[i * D + k] += grad_features[i * ld_grad_features + k];
+        }
+        if (l > 0) {
+            const dr3i_layer *below = &net->layers[l - 1];
+            activate_backward_bias(
+                o->activation, o->activation_param, below->act, next, n, ly->in,
+                below->conv || !params ? NULL : net->grads + below->b_off, beta);
+        } else {
+            /* the input gradient; with no hidden layer, φ is the input */
+            for (size_t i = 0; i < n; i++)
+                for (size_t k = 0; k < W; k++) {
+                    float g = next[i * W + k];
+                    if (L == 1 && grad_features != NULL)
+                        g += grad_features[i * ld_grad_features + k];
+                    if (grad_input != NULL) grad_input[i * ld_grad_input + k] = g;
+                }
+        }
+        float *t = delta;
+        delta = next;
+        next = t;
+    }
+}
+
 dr3_status dr3_net_backward(dr3_net *net, size_t n, const float *grad_out, size_t ld_grad_out,
                             const float *grad_features, size_t ld_grad_features,
                             float *grad_input, size_t ld_grad_input, unsigned flags) {
@@ -579,72 +655,14 @@ dr3_status dr3_net_backward(dr3_net *net, size_t n, const float *grad_out, size_
     if (grad_features != NULL && !dr3i_matrix_finite(grad_features, n, D, ld_grad_features))
         return dr3i_fail(DR3_ERR_NONFINITE, "%s: grad_features contains NaN or Inf", who);
 
-    const dr3_net_options *o = &net->opts;
-    const float beta = (flags & DR3_NET_ACCUMULATE) ? 1.0f : 0.0f;
-    const size_t L = net->num_layers;
-    /* delta holds dL/dZ of the current layer (n × out, stride out) */
-    float *delta = net->delta[0], *next = net->delta[1];
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < O; k++)
-            delta[i * O + k] = grad_out ? grad_out[i * ld_grad_out + k] : 0;
-    /* the bias gradient of a linear layer comes with the pass that makes its delta: here for
-     * the output layer, in activate_backward_bias for the layers below */
-    if (!net->layers[L - 1].conv) {
-        float *gb = net->grads + net->layers[L - 1].b_off;
-        if (beta == 0.0f) memset(gb, 0, O * sizeof(float));
-        for (size_t i = 0; i < n; i++)
-            for (size_t k = 0; k < O; k++) gb[k] += delta[i * O + k];
-    }
-    for (size_t l = L; l-- > 0;) {
-        dr3i_layer *ly = &net->layers[l];
-        const float *x = l > 0 ? net->layers[l - 1].act : net->x0;
-        float *gw = net->grads + ly->w_off, *gb = net->grads + ly->b_off;
-        bool need_dx = !(l == 0 && grad_input == NULL); /* nothing upstream of the input */
-        if (ly->conv) {
-            dr3i_conv2d_src src = {x, NULL, ly->in};
-            unsigned cf = (flags & DR3_NET_ACCUMULATE) ? DR3I_CONV2D_ACCUMULATE : 0u;
-            if (l == 0 && net->cols_kept) cf |= DR3I_CONV2D_REUSE_COLS; /* no second unfold */
-            (void)dr3i_conv2d_backward(&ly->cv, o->threads, n, &src, net->params + ly->w_off,
-                                       delta, ly->out, gw, gb, need_dx ? next : NULL, ly->in,
-                                       cf, net->conv_ws, conv_ws_floats(net));
-            if (l == 0 && need_dx) net->cols_kept = false; /* dcols overwrote them */
-            if (!need_dx) break;
-        } else {
-            /* dW = deltaᵀ X (out × in); db was summed with delta */
-            (void)gb;
-            dr3k_sgemm(o->threads, true, false, ly->out, ly->in, n, 1.0f, delta, ly->out, x,
-                       ly->in, beta, gw, ly->in);
-            if (!need_dx) break;
-            /* dX = delta W (n × in) */
-            dr3k_sgemm(o->threads, false, false, n, ly->in, ly->out, 1.0f, delta, ly->out,
-                       net->params + ly->w_off, ly->in, 0.0f, next, ly->in);
-        }
-        if (l == L - 1 && L > 1 && grad_features != NULL) {
-            /* next is dL/dφ from the head; add the injected feature gradient */
-            for (size_t i = 0; i < n; i++)
-                for (size_t k = 0; k < D; k++)
-                    next[i * D + k] += grad_features[i * ld_grad_features + k];
-        }
-        if (l > 0) {
-            const dr3i_layer *below = &net->layers[l - 1];
-            activate_backward_bias(o->activation, o->activation_param, below->act, next, n,
-                                   ly->in, below->conv ? NULL : net->grads + below->b_off,
-                                   beta);
-        } else {
-            /* the input gradient; with no hidden layer, φ is the input */
-            for (size_t i = 0; i < n; i++)
-                for (size_t k = 0; k < W; k++) {
-                    float g = next[i * W + k];
-                    if (L == 1 && grad_features != NULL)
-                        g += grad_features[i * ld_grad_features + k];
-                    if (grad_input != NULL) grad_input[i * ld_grad_input + k] = g;
-                }
-        }
-        float *t = delta;
-        delta = next;
-        next = t;
-    }
+    backward_core(net, n, grad_out, ld_grad_out, grad_features, ld_grad_features, grad_input,
+                  ld_grad_input, flags, true);
     return DR3_OK;
+}
+
+void dr3i_net_backward_input(dr3_net *net, size_t n, const float *grad_out, size_t ld_grad_out,
+                             float *grad_input, size_t ld_grad_input) {
+    backward_core(net, n, grad_out, ld_grad_out, NULL, 0, grad_input, ld_grad_input, 0, false);
 }
 
 dr3_status dr3_net_copy_params(dr3_net *dst, const dr3_net *src) {
