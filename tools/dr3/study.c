@@ -699,8 +699,8 @@ static double run_raw(const st_table *t, const st_row **ix, size_t g, size_t m, 
 }
 
 /* The normalised score: (R - random) / (ref - random), ref = the better of the logged DQN's
- * last 10% of episodes and the best run of the game (so 1 is reachable and a game whose
- * logging DQN barely beats random does not blow up the scale). */
+ * last 10% of episodes and the best run of the game, c0 sweeps left out (so 1 is reachable and
+ * a game whose logging DQN barely beats random does not blow up the scale). */
 static double normalise(const st_game_info *gi, double r) {
     double den = gi->ref - gi->random;
     return den > 0 ? (r - gi->random) / den : 0;
@@ -711,7 +711,8 @@ static void set_refs(st_table *t, const st_row **ix) {
         double best = isnan(t->games[g].data_last) ? -INFINITY : t->games[g].data_last;
         for (size_t m = 0; m < t->n_methods; m++)
             for (size_t s = 0; s < t->seeds; s++)
-                if (run_complete(t, ix, g, m, s)) {
+                /* runs of a c0 sweep (method+dr3(c0)) do not move the study's scale */
+                if (strstr(t->methods[m], "+dr3(") == NULL && run_complete(t, ix, g, m, s)) {
                     double r = run_raw(t, ix, g, m, s);
                     if (r > best) best = r;
                 }
@@ -773,7 +774,9 @@ static int plot_game(const st_table *t, const st_row **ix, size_t g, const char 
             if (strlen(base_names[j]) == len && strncmp(base_names[j], t->methods[m], len) == 0)
                 base = j;
         int dr3 = strstr(t->methods[m], "+dr3") != NULL;
-        se[ns++] = (svg_series){t->methods[m], x, y, lo, hi, P, (int)base, dr3 ? "6 4" : NULL};
+        /* the study's DR3 dashed, DR3 at a swept c0 (method+dr3(c0)) dotted */
+        const char *dash = strstr(t->methods[m], "+dr3(") ? "2 3" : dr3 ? "6 4" : NULL;
+        se[ns++] = (svg_series){t->methods[m], x, y, lo, hi, P, (int)base, dash};
     }
     if (with_mc && ns > 0 && buf) {
         double *x = buf + ns * P * 4, *y = x + P;
@@ -987,8 +990,14 @@ static int report(const char *const *dirs, size_t n_dirs, const char *out_dir, F
                     strncmp(base_names[j], t.methods[m], len) == 0)
                     base = j;
             int dr3 = strstr(t.methods[m], "+dr3") != NULL;
-            se[ns++] =
-                (svg_series){t.methods[m], x, y, lo, hi, P, (int)base, dr3 ? "6 4" : NULL};
+            se[ns++] = (svg_series){t.methods[m],
+                                    x,
+                                    y,
+                                    lo,
+                                    hi,
+                                    P,
+                                    (int)base,
+                                    strstr(t.methods[m], "+dr3(") ? "2 3" : dr3 ? "6 4" : NULL};
         }
         snprintf(path, sizeof path, "%s/minatar-iqm-return.svg", out_dir);
         if (ns > 0)
