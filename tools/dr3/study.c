@@ -965,12 +965,14 @@ static int report(const char *const *dirs, size_t n_dirs, const char *out_dir, F
                 fprintf(dst[d], "%-10s %6zu %8.3f [%6.3f, %6.3f] %8.3f [%6.3f, %6.3f]\n", "all",
                         pool_n[0], pt[0], lo[0], hi[0], pt[1], lo[1], hi[1]);
     }
-    /* IQM curves over training: every method with and without DR3 */
+    /* IQM curves over training: every method with and without DR3 (at the study's c0) */
     {
         svg_series se[ST_MAX_REPORT_METHODS];
         size_t ns = 0;
         double *buf = malloc(sizeof(double) * M * P * 4);
         for (size_t m = 0; m < M && buf && sc; m++) {
+            /* c0-sweep variants usually cover a subset of the games: not in the IQM plot */
+            if (strstr(t.methods[m], "+dr3(") != NULL) continue;
             double *x = buf + ns * P * 4, *y = x + P, *lo = y + P, *hi = lo + P;
             size_t G = 0, runs = 0;
             int ok = 1;
