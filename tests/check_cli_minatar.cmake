@@ -71,3 +71,35 @@ if(NOT EXISTS ${WORK}/r/summary.txt OR NOT EXISTS ${WORK}/r/minatar-iqm-return.s
   message(FATAL_ERROR "--from did not write the report")
 endif()
 run(1 ${DR3} demo --suite minatar --from ${WORK}/nothing --out ${WORK}/r)
+# --from also takes metrics.csv files (docs/figures/minatar-metrics.csv and the games file
+# beside it), combined with directories
+file(COPY_FILE ${WORK}/q/metrics.csv ${WORK}/old-metrics.csv)
+file(COPY_FILE ${WORK}/q/games.csv ${WORK}/old-games.csv)
+run(0 ${DR3} demo --suite minatar --from ${WORK}/old-metrics.csv --out ${WORK}/rf)
+file(READ ${WORK}/r/summary.txt from_dir)
+file(READ ${WORK}/rf/summary.txt from_file)
+if(NOT from_dir STREQUAL from_file)
+  message(FATAL_ERROR "--from FILE and --from DIR differ:\n${from_dir}\n${from_file}")
+endif()
+# a DR3 variant at another c0 is named for it and reported beside the study's variants,
+# without being paired with the method in the IQM table
+run(0 ${DR3} demo --suite minatar --quick --methods sarsa --variants dr3 --c0 0.001
+    --out ${WORK}/c --cache ${WORK}/cache)
+file(STRINGS ${WORK}/c/metrics.csv swept REGEX "^breakout,sarsa\\+dr3\\(0\\.001\\),")
+list(LENGTH swept n_swept)
+if(NOT n_swept EQUAL 5)
+  message(FATAL_ERROR "the c0 = 0.001 run's rows are not named sarsa+dr3(0.001): ${swept}")
+endif()
+run(0 ${DR3} demo --suite minatar --from ${WORK}/old-metrics.csv,${WORK}/c --out ${WORK}/rc)
+if(NOT OUT MATCHES "\nsarsa\\+dr3\\(0\\.001\\) +1 " OR NOT OUT MATCHES "\nsarsa +1x1 ")
+  message(FATAL_ERROR "the combined report lacks the swept variant or the IQM pair:\n${OUT}")
+endif()
+# --games all: every game, end to end, at a toy size
+run(0 ${DR3} demo --suite minatar --games all --seeds 1 --methods sarsa --variants plain
+    --collect 200 --subset 100 --steps 4 --bc-steps 2 --eval-size 64 --eval-episodes 1
+    --eval-max-steps 20 --out ${WORK}/all --cache ${WORK}/cache)
+file(STRINGS ${WORK}/all/games.csv games_rows)
+list(LENGTH games_rows n_games_rows)
+if(NOT n_games_rows EQUAL 6)
+  message(FATAL_ERROR "--games all did not run the five games:\n${games_rows}")
+endif()

@@ -25,7 +25,9 @@
 
 int cmd_demo_minatar(int argc, char **argv);
 
-enum { ST_MAX_GAMES = 5, ST_MAX_METHODS = 12, ST_MAX_DATASETS = 8 };
+/* ST_MAX_METHODS: what one run trains (6 methods x 2 variants); a report reads up to
+ * ST_MAX_REPORT_METHODS (c0 sweeps add variants named like dqn+dr3(0.001)). */
+enum { ST_MAX_GAMES = 5, ST_MAX_METHODS = 12, ST_MAX_REPORT_METHODS = 32, ST_MAX_DATASETS = 8 };
 
 /* ---- configuration ------------------------------------------------------------------ */
 
@@ -58,7 +60,11 @@ static int add_base(st_config *c, const char *base) {
         if (!(c->variants >> with & 1)) continue;
         st_method *m = &c->methods[c->n_methods++];
         memset(m, 0, sizeof *m);
-        snprintf(m->name, sizeof m->name, "%s%s", base, with ? "+dr3" : "");
+        /* DR3 at a c0 other than the study's 0.01 is named for it: dqn+dr3(0.001) */
+        if (with && c->c0 != 0.01)
+            snprintf(m->name, sizeof m->name, "%s+dr3(%g)", base, c->c0);
+        else
+            snprintf(m->name, sizeof m->name, "%s%s", base, with ? "+dr3" : "");
         m->backup = k == 0   ? DR3_BACKUP_SARSA
                     : k == 1 ? DR3_BACKUP_EXPECTED
                     : k == 2 ? DR3_BACKUP_SAMPLED
@@ -549,13 +555,29 @@ typedef struct st_table {
     size_t n, cap;
     st_game_info games[ST_MAX_GAMES];
     size_t n_games;
-    char methods[ST_MAX_METHODS][32];
+    char methods[ST_MAX_REPORT_METHODS][32];
     size_t n_methods, seeds, points;
 } st_table;
 
+/* Reads an output directory's metrics.csv and games.csv, or, when `dir` names a file (such
+ * as docs/figures/minatar-metrics.csv), that file and the games file beside it whose name
+ * has its last "metrics" replaced by "games". */
 static int read_metrics(const char *dir, st_table *t) {
-    char path[1024], line[1024];
-    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    char path[1024], gpath[1024], line[1024];
+    struct stat sb;
+    if (stat(dir, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        snprintf(path, sizeof path, "%s", dir);
+        const char *slash = strrchr(dir, '/'), *key = NULL;
+        for (const char *p = slash ? slash : dir; (p = strstr(p, "metrics")) != NULL; p++)
+            key = p;
+        if (key != NULL)
+            snprintf(gpath, sizeof gpath, "%.*sgames%s", (int)(key - dir), dir, key + 7);
+        else
+            gpath[0] = 0;
+    } else {
+        snprintf(path, sizeof path, "%s/metrics.csv", dir);
+        snprintf(gpath, sizeof gpath, "%s/games.csv", dir);
+    }
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         fprintf(stderr, "dr3 demo: cannot read '%s'\n", path);
@@ -589,8 +611,7 @@ static int read_metrics(const char *dir, st_table *t) {
         t->rows[t->n++] = r;
     }
     fclose(f);
-    snprintf(path, sizeof path, "%s/games.csv", dir);
-    f = fopen(path, "r");
+    f = gpath[0] ? fopen(gpath, "r") : NULL;
     if (f == NULL) return 0; /* a study still running: its games are added by index_table */
     if (fgets(line, sizeof line, f) == NULL) line[0] = 0;
     while (fgets(line, sizeof line, f) != NULL && t->n_games < ST_MAX_GAMES) {
@@ -629,7 +650,7 @@ static const st_row **index_table(st_table *t) {
         }
         size_t m = 0;
         while (m < t->n_methods && strcmp(t->methods[m], r->method) != 0) m++;
-        if (m == t->n_methods && m < ST_MAX_METHODS)
+        if (m == t->n_methods && m < ST_MAX_REPORT_METHODS)
             snprintf(t->methods[t->n_methods++], 32, "%s", r->method);
         if (r->seed + 1 > seeds) seeds = r->seed + 1;
         if (r->step > max_step) max_step = r->step;
@@ -678,8 +699,8 @@ static double run_raw(const st_table *t, const st_row **ix, size_t g, size_t m, 
 }
 
 /* The normalised score: (R - random) / (ref - random), ref = the better of the logged DQN's
- * last 10% of episodes and the best run of the game (so 1 is reachable and a game whose
- * logging DQN barely beats random does not blow up the scale). */
+ * last 10% of episodes and the best run of the game, c0 sweeps left out (so 1 is reachable and
+ * a game whose logging DQN barely beats random does not blow up the scale). */
 static double normalise(const st_game_info *gi, double r) {
     double den = gi->ref - gi->random;
     return den > 0 ? (r - gi->random) / den : 0;
@@ -690,7 +711,8 @@ static void set_refs(st_table *t, const st_row **ix) {
         double best = isnan(t->games[g].data_last) ? -INFINITY : t->games[g].data_last;
         for (size_t m = 0; m < t->n_methods; m++)
             for (size_t s = 0; s < t->seeds; s++)
-                if (run_complete(t, ix, g, m, s)) {
+                /* runs of a c0 sweep (method+dr3(c0)) do not move the study's scale */
+                if (strstr(t->methods[m], "+dr3(") == NULL && run_complete(t, ix, g, m, s)) {
                     double r = run_raw(t, ix, g, m, s);
                     if (r > best) best = r;
                 }
@@ -724,7 +746,7 @@ static double f_ret(const st_row *r) { return r->ret; }
 static int plot_game(const st_table *t, const st_row **ix, size_t g, const char *dir,
                      const char *what, const char *ylabel, field_fn f, int log_y, int with_mc) {
     size_t P = t->points, M = t->n_methods, S = t->seeds;
-    svg_series se[ST_MAX_METHODS + 1];
+    svg_series se[ST_MAX_REPORT_METHODS + 1];
     double *buf = malloc(sizeof(double) * (M + 1) * P * 4), *v = malloc(sizeof(double) * S);
     size_t ns = 0;
     for (size_t m = 0; m < M && buf && v; m++) {
@@ -752,7 +774,9 @@ static int plot_game(const st_table *t, const st_row **ix, size_t g, const char 
             if (strlen(base_names[j]) == len && strncmp(base_names[j], t->methods[m], len) == 0)
                 base = j;
         int dr3 = strstr(t->methods[m], "+dr3") != NULL;
-        se[ns++] = (svg_series){t->methods[m], x, y, lo, hi, P, (int)base, dr3 ? "6 4" : NULL};
+        /* the study's DR3 dashed, DR3 at a swept c0 (method+dr3(c0)) dotted */
+        const char *dash = strstr(t->methods[m], "+dr3(") ? "2 3" : dr3 ? "6 4" : NULL;
+        se[ns++] = (svg_series){t->methods[m], x, y, lo, hi, P, (int)base, dash};
     }
     if (with_mc && ns > 0 && buf) {
         double *x = buf + ns * P * 4, *y = x + P;
@@ -844,7 +868,7 @@ static int report(const char *const *dirs, size_t n_dirs, const char *out_dir, F
                     "\n%s: random policy %.2f, logged DQN %.2f over all episodes, %.2f over "
                     "the last 10%%; normalised score 1 = %.2f\n",
                     gi->game, gi->random, gi->data_mean, gi->data_last, gi->ref);
-            fprintf(dst[d], "%-14s %5s %16s %14s %12s %9s %15s %13s %13s\n", "method", "seeds",
+            fprintf(dst[d], "%-20s %5s %16s %14s %12s %9s %15s %13s %13s\n", "method", "seeds",
                     "phi.phi' growth", "final phi.phi'", "final cos", "srank", "final Q (MC)",
                     "return avg", "return end");
             for (size_t m = 0; m < M; m++) {
@@ -878,7 +902,7 @@ static int report(const char *const *dirs, size_t n_dirs, const char *out_dir, F
                     snprintf(cell[4], 40, "%.2f (%.2f)", c[4][0], mcv / (double)k);
                     snprintf(cell[5], 40, "%.2f +-%.2f", c[5][0], c[5][1]);
                     snprintf(cell[6], 40, "%.2f +-%.2f", c[6][0], c[6][1]);
-                    fprintf(dst[d], "%-14s %5zu %16s %14s %12s %9s %15s %13s %13s\n",
+                    fprintf(dst[d], "%-20s %5zu %16s %14s %12s %9s %15s %13s %13s\n",
                             t.methods[m], k, cell[0], cell[1], cell[2], cell[3], cell[4],
                             cell[5], cell[6]);
                 }
@@ -902,7 +926,11 @@ static int report(const char *const *dirs, size_t n_dirs, const char *out_dir, F
         fprintf(dst[d], "%-10s %6s %26s %26s\n", "method", "runs", "without DR3", "with DR3");
     }
     for (size_t m = 0; m + 1 < M && sc && pool_a && pool_b; m++) {
-        if (strstr(t.methods[m], "+dr3") != NULL || strstr(t.methods[m + 1], "+dr3") == NULL)
+        /* pairs: a method and its DR3 variant at the study's c0 (named method+dr3) */
+        size_t len = strlen(t.methods[m]);
+        if (strstr(t.methods[m], "+dr3") != NULL ||
+            strncmp(t.methods[m + 1], t.methods[m], len) != 0 ||
+            strcmp(t.methods[m + 1] + len, "+dr3") != 0)
             continue;
         double pt[2], lo[2], hi[2];
         size_t G[2], runs[2];
@@ -937,12 +965,14 @@ static int report(const char *const *dirs, size_t n_dirs, const char *out_dir, F
                 fprintf(dst[d], "%-10s %6zu %8.3f [%6.3f, %6.3f] %8.3f [%6.3f, %6.3f]\n", "all",
                         pool_n[0], pt[0], lo[0], hi[0], pt[1], lo[1], hi[1]);
     }
-    /* IQM curves over training: every method with and without DR3 */
+    /* IQM curves over training: every method with and without DR3 (at the study's c0) */
     {
-        svg_series se[ST_MAX_METHODS];
+        svg_series se[ST_MAX_REPORT_METHODS];
         size_t ns = 0;
         double *buf = malloc(sizeof(double) * M * P * 4);
         for (size_t m = 0; m < M && buf && sc; m++) {
+            /* c0-sweep variants usually cover a subset of the games: not in the IQM plot */
+            if (strstr(t.methods[m], "+dr3(") != NULL) continue;
             double *x = buf + ns * P * 4, *y = x + P, *lo = y + P, *hi = lo + P;
             size_t G = 0, runs = 0;
             int ok = 1;
@@ -962,8 +992,14 @@ static int report(const char *const *dirs, size_t n_dirs, const char *out_dir, F
                     strncmp(base_names[j], t.methods[m], len) == 0)
                     base = j;
             int dr3 = strstr(t.methods[m], "+dr3") != NULL;
-            se[ns++] =
-                (svg_series){t.methods[m], x, y, lo, hi, P, (int)base, dr3 ? "6 4" : NULL};
+            se[ns++] = (svg_series){t.methods[m],
+                                    x,
+                                    y,
+                                    lo,
+                                    hi,
+                                    P,
+                                    (int)base,
+                                    strstr(t.methods[m], "+dr3(") ? "2 3" : dr3 ? "6 4" : NULL};
         }
         snprintf(path, sizeof path, "%s/minatar-iqm-return.svg", out_dir);
         if (ns > 0)
@@ -1040,7 +1076,8 @@ int cmd_demo_minatar(int argc, char **argv) {
         {"quick", 'b', &quick,
          "a tiny end-to-end check (breakout, 1 seed, well under a minute)"},
         {"games", 's', &games,
-         "comma list of breakout, freeway, asterix, space_invaders, seaquest (breakout)"},
+         "comma list of breakout, freeway, asterix, space_invaders, seaquest, or all "
+         "(breakout)"},
         {"methods", 's', &methods,
          "comma list of sarsa, expected, sampled, dqn, rem, cql; each runs with and without "
          "DR3 (all)"},
@@ -1071,8 +1108,8 @@ int cmd_demo_minatar(int argc, char **argv) {
          "(2500)"},
         {"workers", 'u', &workers, "seeds trained in parallel, one thread each (2)"},
         {"from", 's', &from,
-         "comma list of earlier output directories: redo the report from their CSVs (no "
-         "training)"},
+         "comma list of earlier output directories or metrics.csv files (games.csv beside "
+         "them): redo the report from their CSVs (no training)"},
     };
     int rc = cli_parse("demo", "--suite minatar [options]", argc, argv, 2, opts,
                        sizeof opts / sizeof opts[0]);
@@ -1105,6 +1142,9 @@ int cmd_demo_minatar(int argc, char **argv) {
         fprintf(stderr, "dr3 demo: --variants must be both, plain or dr3\n");
         return CLI_USAGE;
     }
+    c.c0 = c0; /* names the DR3 variants of a c0 other than 0.01 */
+    if (games != NULL && strcmp(games, "all") == 0)
+        games = "breakout,freeway,asterix,space_invaders,seaquest";
     if (each_item(games ? games : "breakout", add_game, &c) != 0 ||
         each_item(methods, add_base, &c) != 0) {
         fprintf(stderr, "dr3 demo: unknown game or method in --games/--methods\n");
