@@ -7,6 +7,8 @@
 #define DR3_EXPERIMENTAL 1
 #include "testutil.h"
 
+#include <dr3/sys/continuous.h>
+
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -581,6 +583,48 @@ static void test_determinism_threads_no_alloc(void **state) {
     dr3_replay_free(r);
 }
 
+/* A plugin regularizer that adds nothing: it makes the learner run its two critics one
+ * after the other (plugins need not be thread-safe), which is the reference here. */
+static int zero_reg(void *payload, const dr3_ac_reg_view *v, float *loss,
+                    const dr3_ac_reg_grads *g) {
+    (void)payload;
+    (void)v;
+    (void)g;
+    *loss = 0.0f;
+    return 0;
+}
+
+/* With 2 threads the twin critics' passes (and their forwards for the targets and the
+ * actor) run at the same time, one per thread: every bit of the learner (networks,
+ * optimizers, α, α′) equals the passes run one after the other. */
+static void test_parallel_critics_same_bits(void **state) {
+    (void)state;
+    dr3_replay *r = make_replay(400, 9);
+    for (int algo = 0; algo <= DR3_AC_CQL; algo++) {
+        dr3_ac_options o = base_options((dr3_ac_algo)algo);
+        o.threads = 2;
+        o.dr3_coef = 0.05f;
+        dr3_ac_learner *par = make(&o), *seq = make(&o);
+        dr3_ac_regularizer_vtable vt = DR3_AC_REGULARIZER_VTABLE_INIT;
+        vt.name = "zero";
+        vt.apply = zero_reg;
+        assert_int_equal(dr3_ac_learner_add_regularizer(seq, &vt, NULL), DR3_OK);
+        for (int t = 0; t < 5; t++) {
+            dr3_ac_metrics m1 = DR3_AC_METRICS_INIT, m2 = DR3_AC_METRICS_INIT;
+            assert_int_equal(dr3_ac_learner_step(par, r, &m1), DR3_OK);
+            assert_int_equal(dr3_ac_learner_step(seq, r, &m2), DR3_OK);
+            assert_true(m1.critic_loss == m2.critic_loss && m1.feature_dot == m2.feature_dot);
+        }
+        snapshot x = snap(par), y = snap(seq);
+        assert_true(same(&x, &y));
+        free(x.p);
+        free(y.p);
+        dr3_ac_learner_free(par);
+        dr3_ac_learner_free(seq);
+    }
+    dr3_replay_free(r);
+}
+
 /* ---- acting -------------------------------------------------------------------------------
  */
 
@@ -878,6 +922,7 @@ int main(void) {
         cmocka_unit_test(test_tanh_gauss_logprob_and_temperature),
         cmocka_unit_test(test_dr3_gradient_both_features),
         cmocka_unit_test(test_determinism_threads_no_alloc),
+        cmocka_unit_test(test_parallel_critics_same_bits),
         cmocka_unit_test(test_act),
         cmocka_unit_test(test_checkpoint_resume),
         cmocka_unit_test(test_refused_update_changes_nothing),

@@ -156,18 +156,46 @@ void dr3_ac_learner_free(dr3_ac_learner *l) {
     dr3_optim_free(l->pi_opt);
     dr3_optim_free(l->alpha_opt);
     dr3_optim_free(l->cql_opt);
-    float *bufs[] = {l->low,           l->high,          l->big_obs,
-                     l->big_act,       l->q_out,         l->q_gout,
-                     l->q_gfeat,       l->q_ginput,      l->y,
-                     l->qt_min,        l->qt_vals,       l->v_next,
-                     l->next_logp,     l->pi_out_next,   l->pi_out,
-                     l->pi_gout,       l->a_tilde,       l->u_tilde,
-                     l->logp,          l->g_a,           l->data_act,
-                     l->data_next_act, l->cql_logp,      l->cql_grad_q,
-                     l->discount,      l->d_eps_next,    l->d_eps_actor,
-                     l->d_cql_uniform, l->d_cql_eps_obs, l->d_cql_eps_next,
-                     l->d_td3_noise,   l->r_obs,         l->r_next_obs,
-                     l->r_act,         l->r_next_act,    l->r_rew,
+    float *bufs[] = {l->low,
+                     l->high,
+                     l->big_obs,
+                     l->big_act,
+                     l->q_out,
+                     l->q_gout,
+                     l->q_gfeat,
+                     l->q_ginput,
+                     l->y,
+                     l->qt_min,
+                     l->qt_vals,
+                     l->v_next,
+                     l->next_logp,
+                     l->pi_out_next,
+                     l->pi_out,
+                     l->pi_gout,
+                     l->a_tilde,
+                     l->u_tilde,
+                     l->logp,
+                     l->g_a,
+                     l->data_act,
+                     l->data_next_act,
+                     l->cql_logp,
+                     l->cql_grad_q,
+                     l->q_out2,
+                     l->q_gout2,
+                     l->q_gfeat2,
+                     l->cql_grad_q2,
+                     l->discount,
+                     l->d_eps_next,
+                     l->d_eps_actor,
+                     l->d_cql_uniform,
+                     l->d_cql_eps_obs,
+                     l->d_cql_eps_next,
+                     l->d_td3_noise,
+                     l->r_obs,
+                     l->r_next_obs,
+                     l->r_act,
+                     l->r_next_act,
+                     l->r_rew,
                      l->r_disc};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) dr3i_free(&a, bufs[i]);
     dr3i_free(&a, l->r_term);
@@ -275,6 +303,12 @@ dr3_status dr3i_ac_create(dr3_ac_learner **out, const dr3_ac_options *opts, cons
     l->data_next_act = alloc_floats(l, n, A, &st);
     l->cql_logp = alloc_floats(l, 2 * N + 1, n, &st);
     l->cql_grad_q = alloc_floats(l, 3 * N + 1, n, &st);
+    if (l->nq == 2) {
+        l->q_out2 = alloc_floats(l, rows, 1, &st);
+        l->q_gout2 = alloc_floats(l, rows, 1, &st);
+        l->q_gfeat2 = alloc_floats(l, 2 * n, fd, &st);
+        l->cql_grad_q2 = alloc_floats(l, 3 * N + 1, n, &st);
+    }
     l->discount = alloc_floats(l, n, 1, &st);
     l->d_eps_next = alloc_floats(l, n, A, &st);
     l->d_eps_actor = alloc_floats(l, n, A, &st);

@@ -76,7 +76,10 @@ struct dr3_ac_learner {
     float *data_act, *data_next_act; /* normalised a and a' (n × adim) */
     float *cql_logp;                 /* 2 N n: log-probs of the CQL policy actions */
     float *cql_grad_q;               /* 3 N n: softmax weights of one critic */
-    float *discount;                 /* n */
+    /* the second critic's own copies of q_out, q_gout, q_gfeat and cql_grad_q (twin critics
+     * only), so that the two critics' passes can run at the same time (step.c) */
+    float *q_out2, *q_gout2, *q_gfeat2, *cql_grad_q2;
+    float *discount; /* n */
     /* draws made by the learner when the batch does not supply them */
     float *d_eps_next, *d_eps_actor, *d_cql_uniform, *d_cql_eps_obs, *d_cql_eps_next,
         *d_td3_noise;

@@ -6,6 +6,7 @@
  * gradient is computed from the parameters before the step; nothing is written to a parameter,
  * optimizer state or generator until all of them are finite. */
 #include "ac_internal.h"
+#include "../kernels/kernels.h"
 #include "../net/net_internal.h"
 #include "../optim/optim_internal.h"
 
@@ -198,15 +199,54 @@ static dr3_status next_actions(dr3_ac_learner *l, const step_in *in) {
     return dr3i_fail(DR3_ERR_INTERNAL, "dr3_ac_learner_step: unknown algorithm");
 }
 
+/* The same forward through both critics (or both target critics) at once, one per thread
+ * of libdr3's pool, when there are two and more than one thread: the nets share nothing, so
+ * the bits are those of the two forwards one after the other. A failure (which only
+ * non-finite inputs cause) reruns them on the caller's thread, where the message is read. */
+typedef struct twin_forward {
+    dr3_net *net[2];
+    size_t n, ld_obs, A;
+    const float *obs, *act;
+    float *out[2];
+    dr3_status st[2];
+} twin_forward;
+
+static void twin_forward_slice(void *ctx, int j) {
+    twin_forward *t = ctx;
+    t->st[j] =
+        dr3_net_forward(t->net[j], t->n, t->obs, t->ld_obs, t->act, t->A, t->out[j], 1, NULL);
+}
+
+static dr3_status forward_critics(const dr3_ac_learner *l, size_t nq, twin_forward *t) {
+    /* (with a plugin regularizer the critics' passes run one after the other, and so do
+     * these: test_ac compares the two ways bit for bit) */
+    if (nq == 2 && l->o.threads > 1 && l->nreg == 0) {
+        t->st[0] = t->st[1] = DR3_OK;
+        dr3k_parallel_for(2, twin_forward_slice, t);
+        if (t->st[0] == DR3_OK && t->st[1] == DR3_OK) return DR3_OK;
+    }
+    for (size_t j = 0; j < nq; j++) {
+        dr3_status st = dr3_net_forward(t->net[j], t->n, t->obs, t->ld_obs, t->act, t->A,
+                                        t->out[j], 1, NULL);
+        if (st != DR3_OK) return st;
+    }
+    return DR3_OK;
+}
+
 /* y = r + d·V(s′): the built-in V = min_j Q̄_j(s′, a′) − α log π(a′|s′), or a plugin's. */
 static dr3_status targets(dr3_ac_learner *l, const step_in *in, float alpha, const char *who) {
     const size_t n = in->n, A = l->adim;
     const float *a_next = l->big_act + row_next(n) * A;
-    for (size_t j = 0; j < l->nq; j++) {
-        dr3_status st = dr3_net_forward(l->qt[j], n, in->next_obs, in->ld_next_obs, a_next, A,
-                                        l->qt_vals + j * n, 1, NULL);
-        if (st != DR3_OK) return st;
-    }
+    twin_forward tf = {{l->qt[0], l->nq == 2 ? l->qt[1] : NULL},
+                       n,
+                       in->ld_next_obs,
+                       A,
+                       in->next_obs,
+                       a_next,
+                       {l->qt_vals, l->qt_vals + n},
+                       {DR3_OK, DR3_OK}};
+    dr3_status fst = forward_critics(l, l->nq, &tf);
+    if (fst != DR3_OK) return fst;
     const bool ent =
         (l->o.algo == DR3_AC_SAC || l->o.algo == DR3_AC_CQL) && l->o.backup_entropy;
     if (l->has_backup) {
@@ -272,10 +312,15 @@ static dr3_status actor_loss(dr3_ac_learner *l, const step_in *in, float alpha, 
     const bool gaussian = l->o.algo != DR3_AC_TD3BC;
     const size_t nq = gaussian ? l->nq : 1;
     dr3_status st;
-    for (size_t j = 0; j < nq; j++)
-        if ((st = dr3_net_forward(l->q[j], n, in->obs, in->ld_obs, l->a_tilde, A, l->q_pi[j], 1,
-                                  NULL)) != DR3_OK)
-            return st;
+    twin_forward tf = {{l->q[0], nq == 2 ? l->q[1] : NULL},
+                       n,
+                       in->ld_obs,
+                       A,
+                       in->obs,
+                       l->a_tilde,
+                       {l->q_pi[0], nq == 2 ? l->q_pi[1] : NULL},
+                       {DR3_OK, DR3_OK}};
+    if ((st = forward_critics(l, nq, &tf)) != DR3_OK) return st;
     memset(l->g_a, 0, n * A * sizeof(float));
     float lambda = 0;
     if (!gaussian) {
@@ -349,8 +394,21 @@ typedef struct critic_out {
 /* Zeroes the rows of q_gfeat that a critic pass writes ([s, a] and [s′, a′]), so that the
  * buffer is all zero between passes whatever the batch size (the CQL rows are never
  * written). */
-static void clear_gfeat(dr3_ac_learner *l, size_t n, size_t fd) {
-    memset(l->q_gfeat, 0, 2 * n * fd * sizeof(float));
+/* The scratch one critic's pass writes: the first critic's in the learner's main buffers,
+ * the second's in copies of its own, so that the two passes may run at the same time. */
+typedef struct critic_bufs {
+    float *q_out, *q_gout, *q_gfeat, *cql_grad_q;
+} critic_bufs;
+
+static critic_bufs bufs_of(dr3_ac_learner *l, size_t j) {
+    critic_bufs cb = {l->q_out, l->q_gout, l->q_gfeat, l->cql_grad_q};
+    if (j == 1 && l->q_out2 != NULL)
+        cb = (critic_bufs){l->q_out2, l->q_gout2, l->q_gfeat2, l->cql_grad_q2};
+    return cb;
+}
+
+static void clear_gfeat(const critic_bufs *cb, size_t n, size_t fd) {
+    memset(cb->q_gfeat, 0, 2 * n * fd * sizeof(float));
 }
 
 /* DR3's c0 · mean_i φ_i·φ′_i and its gradient added to gphi and gnext, with the arithmetic
@@ -381,6 +439,7 @@ static float dr3_term(size_t n, size_t fd, const float *phi, const float *phin, 
  * accumulated onto the first, so that only 2n rows carry a feature gradient. */
 static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, float cql_w,
                               critic_out *co, const char *who) {
+    const critic_bufs cbs = bufs_of(l, j), *cb = &cbs;
     const size_t n = in->n, A = l->adim, N = l->ncql, RD = row_data(n), RN = row_next(n);
     const size_t D = l->obs_dim, fd = dr3_net_feature_dim(l->q[j]);
     const float c0 = l->o.dr3_coef;
@@ -394,17 +453,17 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
     memset(co, 0, sizeof *co);
     /* CQL(H): T·logsumexp(x/T) over uniform (+|A| log 2), π(s) and π(s′) (− log π) actions */
     if (N > 0) {
-        if ((st = dr3_net_forward(l->q[j], RD, l->big_obs, D, l->big_act, A, l->q_out, 1,
+        if ((st = dr3_net_forward(l->q[j], RD, l->big_obs, D, l->big_act, A, cb->q_out, 1,
                                   NULL)) != DR3_OK)
             goto done;
         const float T = l->o.cql_temperature, rand_density = (float)A * LOG2;
         for (size_t i = 0; i < n; i++) {
             const size_t base = row_cql(n) + i * 3 * N;
-            float *x = l->cql_grad_q; /* 3N scratch values of row i */
+            float *x = cb->cql_grad_q; /* 3N scratch values of row i */
             float m = -INFINITY;
             for (size_t g = 0; g < 3; g++)
                 for (size_t k = 0; k < N; k++) {
-                    float q = l->q_out[base + g * N + k];
+                    float q = cb->q_out[base + g * N + k];
                     float v = g == 0 ? q + rand_density
                                      : q - l->cql_logp[(g == 1 ? 0 : N * n) + i * N + k];
                     x[g * N + k] = v / T;
@@ -414,37 +473,37 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
             for (size_t t = 0; t < 3 * N; t++) s += exp((double)(x[t] - m));
             lse_sum += T * ((double)m + log(s));
             for (size_t t = 0; t < 3 * N; t++)
-                l->q_gout[base + t] = cql_w * (float)(exp((double)(x[t] - m)) / s) / (float)n;
+                cb->q_gout[base + t] = cql_w * (float)(exp((double)(x[t] - m)) / s) / (float)n;
         }
-        if ((st = dr3_net_backward(l->q[j], RD, l->q_gout, 1, NULL, 0, NULL, 0, 0)) != DR3_OK)
+        if ((st = dr3_net_backward(l->q[j], RD, cb->q_gout, 1, NULL, 0, NULL, 0, 0)) != DR3_OK)
             goto done;
         acc = DR3_NET_ACCUMULATE;
     }
     if (!next_grad) {
         const float *p = NULL;
         if ((st = dr3_net_forward(l->q[j], n, l->big_obs + RN * D, D, l->big_act + RN * A, A,
-                                  l->q_out + RN, 1, &p)) != DR3_OK)
+                                  cb->q_out + RN, 1, &p)) != DR3_OK)
             goto done;
-        float *keep = l->q_gfeat + n * fd; /* scratch: no feature gradient this pass */
+        float *keep = cb->q_gfeat + n * fd; /* scratch: no feature gradient this pass */
         memcpy(keep, p, n * fd * sizeof(float));
         phin = keep;
     }
     if ((st = dr3_net_forward(l->q[j], next_grad ? 2 * n : n, l->big_obs + RD * D, D,
-                              l->big_act + RD * A, A, l->q_out + RD, 1, &phi)) != DR3_OK)
+                              l->big_act + RD * A, A, cb->q_out + RD, 1, &phi)) != DR3_OK)
         goto done;
     if (next_grad) phin = phi + n * fd;
     /* TD */
     for (size_t i = 0; i < n; i++) {
-        float d = l->q_out[RD + i] - l->y[i];
+        float d = cb->q_out[RD + i] - l->y[i];
         co->td += (double)d * d;
-        co->q_mean += l->q_out[RD + i];
-        l->q_gout[RD + i] = 2.0f * d / (float)n;
-        l->q_gout[RN + i] = 0.0f;
+        co->q_mean += cb->q_out[RD + i];
+        cb->q_gout[RD + i] = 2.0f * d / (float)n;
+        cb->q_gout[RN + i] = 0.0f;
     }
     co->td /= (double)n;
     co->q_mean /= (double)n;
     if (N > 0) {
-        for (size_t i = 0; i < n; i++) l->q_gout[RD + i] -= cql_w / (float)n;
+        for (size_t i = 0; i < n; i++) cb->q_gout[RD + i] -= cql_w / (float)n;
         co->cql = lse_sum / (double)n - co->q_mean;
     }
     /* φ·φ′ for the metrics */
@@ -463,13 +522,13 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
     co->norm /= (double)n;
     co->cos /= (double)n;
     if (!next_grad) {
-        st = dr3_net_backward(l->q[j], n, l->q_gout + RD, 1, NULL, 0, NULL, 0, acc);
+        st = dr3_net_backward(l->q[j], n, cb->q_gout + RD, 1, NULL, 0, NULL, 0, acc);
         goto done;
     }
     /* DR3 on φ_j(s, a)·φ_j(s′, a′), through both */
-    clear_gfeat(l, n, fd);
+    clear_gfeat(cb, n, fd);
     if (c0 > 0) {
-        co->dr3 = dr3_term(n, fd, phi, phin, c0, l->q_gfeat, l->q_gfeat + n * fd);
+        co->dr3 = dr3_term(n, fd, phi, phin, c0, cb->q_gfeat, cb->q_gfeat + n * fd);
     }
     /* plugin regularizers add their loss and gradients on top */
     for (size_t r = 0; r < l->nreg; r++) {
@@ -481,8 +540,8 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
         v.feature_dim = fd;
         v.phi = phi;
         v.phi_next = phin;
-        v.q = l->q_out + RD;
-        v.q_next = l->q_out + RN;
+        v.q = cb->q_out + RD;
+        v.q_next = cb->q_out + RN;
         v.targets = l->y;
         v.obs_dim = D;
         v.action_dim = A;
@@ -490,8 +549,8 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
         v.actions = l->big_act + RD * A;
         v.next_obs = l->big_obs + RN * D;
         v.next_actions = l->big_act + RN * A;
-        dr3_ac_reg_grads g = {DR3_AC_REG_GRADS_VERSION, l->q_gfeat, l->q_gfeat + n * fd,
-                              l->q_gout + RD, l->q_gout + RN};
+        dr3_ac_reg_grads g = {DR3_AC_REG_GRADS_VERSION, cb->q_gfeat, cb->q_gfeat + n * fd,
+                              cb->q_gout + RD, cb->q_gout + RN};
         float loss = 0;
         unsigned long mark = dr3i_error_mark();
         const char *name = l->reg[r].name ? l->reg[r].name : "(unnamed)";
@@ -508,10 +567,41 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
         l->reg_loss_step[r] += loss;
         co->reg += loss;
     }
-    st = dr3_net_backward(l->q[j], 2 * n, l->q_gout + RD, 1, l->q_gfeat, fd, NULL, 0, acc);
+    st = dr3_net_backward(l->q[j], 2 * n, cb->q_gout + RD, 1, cb->q_gfeat, fd, NULL, 0, acc);
 done:
-    clear_gfeat(l, n, fd);
+    clear_gfeat(cb, n, fd);
     return st;
+}
+
+/* Twin critics with more than one thread and no plugin regularizer: the two critics'
+ * passes run at the same time, one per thread of libdr3's pool (each critic's products then
+ * run whole on its thread instead of being cut in two, and its element-wise passes run in
+ * parallel too). They share nothing they write (bufs_of), so the results are the bits of
+ * the passes run one after the other. Returns false when it did not run them (then the
+ * caller does, one after the other) or when one of them failed: the caller then reruns
+ * both on its own thread, which fails the same way and leaves the message where the
+ * caller reads it. Plugins are left out because a user's callback need not be
+ * thread-safe. */
+typedef struct critics_job {
+    dr3_ac_learner *l;
+    const step_in *in;
+    float cql_w;
+    critic_out *co;
+    const char *who;
+    dr3_status st[2];
+} critics_job;
+
+static void critic_slice(void *ctx, int j) {
+    critics_job *cj = ctx;
+    cj->st[j] = critic_loss(cj->l, cj->in, (size_t)j, cj->cql_w, &cj->co[j], cj->who);
+}
+
+static bool critics_in_parallel(dr3_ac_learner *l, const step_in *in, float cql_w,
+                                critic_out *co, const char *who) {
+    if (l->nq != 2 || l->o.threads < 2 || l->nreg > 0 || l->q_out2 == NULL) return false;
+    critics_job cj = {l, in, cql_w, co, who, {DR3_OK, DR3_OK}};
+    dr3k_parallel_for(2, critic_slice, &cj);
+    return cj.st[0] == DR3_OK && cj.st[1] == DR3_OK;
 }
 
 static bool grads_finite(dr3_net *net) {
@@ -582,8 +672,9 @@ static dr3_status compute(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_me
     if (actor_step && (st = actor_loss(l, &in, alpha, &c->a_loss)) != DR3_OK) return st;
     critic_out *co = c->co;
     memset(l->reg_loss_step, 0, sizeof l->reg_loss_step);
-    for (size_t j = 0; j < l->nq; j++)
-        if ((st = critic_loss(l, &in, j, cql_w, &co[j], who)) != DR3_OK) return st;
+    if (!critics_in_parallel(l, &in, cql_w, co, who))
+        for (size_t j = 0; j < l->nq; j++)
+            if ((st = critic_loss(l, &in, j, cql_w, &co[j], who)) != DR3_OK) return st;
 
     /* temperature and CQL multiplier gradients */
     double ent = 0;
