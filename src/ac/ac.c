@@ -184,6 +184,7 @@ void dr3_ac_learner_free(dr3_ac_learner *l) {
                      l->q_gout2,
                      l->q_gfeat2,
                      l->cql_grad_q2,
+                     l->q_ginput2,
                      l->discount,
                      l->d_eps_next,
                      l->d_eps_actor,
@@ -287,6 +288,7 @@ dr3_status dr3i_ac_create(dr3_ac_learner **out, const dr3_ac_options *opts, cons
     l->q_gout = alloc_floats(l, rows, 1, &st);
     l->q_gfeat = alloc_floats(l, 2 * n, fd, &st);
     l->q_ginput = alloc_floats(l, n, D + A, &st);
+    if (l->nq == 2) l->q_ginput2 = alloc_floats(l, n, D + A, &st);
     l->y = alloc_floats(l, n, 1, &st);
     l->qt_min = alloc_floats(l, n, 1, &st);
     l->qt_vals = alloc_floats(l, 2 * n, 1, &st);

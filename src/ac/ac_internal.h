@@ -78,7 +78,7 @@ struct dr3_ac_learner {
     float *cql_grad_q;               /* 3 N n: softmax weights of one critic */
     /* the second critic's own copies of q_out, q_gout, q_gfeat and cql_grad_q (twin critics
      * only), so that the two critics' passes can run at the same time (step.c) */
-    float *q_out2, *q_gout2, *q_gfeat2, *cql_grad_q2;
+    float *q_out2, *q_gout2, *q_gfeat2, *cql_grad_q2, *q_ginput2;
     float *discount; /* n */
     /* draws made by the learner when the batch does not supply them */
     float *d_eps_next, *d_eps_actor, *d_cql_uniform, *d_cql_eps_obs, *d_cql_eps_next,

@@ -305,6 +305,19 @@ static dr3_status actor_sample(dr3_ac_learner *l, const step_in *in) {
     return DR3_OK;
 }
 
+/* Both critics' input-gradient passes for the actor at once (actor_loss). */
+typedef struct twin_dinput {
+    dr3_net *net[2];
+    size_t n, W;
+    const float *gout[2];
+    float *gin[2];
+} twin_dinput;
+
+static void twin_dinput_slice(void *ctx, int j) {
+    twin_dinput *t = ctx;
+    dr3i_net_backward_input(t->net[j], t->n, t->gout[j], 1, t->gin[j], t->W);
+}
+
 /* Actor loss and the actor's gradient (critic pass A: Q_j(s, ã), gradient w.r.t. ã only;
  * the critics' parameter gradients it leaves are overwritten by pass B). */
 static dr3_status actor_loss(dr3_ac_learner *l, const step_in *in, float alpha, float *loss) {
@@ -328,7 +341,11 @@ static dr3_status actor_loss(dr3_ac_learner *l, const step_in *in, float alpha, 
         for (size_t i = 0; i < n; i++) s += fabs((double)l->q_pi[0][i]);
         lambda = (float)(l->o.bc_alpha / (s / (double)n));
     }
+    /* with two threads the two critics' input-gradient passes run at the same time, each on
+     * its own buffers; g_a adds critic 0's then critic 1's either way (the same bits) */
+    const bool par = nq == 2 && l->o.threads > 1 && l->nreg == 0 && l->q_ginput2 != NULL;
     for (size_t j = 0; j < nq; j++) {
+        float *gout = par && j == 1 ? l->q_gout2 : l->q_gout;
         /* dL/dQ_j(s_i, ã_i): SAC −1/n to the smaller critic; TD3+BC −λ/n */
         for (size_t i = 0; i < n; i++) {
             float g;
@@ -338,14 +355,24 @@ static dr3_status actor_loss(dr3_ac_learner *l, const step_in *in, float alpha, 
             } else {
                 g = -lambda / (float)n;
             }
-            l->q_gout[i] = g;
+            gout[i] = g;
         }
+        if (par) continue;
         /* the actor needs dQ/da only: no critic weight gradient is formed (the critics'
          * own gradients are computed in their pass and are not touched here) */
-        dr3i_net_backward_input(l->q[j], n, l->q_gout, 1, l->q_ginput, W);
+        dr3i_net_backward_input(l->q[j], n, gout, 1, l->q_ginput, W);
         for (size_t i = 0; i < n; i++)
             for (size_t k = 0; k < A; k++)
                 l->g_a[i * A + k] += l->q_ginput[i * W + l->obs_dim + k];
+    }
+    if (par) {
+        twin_dinput t = {
+            {l->q[0], l->q[1]}, n, W, {l->q_gout, l->q_gout2}, {l->q_ginput, l->q_ginput2}};
+        dr3k_parallel_for(2, twin_dinput_slice, &t);
+        for (size_t j = 0; j < 2; j++)
+            for (size_t i = 0; i < n; i++)
+                for (size_t k = 0; k < A; k++)
+                    l->g_a[i * A + k] += t.gin[j][i * W + l->obs_dim + k];
     }
     if (gaussian) {
         double total = 0;
