@@ -268,8 +268,8 @@ int cmd_collect_continuous(int argc, char **argv) {
         {"threads", 'u', &threads, "BLIS threads (1)"},
         {"seed", 'u', &seed, "random seed (0)"},
     };
-    const char *syn = "--env E --algo sac --steps N --level medium|replay|expert --out "
-                      "FILE.hdf5|DIR [options]";
+    const char *syn = "--env E (--algo sac --steps N | --agent controller --transitions N) "
+                      "--level medium|replay|expert --out FILE.hdf5|DIR [options]";
     int rc = cli_parse("collect", syn, argc, argv, 2, opts, sizeof opts / sizeof opts[0]);
     if (rc != CLI_OK) return rc < 0 ? CLI_OK : rc;
     const int controller = strcmp(agent, "controller") == 0;
