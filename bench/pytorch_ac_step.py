@@ -10,11 +10,12 @@ Run with Debian's python3 (python3-torch): /usr/bin/python3 bench/pytorch_ac_ste
 """
 import math
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from torch_timing import time_best  # bench/torch_timing.py, beside this script
 
 OBS, ACT, BATCH, N, C0 = 17, 6, 256, 10, 0.1
 
@@ -107,24 +108,6 @@ def make_step(cql):
                     pa.mul_(0.995).add_(0.005 * pb)
 
     return step
-
-
-def time_best(step, secs, warmup=3):
-    """Best of five windows: wall seconds per step, and process CPU seconds per step."""
-    for _ in range(warmup):
-        step()
-    best, best_cpu = float("inf"), float("inf")
-    for _ in range(5):
-        iters, t0, c0 = 0, time.perf_counter(), time.process_time()
-        while True:
-            step()
-            iters += 1
-            t = time.perf_counter() - t0
-            if t >= secs / 5:
-                break
-        best = min(best, t / iters)
-        best_cpu = min(best_cpu, (time.process_time() - c0) / iters)
-    return best, best_cpu
 
 
 def main():

@@ -7,11 +7,12 @@ Adam. Prints steps/s per configuration and thread count.
 Run with Debian's python3 (python3-torch): /usr/bin/python3 bench/pytorch_step.py [secs [threads]]
 """
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from torch_timing import time_best  # bench/torch_timing.py, beside this script
 
 CONFIGS = [("tiny", 4, 64, 2, 2, 32), ("small", 4, 256, 2, 2, 256), ("large", 64, 1024, 2, 18, 512)]
 
@@ -29,23 +30,6 @@ class QNet(nn.Module):
     def forward(self, x):
         phi = self.body(x)
         return self.head(phi), phi
-
-
-def time_best(step, secs, warmup=5):
-    """Seconds per call of step(): the best of five windows of secs / 5 each."""
-    for _ in range(warmup):
-        step()
-    best = float("inf")
-    for _ in range(5):
-        iters, t0 = 0, time.perf_counter()
-        while True:
-            step()
-            iters += 1
-            t = time.perf_counter() - t0
-            if t >= secs / 5:
-                break
-        best = min(best, t / iters)
-    return best
 
 
 def bench(cfg, threads, secs):
@@ -72,7 +56,7 @@ def bench(cfg, threads, secs):
         loss.backward()
         opt.step()
 
-    return time_best(step, secs)
+    return time_best(step, secs, warmup=5)[0]
 
 
 def main():

@@ -100,10 +100,11 @@ static void run_product(product *p, int threads) {
     dr3k_parallel_for(slices, run_slice, p);
 }
 
-void dr3k_sgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
-                float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta,
-                float *c, size_t ldc) {
-    product p = {.dbl = false,
+/* One product of either precision (alpha and beta carried as doubles: exact for floats). */
+static void gemm(int threads, bool dbl, bool trans_a, bool trans_b, size_t m, size_t n,
+                 size_t k, double alpha, const void *a, size_t lda, const void *b, size_t ldb,
+                 double beta, void *c, size_t ldc) {
+    product p = {.dbl = dbl,
                  .trans_a = trans_a,
                  .trans_b = trans_b,
                  .m = m,
@@ -120,24 +121,16 @@ void dr3k_sgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, siz
     run_product(&p, threads);
 }
 
+void dr3k_sgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
+                float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta,
+                float *c, size_t ldc) {
+    gemm(threads, false, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 void dr3k_dgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
                 double alpha, const double *a, size_t lda, const double *b, size_t ldb,
                 double beta, double *c, size_t ldc) {
-    product p = {.dbl = true,
-                 .trans_a = trans_a,
-                 .trans_b = trans_b,
-                 .m = m,
-                 .n = n,
-                 .k = k,
-                 .lda = lda,
-                 .ldb = ldb,
-                 .ldc = ldc,
-                 .alpha = alpha,
-                 .beta = beta,
-                 .a = a,
-                 .b = b,
-                 .c = c};
-    run_product(&p, threads);
+    gemm(threads, true, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void dr3k_sgemm_blis_threads(int threads, size_t m, size_t n, size_t k, const float *a,
