@@ -4,6 +4,7 @@
  * prints the ratio table (PyTorch ms / libdr3 ms, best against best).
  *
  *   build/release/bench/ac_step [secs] [bench/pytorch_ac_step.py]
+ *   build/release/bench/ac_step secs sac|cql [threads]     (one case, for profiling)
  */
 #define DR3_EXPERIMENTAL 1
 #include <dr3/dr3.h>
@@ -86,6 +87,13 @@ int main(int argc, char **argv) {
     printf("libdr3 %s, BLIS %s, kernels %s\n", info.libdr3_version, info.blis_version,
            info.blis_arch);
     const char *names[2] = {"sac", "cql"};
+    if (argc > 2 && (strcmp(argv[2], names[0]) == 0 || strcmp(argv[2], names[1]) == 0)) {
+        const int th = argc > 3 ? atoi(argv[3]) : 1;
+        double c, ms = bench(strcmp(argv[2], "sac") == 0 ? DR3_AC_SAC : DR3_AC_CQL,
+                             th > 0 ? th : 1, secs, &c);
+        printf("%-5s %3d %12.3f %12.3f\n", argv[2], th > 0 ? th : 1, ms, c);
+        return 0;
+    }
     double ours[2][2], ours_cpu[2][2];
     printf("%-5s %3s %12s %12s\n", "algo", "thr", "libdr3 ms", "cpu ms");
     for (int a = 0; a < 2; a++)

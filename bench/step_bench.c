@@ -3,7 +3,8 @@
  * (dr3_feature_dot_loss), one backward over 2n rows, Adam — and (b) the same update through
  * dr3_learner_step. Prints steps/s, the GEMM work per step, GFLOP/s, the fraction of the
  * sgemm peak measured here, and the learner/hand-assembled time ratio.
- *   usage: step_bench [seconds-per-case [threads]]   (bench/pytorch_step.py is the PyTorch
+ *   usage: step_bench [seconds-per-case [threads [config]]]   (threads 0 = both; config one
+ *   of tiny, small, large, for profiling one case; bench/pytorch_step.py is the PyTorch
  *   peer; bench/ratio.sh runs both and prints the ratio table) */
 #include <dr3/dr3.h>
 
@@ -109,6 +110,7 @@ int main(int argc, char **argv) {
     double secs = argc > 1 ? atof(argv[1]) : 2.0;
     /* optional: only this thread count (1 or 2) */
     const int only = argc > 2 ? atoi(argv[2]) : 0;
+    const char *only_config = argc > 3 ? argv[3] : NULL;
     dr3_runtime_info info = DR3_RUNTIME_INFO_INIT;
     dr3_runtime_info_get(&info);
     printf("libdr3 %s, BLIS %s, kernels %s\n", info.libdr3_version, info.blis_version,
@@ -123,6 +125,7 @@ int main(int argc, char **argv) {
         double peak = peak_gflops(threads);
         for (size_t k = 0; k < sizeof configs / sizeof configs[0]; k++) {
             const config *c = &configs[k];
+            if (only_config != NULL && strcmp(only_config, c->name) != 0) continue;
             size_t hidden[2] = {c->hidden, c->hidden};
             dr3_net_options no = DR3_NET_OPTIONS_INIT;
             no.obs_dim = c->obs;

@@ -211,6 +211,82 @@ static void test_concurrent_same_bits(void **state) {
     free(ref);
 }
 
+/* dr3k_sgemm_pair: a backward pass's dW = Δᵀ X and dX = Δ W side by side. Every entry
+ * against the double reference, and with t threads bitwise what dr3k_sgemm gives for each
+ * product with ceil(t/2) and floor(t/2) threads (no sum is ever split, whoever runs it);
+ * beta = 0 never reads C's NaN garbage; small pairs run on the caller. */
+static void expect_close(const float *c, size_t ldc, size_t m, size_t n, size_t k,
+                         const float *a, size_t lda, bool ta, const float *b, size_t ldb,
+                         bool tb) {
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double ref = 0, mag = 0;
+            for (size_t p = 0; p < k; p++) {
+                double v = op_a(a, lda, ta, i, p) * op_b(b, ldb, tb, p, j);
+                ref += v;
+                mag += fabs(v);
+            }
+            double tol = (double)(k + 4) * 1.2e-7 * mag + 1e-30;
+            if (!(fabs((double)c[i * ldc + j] - ref) <= tol))
+                fail_msg("pair: C(%zu,%zu) = %.9g, reference %.9g", i, j,
+                         (double)c[i * ldc + j], ref);
+        }
+}
+
+static void test_pair(void **state) {
+    (void)state;
+    dr3_rng rng;
+    dr3_rng_seed(&rng, 21);
+    /* delta n × out, X n × in, W out × in: dW (out × in) = deltaᵀ X, dX (n × in) = delta W */
+    static const size_t shapes[][3] = {{300, 200, 130}, {512, 256, 256}, {40, 30, 20}};
+    for (size_t si = 0; si < 3; si++) {
+        const size_t n = shapes[si][0], in = shapes[si][1], out = shapes[si][2];
+        float *delta = tu_alloc_nan(n * out), *x = tu_alloc_nan(n * in);
+        float *w = tu_alloc_nan(out * in);
+        tu_fill_strided(delta, n, out, out, -1, 1, &rng);
+        tu_fill_strided(x, n, in, in, -1, 1, &rng);
+        tu_fill_strided(w, out, in, in, -1, 1, &rng);
+        for (int t = 1; t <= 4; t++) {
+            float *dw = tu_alloc_nan(out * in), *dx = tu_alloc_nan(n * in);
+            float *dw1 = tu_alloc_nan(out * in), *dx1 = tu_alloc_nan(n * in);
+            const dr3k_sgemm_args a = {true, false, out, in,   n,  1.0f, delta,
+                                       out,  x,     in,  0.0f, dw, in};
+            const dr3k_sgemm_args b = {false, false, n,  in,   out, 1.0f, delta,
+                                       out,   w,     in, 0.0f, dx,  in};
+            dr3k_sgemm_pair(t, &a, &b);
+            expect_close(dw, in, out, in, n, delta, out, true, x, in, false);
+            expect_close(dx, in, n, in, out, delta, out, false, w, in, false);
+            const int t0 = t < 2 ? t : (t + 1) / 2, t1 = t < 2 ? t : t / 2;
+            dr3k_sgemm(t0, true, false, out, in, n, 1.0f, delta, out, x, in, 0.0f, dw1, in);
+            dr3k_sgemm(t1, false, false, n, in, out, 1.0f, delta, out, w, in, 0.0f, dx1, in);
+            assert_memory_equal(dw, dw1, out * in * sizeof(float));
+            assert_memory_equal(dx, dx1, n * in * sizeof(float));
+            free(dw);
+            free(dx);
+            free(dw1);
+            free(dx1);
+        }
+        free(delta);
+        free(x);
+        free(w);
+    }
+}
+
+/* dr3k_cut: parts start on 16-float boundaries, cover [0, len) in order, none is skipped. */
+static void test_cut(void **state) {
+    (void)state;
+    for (size_t len = 0; len < 300; len += 7)
+        for (int parts = 1; parts <= 5; parts++) {
+            assert_int_equal(dr3k_cut(len, 0, parts), 0);
+            assert_int_equal(dr3k_cut(len, parts, parts), len);
+            for (int s = 1; s < parts; s++) {
+                size_t c = dr3k_cut(len, s, parts);
+                assert_true(c >= dr3k_cut(len, s - 1, parts));
+                assert_true(c == len || c % 16 == 0);
+            }
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_thin_kernels_every_isa),
@@ -218,6 +294,8 @@ int main(void) {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_empty_inner),
         cmocka_unit_test(test_concurrent_same_bits),
+        cmocka_unit_test(test_pair),
+        cmocka_unit_test(test_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

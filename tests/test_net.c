@@ -425,6 +425,114 @@ static void test_bad_input(void **state) {
     dr3_net_free(critic);
 }
 
+/* Two threads (docs/threading.md): a forward pass cut into row blocks that each run the whole
+ * network, and backward passes whose dW and dX run side by side. Outputs against a forward in
+ * double written here, every gradient against the one-thread net (checked against finite
+ * differences above) within float rounding, and the same bits on a second run. */
+enum { TN = 96, TS = 5, TA = 2, TH = 256 };
+static void two_threads_case(dr3_head_kind head) {
+    const bool critic = head == DR3_HEAD_CRITIC;
+    static const size_t hidden[2] = {TH, TH};
+    dr3_net_options o = DR3_NET_OPTIONS_INIT;
+    o.obs_dim = TS;
+    o.action_dim = critic ? TA : 3;
+    o.num_hidden = 2;
+    o.hidden = hidden;
+    o.head = head;
+    o.max_batch = TN;
+    o.seed = 8;
+    o.threads = 1;
+    dr3_net *one = NULL, *two = NULL;
+    assert_int_equal(dr3_net_create(&one, &o), DR3_OK);
+    o.threads = 2;
+    assert_int_equal(dr3_net_create(&two, &o), DR3_OK);
+    assert_int_equal(dr3_net_copy_params(two, one), DR3_OK);
+    const size_t O = dr3_net_output_dim(one), W = TS + (critic ? TA : 0);
+    const size_t P = dr3_net_param_count(one);
+    float *obs = malloc(TN * TS * sizeof(float)), *act = malloc(TN * TA * sizeof(float));
+    float *gout = malloc(TN * O * sizeof(float)), *gphi = malloc(TN * TH * sizeof(float));
+    float *out[3], *gin[3], *grads[3], *phis[3];
+    dr3_rng rng;
+    dr3_rng_seed(&rng, 12);
+    for (size_t i = 0; i < TN * TS; i++) obs[i] = dr3_rng_uniform(&rng) * 2 - 1;
+    for (size_t i = 0; i < TN * TA; i++) act[i] = dr3_rng_uniform(&rng) * 2 - 1;
+    for (size_t i = 0; i < TN * O; i++) gout[i] = dr3_rng_uniform(&rng) - 0.5f;
+    for (size_t i = 0; i < TN * TH; i++) gphi[i] = (dr3_rng_uniform(&rng) - 0.5f) * 0.1f;
+    /* run 0: one thread; runs 1 and 2: two threads */
+    for (int r = 0; r < 3; r++) {
+        dr3_net *net = r == 0 ? one : two;
+        out[r] = malloc(TN * O * sizeof(float));
+        gin[r] = malloc(TN * W * sizeof(float));
+        grads[r] = malloc(P * sizeof(float));
+        phis[r] = malloc(TN * TH * sizeof(float));
+        const float *phi;
+        assert_int_equal(
+            dr3_net_forward(net, TN, obs, TS, critic ? act : NULL, TA, out[r], O, &phi),
+            DR3_OK);
+        memcpy(phis[r], phi, TN * TH * sizeof(float));
+        assert_int_equal(dr3_net_backward(net, TN, gout, O, gphi, TH, gin[r], W, 0), DR3_OK);
+        memcpy(grads[r], dr3_net_grads(net), P * sizeof(float));
+    }
+    /* the outputs against a forward in double from the parameters (PyTorch's layout) */
+    const float *p = dr3_net_params(one);
+    const float *w1 = p, *b1 = w1 + TH * W, *w2 = b1 + TH, *b2 = w2 + TH * TH, *w3 = b2 + TH;
+    const float *b3 = w3 + O * TH;
+    for (size_t i = 0; i < TN; i++) {
+        double h1[TH], h2[TH];
+        for (size_t k = 0; k < TH; k++) {
+            double z = b1[k];
+            for (size_t j = 0; j < W; j++)
+                z += w1[k * W + j] * (double)(j < TS ? obs[i * TS + j] : act[i * TA + j - TS]);
+            h1[k] = z > 0 ? z : 0;
+        }
+        for (size_t k = 0; k < TH; k++) {
+            double z = b2[k];
+            for (size_t j = 0; j < TH; j++) z += w2[k * TH + j] * h1[j];
+            h2[k] = z > 0 ? z : 0;
+            TU_ASSERT_CLOSE(phis[1][i * TH + k], h2[k], 1e-4, 1e-5);
+        }
+        for (size_t a = 0; a < O; a++) {
+            double z = b3[a];
+            for (size_t j = 0; j < TH; j++) z += w3[a * TH + j] * h2[j];
+            TU_ASSERT_CLOSE(out[1][i * O + a], z, 1e-4, 1e-5);
+        }
+    }
+    for (size_t i = 0; i < TN * O; i++) TU_ASSERT_CLOSE(out[1][i], out[0][i], 1e-5, 1e-6);
+    for (size_t i = 0; i < TN * W; i++) TU_ASSERT_CLOSE(gin[1][i], gin[0][i], 1e-4, 1e-6);
+    for (size_t k = 0; k < P; k++) TU_ASSERT_CLOSE(grads[1][k], grads[0][k], 1e-4, 1e-6);
+    assert_memory_equal(out[1], out[2], TN * O * sizeof(float));
+    assert_memory_equal(gin[1], gin[2], TN * W * sizeof(float));
+    assert_memory_equal(grads[1], grads[2], P * sizeof(float));
+    /* the input-gradient-only pass (dX alone) with two threads, against the full one */
+    float *gin2 = malloc(TN * W * sizeof(float));
+    assert_int_equal(
+        dr3_net_forward(two, TN, obs, TS, critic ? act : NULL, TA, out[2], O, NULL), DR3_OK);
+    dr3i_net_backward_input(two, TN, gout, O, gin2, W);
+    float *g0 = malloc(TN * W * sizeof(float));
+    assert_int_equal(dr3_net_backward(two, TN, gout, O, NULL, 0, g0, W, 0), DR3_OK);
+    assert_memory_equal(gin2, g0, TN * W * sizeof(float));
+    free(g0);
+    free(gin2);
+    for (int r = 0; r < 3; r++) {
+        free(out[r]);
+        free(gin[r]);
+        free(grads[r]);
+        free(phis[r]);
+    }
+    free(obs);
+    free(act);
+    free(gout);
+    free(gphi);
+    dr3_net_free(one);
+    dr3_net_free(two);
+}
+
+static void test_two_threads(void **state) {
+    (void)state;
+    two_threads_case(DR3_HEAD_DISCRETE_Q);
+    two_threads_case(DR3_HEAD_CRITIC);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradients_every_activation),
@@ -432,6 +540,7 @@ int main(void) {
         cmocka_unit_test(test_accumulate_and_feature_only),
         cmocka_unit_test(test_init_distribution),
         cmocka_unit_test(test_stacked_equals_separate),
+        cmocka_unit_test(test_two_threads),
         cmocka_unit_test(test_copy_polyak_clone),
         cmocka_unit_test(test_no_allocation_after_create),
         cmocka_unit_test(test_bad_input),

@@ -10,6 +10,8 @@
 
 #include <dr3/optim.h>
 
+#include "optim/optim_internal.h"
+
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
@@ -1061,9 +1063,75 @@ static void test_no_allocation_in_step(void **state) {
     }
 }
 
+/* The learners' threaded update (dr3i_optim_check/commit with threads > 1): the parameter
+ * vector is cut into ranges, one per thread, so every configuration must store exactly the
+ * bits dr3_optim_step stores on one thread (which test_closed_forms checks against the
+ * double reference), over a vector long enough to be cut and with a ragged tail; and a
+ * refused update with threads changes nothing. */
+enum { BIG = 100003 };
+static void test_threaded_update_same_bits(void **state) {
+    (void)state;
+    config cfg[64];
+    size_t nc = make_configs(cfg);
+    float *p1 = malloc(BIG * sizeof(float)), *p2 = malloc(BIG * sizeof(float));
+    float *g1 = malloc(BIG * sizeof(float)), *g2 = malloc(BIG * sizeof(float));
+    assert_non_null(p1 && p2 && g1 && g2);
+    for (size_t c = 0; c < nc; c++)
+        for (int threads = 2; threads <= 3; threads++) {
+            dr3_optim *a = NULL, *b = NULL;
+            assert_int_equal(dr3_optim_create(&a, BIG, &cfg[c].o), DR3_OK);
+            assert_int_equal(dr3_optim_create(&b, BIG, &cfg[c].o), DR3_OK);
+            dr3_rng rng;
+            dr3_rng_seed(&rng, 40 + c);
+            for (size_t k = 0; k < BIG; k++) p1[k] = p2[k] = dr3_rng_uniform(&rng) * 2 - 1;
+            for (int t = 0; t < 3; t++) {
+                for (size_t k = 0; k < BIG; k++)
+                    g1[k] = g2[k] = (dr3_rng_uniform(&rng) - 0.5f) * 0.01f;
+                float n1 = 0;
+                assert_int_equal(dr3_optim_step(a, p1, g1, BIG, &n1), DR3_OK);
+                dr3i_optim_plan plan = {0, 1.0f, false, 0, threads};
+                assert_int_equal(dr3i_optim_check(b, p2, g2, BIG, &plan, "test"), DR3_OK);
+                dr3i_optim_commit(b, p2, g2, BIG, &plan);
+                assert_true((float)plan.norm == n1);
+                assert_memory_equal(p1, p2, BIG * sizeof(float));
+                assert_memory_equal(g1, g2, BIG * sizeof(float)); /* clipped in place alike */
+                for (size_t s = 0; s < dr3_optim_state_tensor_count(a); s++) {
+                    float *sa, *sb;
+                    assert_int_equal(dr3_optim_state_tensor(a, s, NULL, &sa, NULL), DR3_OK);
+                    assert_int_equal(dr3_optim_state_tensor(b, s, NULL, &sb, NULL), DR3_OK);
+                    assert_memory_equal(sa, sb, BIG * sizeof(float));
+                }
+            }
+            /* an update that overflows in the last range only: refused, nothing changed */
+            unsigned char *before = NULL, *after = NULL;
+            size_t nb = state_bytes(b, &before);
+            for (size_t k = 0; k < BIG; k++) g2[k] = 0.001f;
+            p2[BIG - 1] = FLT_MAX; /* p − lr·g (and g² for Adam, RMSprop) overflow */
+            g2[BIG - 1] = -FLT_MAX;
+            memcpy(p1, p2, BIG * sizeof(float));
+            dr3i_optim_plan plan = {0, 1.0f, false, 0, threads};
+            if (cfg[c].o.max_grad_norm == 0.0f) {
+                assert_int_equal(dr3i_optim_check(b, p2, g2, BIG, &plan, "test"),
+                                 DR3_ERR_NONFINITE);
+                assert_memory_equal(p1, p2, BIG * sizeof(float));
+                assert_int_equal(state_bytes(b, &after), nb);
+                assert_memory_equal(before, after, nb);
+                free(after);
+            }
+            free(before);
+            dr3_optim_free(a);
+            dr3_optim_free(b);
+        }
+    free(p1);
+    free(p2);
+    free(g1);
+    free(g2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_closed_forms),
+        cmocka_unit_test(test_threaded_update_same_bits),
         cmocka_unit_test(test_subnormals_flushed),
         cmocka_unit_test(test_state_tensor_names),
         cmocka_unit_test(test_clip_grad_norm),

@@ -744,10 +744,11 @@ typedef struct apply_item {
 /* Checks every update first (dr3i_optim_check: finite gradient, finite new parameters and
  * state, changing nothing) and stores them only when all passed: a refusal anywhere leaves
  * every network and optimizer as it was, with no copy of any state. */
-static dr3_status apply_all(const apply_item *items, size_t ni, const char *who) {
+static dr3_status apply_all(const apply_item *items, size_t ni, int threads, const char *who) {
     dr3i_optim_plan plans[5];
     for (size_t i = 0; i < ni; i++) {
         const apply_item *it = &items[i];
+        plans[i].threads = threads;
         dr3_status st =
             dr3i_optim_check(it->opt, it->params, it->grads, it->count, &plans[i], who);
         if (st != DR3_OK) return st;
@@ -817,7 +818,7 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
         items[ni++] = (apply_item){l->alpha_opt, &l->log_alpha, &l->g_log_alpha, 1, NULL};
     if (algo == DR3_AC_CQL && l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE)
         items[ni++] = (apply_item){l->cql_opt, &l->log_cql_alpha, &l->g_log_cql_alpha, 1, NULL};
-    if ((st = apply_all(items, ni, who)) != DR3_OK) return st;
+    if ((st = apply_all(items, ni, l->o.threads, who)) != DR3_OK) return st;
     if (algo != DR3_AC_TD3BC || actor_step) {
         for (size_t j = 0; j < l->nq; j++) dr3_net_polyak(l->qt[j], l->q[j], l->o.tau);
         if (l->pit) dr3_net_polyak(l->pit, l->pi, l->o.tau);

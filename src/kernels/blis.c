@@ -60,8 +60,7 @@ static void run_single(const product *p, size_t m, size_t n, const void *a, cons
                  (inc_t)p->ldc, 1, NULL, &rntm);
 }
 
-/* Start of slice s of len: equal cuts rounded up to 16 (whole vectors). */
-static size_t cut(size_t len, int s, int slices) {
+size_t dr3k_cut(size_t len, int s, int slices) {
     if (s >= slices) return len;
     size_t x = (len * (size_t)s / (size_t)slices + 15) / 16 * 16;
     return x < len ? x : len;
@@ -73,31 +72,92 @@ static void run_slice(void *ctx, int s) {
     const char *a = p->a, *b = p->b;
     char *c = p->c;
     if (p->by_rows) {
-        size_t i0 = cut(p->m, s, p->slices), i1 = cut(p->m, s + 1, p->slices);
+        size_t i0 = dr3k_cut(p->m, s, p->slices), i1 = dr3k_cut(p->m, s + 1, p->slices);
         if (i1 > i0)
             run_single(p, i1 - i0, p->n, a + (p->trans_a ? i0 : i0 * p->lda) * es, b,
                        c + i0 * p->ldc * es);
     } else {
-        size_t j0 = cut(p->n, s, p->slices), j1 = cut(p->n, s + 1, p->slices);
+        size_t j0 = dr3k_cut(p->n, s, p->slices), j1 = dr3k_cut(p->n, s + 1, p->slices);
         if (j1 > j0)
             run_single(p, p->m, j1 - j0, a, b + (p->trans_b ? j0 * p->ldb : j0) * es,
                        c + j0 * es);
     }
 }
 
-static void run_product(product *p, int threads) {
-    if (p->m == 0 || p->n == 0) return;
+/* Decides how a product with this many threads is cut: p->slices (1: whole, on one
+ * thread) and p->by_rows. A function of the shape and the thread count only. */
+static void plan(product *p, int threads) {
     const double macs = (double)p->m * (double)p->n * (double)p->k;
     p->by_rows = p->m >= p->n;
     const size_t side = p->by_rows ? p->m : p->n;
     int slices = macs < DR3K_MIN_MACS_PER_EXTRA_THREAD ? 1 : threads;
     if ((size_t)slices > side / 16) slices = side / 16 > 0 ? (int)(side / 16) : 1;
-    if (slices <= 1) {
+    p->slices = slices > 1 ? slices : 1;
+}
+
+/* Part s of a planned product: the whole of it when it is not cut. */
+static void run_part(const product *p, int s) {
+    if (p->slices <= 1)
+        run_single(p, p->m, p->n, p->a, p->b, p->c);
+    else
+        run_slice((void *)p, s);
+}
+
+static void run_product(product *p, int threads) {
+    if (p->m == 0 || p->n == 0) return;
+    plan(p, threads);
+    if (p->slices <= 1) {
         run_single(p, p->m, p->n, p->a, p->b, p->c);
         return;
     }
-    p->slices = slices;
-    dr3k_parallel_for(slices, run_slice, p);
+    dr3k_parallel_for(p->slices, run_slice, p);
+}
+
+static product product_of(const dr3k_sgemm_args *g) {
+    product p = {.dbl = false,
+                 .trans_a = g->trans_a,
+                 .trans_b = g->trans_b,
+                 .m = g->m,
+                 .n = g->n,
+                 .k = g->k,
+                 .lda = g->lda,
+                 .ldb = g->ldb,
+                 .ldc = g->ldc,
+                 .alpha = g->alpha,
+                 .beta = g->beta,
+                 .a = g->a,
+                 .b = g->b,
+                 .c = g->c};
+    return p;
+}
+
+typedef struct pair_job {
+    product p[2];
+    int first; /* slices [0, first) are p[0]'s, the rest p[1]'s */
+} pair_job;
+
+static void run_pair_slice(void *ctx, int s) {
+    const pair_job *j = ctx;
+    if (s < j->first)
+        run_part(&j->p[0], s);
+    else
+        run_part(&j->p[1], s - j->first);
+}
+
+void dr3k_sgemm_pair(int threads, const dr3k_sgemm_args *p, const dr3k_sgemm_args *q) {
+    pair_job j = {{product_of(p), product_of(q)}, 0};
+    const double macs =
+        (double)p->m * (double)p->n * (double)p->k + (double)q->m * (double)q->n * (double)q->k;
+    const bool empty0 = p->m == 0 || p->n == 0, empty1 = q->m == 0 || q->n == 0;
+    if (threads < 2 || empty0 || empty1 || macs < DR3K_MIN_MACS_PER_EXTRA_THREAD) {
+        run_product(&j.p[0], threads);
+        run_product(&j.p[1], threads);
+        return;
+    }
+    plan(&j.p[0], (threads + 1) / 2);
+    plan(&j.p[1], threads / 2);
+    j.first = j.p[0].slices;
+    dr3k_parallel_for(j.first + j.p[1].slices, run_pair_slice, &j);
 }
 
 /* One product of either precision (alpha and beta carried as doubles: exact for floats). */

@@ -16,6 +16,36 @@ void dr3k_sgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, siz
                 float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta,
                 float *c, size_t ldc);
 
+/* The arguments of one dr3k_sgemm call (for dr3k_sgemm_pair). */
+typedef struct dr3k_sgemm_args {
+    bool trans_a, trans_b;
+    size_t m, n, k;
+    float alpha;
+    const float *a;
+    size_t lda;
+    const float *b;
+    size_t ldb;
+    float beta;
+    float *c;
+    size_t ldc;
+} dr3k_sgemm_args;
+
+/* Two independent products at once (a backward pass's dW and dX): with t >= 2 threads the
+ * first gets ceil(t/2) of them and the second floor(t/2), in one pass over the worker pool,
+ * instead of each being cut t ways in turn. As in dr3k_sgemm, no output element's sum is
+ * split between threads. The two must not overlap in what they
+ * write, nor write what the other reads. Below the size where a second thread pays, they run
+ * one after the other on the caller. */
+void dr3k_sgemm_pair(int threads, const dr3k_sgemm_args *p, const dr3k_sgemm_args *q);
+
+/* Start of part s of len cut into parts equal parts rounded up to whole 16-float vectors
+ * (len when s >= parts): the row cut libdr3's parallel passes share. */
+size_t dr3k_cut(size_t len, int s, int parts);
+
+/* The multiply-adds below which waking a second thread costs more than it saves (measured
+ * with bench/thin_kernels.c; docs/performance.md). */
+#define DR3K_MIN_MACS_PER_EXTRA_THREAD 2097152.0
+
 /* The same in double precision (diagnostics such as srank). */
 void dr3k_dgemm(int threads, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
                 double alpha, const double *a, size_t lda, const double *b, size_t ldb,

@@ -8,6 +8,7 @@
  * failure there leaves the learner exactly as it was. `optimize` is all-or-nothing itself
  * (dr3_optim_step checks the gradients and the update before writing), and the stages after
  * it cannot fail: everything they depend on was validated at creation. */
+#include "../optim/optim_internal.h"
 #include "learner_internal.h"
 
 #include "../net/net_internal.h"
@@ -393,12 +394,18 @@ static dr3_status stage_backward(step_ctx *c) {
 
 /* ---- 7. optimize ----------------------------------------------------------------------- */
 
-/* Guard, clip and update: dr3_optim_step refuses non-finite gradients and updates with the
- * parameters and its state untouched. The last stage that may fail. */
+/* Guard, clip and update, as dr3_optim_step (which refuses non-finite gradients and updates
+ * with the parameters and its state untouched), with the learner's threads sharing the
+ * element-wise passes. The last stage that may fail. */
 static dr3_status stage_optimize(step_ctx *c) {
     dr3_learner *l = c->l;
-    return dr3_optim_step(l->optim, dr3_net_params(l->online), dr3_net_grads(l->online),
-                          l->param_count, &c->grad_norm);
+    float *params = dr3_net_params(l->online), *grads = dr3_net_grads(l->online);
+    dr3i_optim_plan plan = {0, 1.0f, false, 0, l->opts.threads};
+    dr3_status st = dr3i_optim_check(l->optim, params, grads, l->param_count, &plan, c->who);
+    if (st != DR3_OK) return st;
+    dr3i_optim_commit(l->optim, params, grads, l->param_count, &plan);
+    c->grad_norm = (float)plan.norm;
+    return DR3_OK;
 }
 
 /* ---- 8. target ------------------------------------------------------------------------- */

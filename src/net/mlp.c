@@ -453,11 +453,66 @@ static size_t conv_ws_floats(const dr3_net *net) {
     return (size_t)net->opts.threads * net->conv_slot_floats;
 }
 
+/* Rows [i0, i1) of the forward pass through every layer, each product with @p threads;
+ * linear layers only. */
+static void linear_rows(dr3_net *net, size_t i0, size_t i1, int threads) {
+    const dr3_net_options *o = &net->opts;
+    const float *x = net->x0;
+    for (size_t l = 0; l < net->num_layers; l++) {
+        dr3i_layer *ly = &net->layers[l];
+        const float *w = net->params + ly->w_off, *b = net->params + ly->b_off;
+        /* Z = X Wᵀ: X is n × in, W is out × in (row-major, PyTorch's layout); then bias and
+         * activation in one pass over Z */
+        dr3k_sgemm(threads, false, true, i1 - i0, ly->out, ly->in, 1.0f, x + i0 * ly->in,
+                   ly->in, w, ly->in, 0.0f, ly->act + i0 * ly->out, ly->out);
+        const dr3_activation act = l + 1 < net->num_layers ? o->activation : DR3_ACT_IDENTITY;
+        bias_activate(act, o->activation_param, b, ly->act + i0 * ly->out, i1 - i0, ly->out);
+        x = ly->act;
+    }
+}
+
+typedef struct rows_job {
+    dr3_net *net;
+    size_t n;
+    int parts;
+} rows_job;
+
+static void rows_part(void *ctx, int s) {
+    const rows_job *j = ctx;
+    linear_rows(j->net, dr3k_cut(j->n, s, j->parts), dr3k_cut(j->n, s + 1, j->parts), 1);
+}
+
+/* How many row blocks a forward pass of n rows through linear layers is cut into with the
+ * net's threads: each block runs the whole network on one thread, so the pass costs one
+ * hand-out to the worker pool instead of one per product, and the small products (a first
+ * layer on a few observations, a head with few outputs) run in parallel too. Rows are never
+ * split inside a sum, so every output is the same whatever the cut; 1 for networks with
+ * convolutions (their layers cut the batch themselves) and for passes too small to pay for
+ * a second thread. */
+static int row_parts(const dr3_net *net, size_t n) {
+    const int threads = net->opts.threads;
+    if (threads < 2) return 1;
+    double macs = 0;
+    for (size_t l = 0; l < net->num_layers; l++) {
+        if (net->layers[l].conv) return 1;
+        macs += (double)n * (double)net->layers[l].in * (double)net->layers[l].out;
+    }
+    int parts = macs < DR3K_MIN_MACS_PER_EXTRA_THREAD ? 1 : threads;
+    if ((size_t)parts > n / 16) parts = n / 16 > 1 ? (int)(n / 16) : 1;
+    return parts;
+}
+
 /* The forward pass over net->x0 (n rows: the input buffer, or a trusted caller's rows). */
 static void run_layers(dr3_net *net, size_t n) {
     const dr3_net_options *o = &net->opts;
     const float *x = net->x0;
     net->cols_kept = false;
+    const int parts = row_parts(net, n);
+    if (parts > 1) {
+        rows_job j = {net, n, parts};
+        dr3k_parallel_for(parts, rows_part, &j);
+        return;
+    }
     for (size_t l = 0; l < net->num_layers; l++) {
         dr3i_layer *ly = &net->layers[l];
         const float *w = net->params + ly->w_off, *b = net->params + ly->b_off;
@@ -593,15 +648,27 @@ static void backward_core(dr3_net *net, size_t n, const float *grad_out, size_t 
             if (l == 0 && need_dx) net->cols_kept = false; /* dcols overwrote them */
             if (!need_dx) break;
         } else {
-            /* dW = deltaᵀ X (out × in); db was summed with delta */
+            /* dW = deltaᵀ X (out × in); db was summed with delta. dX = delta W (n × in).
+             * The two only read delta, so with more than one thread they run side by side
+             * (dr3k_sgemm_pair) rather than each cut in turn. */
             (void)gb;
-            if (params)
-                dr3k_sgemm(o->threads, true, false, ly->out, ly->in, n, 1.0f, delta, ly->out, x,
-                           ly->in, beta, gw, ly->in);
+            const dr3k_sgemm_args dw = {true,    false, ly->out, ly->in, n,  1.0f,  delta,
+                                        ly->out, x,     ly->in,  beta,   gw, ly->in};
+            const dr3k_sgemm_args dx = {false,  false,   n,
+                                        ly->in, ly->out, 1.0f,
+                                        delta,  ly->out, net->params + ly->w_off,
+                                        ly->in, 0.0f,    next,
+                                        ly->in};
+            if (params && need_dx) {
+                dr3k_sgemm_pair(o->threads, &dw, &dx);
+            } else if (params) {
+                dr3k_sgemm(o->threads, dw.trans_a, dw.trans_b, dw.m, dw.n, dw.k, dw.alpha, dw.a,
+                           dw.lda, dw.b, dw.ldb, dw.beta, dw.c, dw.ldc);
+            } else if (need_dx) {
+                dr3k_sgemm(o->threads, dx.trans_a, dx.trans_b, dx.m, dx.n, dx.k, dx.alpha, dx.a,
+                           dx.lda, dx.b, dx.ldb, dx.beta, dx.c, dx.ldc);
+            }
             if (!need_dx) break;
-            /* dX = delta W (n × in) */
-            dr3k_sgemm(o->threads, false, false, n, ly->in, ly->out, 1.0f, delta, ly->out,
-                       net->params + ly->w_off, ly->in, 0.0f, next, ly->in);
         }
         if (l == L - 1 && L > 1 && grad_features != NULL) {
             /* next is dL/dφ from the head; add the injected feature gradient */

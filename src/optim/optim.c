@@ -3,6 +3,7 @@
 
 #include "../core/checksum.h"
 #include "../core/internal.h"
+#include "../kernels/kernels.h"
 #include "optim_internal.h"
 
 #include <string.h>
@@ -166,9 +167,9 @@ static inline uint32_t nonfinite(float x) {
  * the compiler can vectorise. g is the clipped gradient: grads[k] * coef when clip is set
  * (the caller scales grads in place afterwards). t is the number of the step being taken. */
 
-static inline uint32_t adam_pass(dr3_optim *opt, float *params, const float *grads,
-                                 size_t count, bool clip, float coef, uint64_t t,
-                                 bool decoupled, bool write) {
+static inline uint32_t adam_pass(dr3_optim *opt, float *params, const float *grads, size_t k0,
+                                 size_t k1, bool clip, float coef, uint64_t t, bool decoupled,
+                                 bool write) {
     const dr3_optim_options *o = &opt->o;
     float *m = opt->state[0], *v = opt->state[1];
     const float lr = o->lr, wd = o->weight_decay;
@@ -177,7 +178,7 @@ static inline uint32_t adam_pass(dr3_optim *opt, float *params, const float *gra
     const float bc2_sqrt = (float)sqrt(1.0 - pow(b2, (double)t));
     const float step_size = lr / bc1;
     uint32_t bad = 0;
-    for (size_t k = 0; k < count; k++) {
+    for (size_t k = k0; k < k1; k++) {
         float g = clip ? grads[k] * coef : grads[k], p = params[k];
         if (decoupled)
             p *= 1.0f - lr * wd;
@@ -198,15 +199,15 @@ static inline uint32_t adam_pass(dr3_optim *opt, float *params, const float *gra
     return bad;
 }
 
-static inline uint32_t sgd_pass(dr3_optim *opt, float *params, const float *grads, size_t count,
-                                bool clip, float coef, uint64_t t, bool momentum, bool nesterov,
-                                bool write) {
+static inline uint32_t sgd_pass(dr3_optim *opt, float *params, const float *grads, size_t k0,
+                                size_t k1, bool clip, float coef, uint64_t t, bool momentum,
+                                bool nesterov, bool write) {
     const dr3_optim_options *o = &opt->o;
     float *buf = momentum ? opt->state[0] : NULL;
     const float lr = o->lr, wd = o->weight_decay, mu = o->momentum, damp = o->dampening;
     const bool first = t == 1;
     uint32_t bad = 0;
-    for (size_t k = 0; k < count; k++) {
+    for (size_t k = k0; k < k1; k++) {
         float g = clip ? grads[k] * coef : grads[k], bk = 0.0f;
         if (wd != 0) g += wd * params[k];
         if (momentum) {
@@ -225,7 +226,7 @@ static inline uint32_t sgd_pass(dr3_optim *opt, float *params, const float *grad
 }
 
 static inline uint32_t rmsprop_pass(dr3_optim *opt, float *params, const float *grads,
-                                    size_t count, bool clip, float coef, bool centered,
+                                    size_t k0, size_t k1, bool clip, float coef, bool centered,
                                     bool momentum, bool write) {
     const dr3_optim_options *o = &opt->o;
     size_t idx = 0;
@@ -234,7 +235,7 @@ static inline uint32_t rmsprop_pass(dr3_optim *opt, float *params, const float *
     float *buf = momentum ? opt->state[idx++] : NULL;
     const float lr = o->lr, wd = o->weight_decay, a = o->alpha, eps = o->eps, mu = o->momentum;
     uint32_t bad = 0;
-    for (size_t k = 0; k < count; k++) {
+    for (size_t k = k0; k < k1; k++) {
         float g = clip ? grads[k] * coef : grads[k], gak = 0.0f, bk = 0.0f, pk;
         if (wd != 0) g += wd * params[k];
         const float sqk = a * sq[k] + (1.0f - a) * g * g;
@@ -265,21 +266,21 @@ static inline uint32_t rmsprop_pass(dr3_optim *opt, float *params, const float *
 }
 
 /* One pass (write or check) of the optimizer's kind with its options as constants. */
-DR3I_CLONES static uint32_t update(dr3_optim *opt, float *params, const float *grads,
-                                   size_t count, bool clip, float coef, uint64_t t,
-                                   bool write) {
+DR3I_CLONES static uint32_t update_range(dr3_optim *opt, float *params, const float *grads,
+                                         size_t k0, size_t k1, bool clip, float coef,
+                                         uint64_t t, bool write) {
     const dr3_optim_options *o = &opt->o;
     const bool mom = o->momentum > 0;
 #define PASS(call_true, call_false) (write ? (call_true) : (call_false))
 #define ADAM(D)                                                                                \
-    PASS(adam_pass(opt, params, grads, count, clip, coef, t, D, true),                         \
-         adam_pass(opt, params, grads, count, clip, coef, t, D, false))
+    PASS(adam_pass(opt, params, grads, k0, k1, clip, coef, t, D, true),                        \
+         adam_pass(opt, params, grads, k0, k1, clip, coef, t, D, false))
 #define SGD(M, N)                                                                              \
-    PASS(sgd_pass(opt, params, grads, count, clip, coef, t, M, N, true),                       \
-         sgd_pass(opt, params, grads, count, clip, coef, t, M, N, false))
+    PASS(sgd_pass(opt, params, grads, k0, k1, clip, coef, t, M, N, true),                      \
+         sgd_pass(opt, params, grads, k0, k1, clip, coef, t, M, N, false))
 #define RMS(C, M)                                                                              \
-    PASS(rmsprop_pass(opt, params, grads, count, clip, coef, C, M, true),                      \
-         rmsprop_pass(opt, params, grads, count, clip, coef, C, M, false))
+    PASS(rmsprop_pass(opt, params, grads, k0, k1, clip, coef, C, M, true),                     \
+         rmsprop_pass(opt, params, grads, k0, k1, clip, coef, C, M, false))
     switch (o->kind) {
     case DR3_OPTIM_ADAM:
         return ADAM(false);
@@ -297,6 +298,45 @@ DR3I_CLONES static uint32_t update(dr3_optim *opt, float *params, const float *g
 #undef SGD
 #undef RMS
     return 1;
+}
+
+/* Below this many parameters a pass runs on the calling thread alone (a pass costs about a
+ * nanosecond per parameter; waking a worker, microseconds). */
+enum { MIN_PARAMS_PER_PART = 32768 };
+
+typedef struct update_job {
+    dr3_optim *opt;
+    float *params;
+    const float *grads;
+    size_t count;
+    bool clip, write;
+    float coef;
+    uint64_t t;
+    int parts;
+    uint32_t bad[DR3I_OPTIM_MAX_PARTS];
+} update_job;
+
+static void update_part(void *ctx, int s) {
+    update_job *j = ctx;
+    j->bad[s] =
+        update_range(j->opt, j->params, j->grads, dr3k_cut(j->count, s, j->parts),
+                     dr3k_cut(j->count, s + 1, j->parts), j->clip, j->coef, j->t, j->write);
+}
+
+/* One pass over all parameters, cut into ranges over @p threads threads: every element's
+ * update is independent of the others, so the bits are the same whatever the cut. */
+static uint32_t update(dr3_optim *opt, float *params, const float *grads, size_t count,
+                       bool clip, float coef, uint64_t t, bool write, int threads) {
+    size_t parts = count / MIN_PARAMS_PER_PART;
+    if (threads < 2) parts = 1;
+    if (parts > (size_t)threads) parts = (size_t)threads;
+    if (parts > DR3I_OPTIM_MAX_PARTS) parts = DR3I_OPTIM_MAX_PARTS;
+    if (parts < 2) return update_range(opt, params, grads, 0, count, clip, coef, t, write);
+    update_job j = {opt, params, grads, count, clip, write, coef, t, (int)parts, {0}};
+    dr3k_parallel_for((int)parts, update_part, &j);
+    uint32_t bad = 0;
+    for (size_t k = 0; k < parts; k++) bad |= j.bad[k];
+    return bad;
 }
 
 dr3_status dr3i_optim_check(dr3_optim *opt, const float *params, const float *grads,
@@ -323,7 +363,8 @@ dr3_status dr3i_optim_check(dr3_optim *opt, const float *params, const float *gr
      * computes the update without storing it; dr3i_optim_commit stores it. No workspace, no
      * allocation. */
     dr3i_fpmode fp = dr3i_ftz_enter();
-    uint32_t bad = update(opt, (float *)params, grads, count, clip, coef, t, false);
+    uint32_t bad =
+        update(opt, (float *)params, grads, count, clip, coef, t, false, plan->threads);
     dr3i_ftz_leave(fp);
     if (bad != 0)
         return dr3i_fail(DR3_ERR_NONFINITE,
@@ -340,7 +381,7 @@ dr3_status dr3i_optim_check(dr3_optim *opt, const float *params, const float *gr
 void dr3i_optim_commit(dr3_optim *opt, float *params, float *grads, size_t count,
                        const dr3i_optim_plan *plan) {
     dr3i_fpmode fp = dr3i_ftz_enter();
-    update(opt, params, grads, count, plan->clip, plan->coef, plan->step, true);
+    update(opt, params, grads, count, plan->clip, plan->coef, plan->step, true, plan->threads);
     dr3i_ftz_leave(fp);
     if (plan->clip) /* the same products the passes used */
         for (size_t k = 0; k < count; k++) grads[k] *= plan->coef;
@@ -349,7 +390,7 @@ void dr3i_optim_commit(dr3_optim *opt, float *params, float *grads, size_t count
 
 dr3_status dr3_optim_step(dr3_optim *opt, float *params, float *grads, size_t count,
                           float *grad_norm_out) {
-    dr3i_optim_plan plan = {0, 1.0f, false, 0};
+    dr3i_optim_plan plan = {0, 1.0f, false, 0, 1};
     dr3_status st = dr3i_optim_check(opt, params, grads, count, &plan, "dr3_optim_step");
     if (st != DR3_OK) return st;
     dr3i_optim_commit(opt, params, grads, count, &plan);

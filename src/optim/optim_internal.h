@@ -14,10 +14,15 @@ typedef struct dr3i_optim_plan {
     float coef;  /* the clipping factor (1 when not clipped) */
     bool clip;
     uint64_t step; /* the number of the step the commit takes */
+    int threads;   /* in: threads the check and the commit may use (the same bits for any) */
 } dr3i_optim_plan;
 
+/* The most ranges one pass is cut into. */
+#define DR3I_OPTIM_MAX_PARTS 16
+
 /* Everything dr3_optim_step checks (arguments, the step limit, a finite gradient, a finite
- * update of every parameter and state value), changing nothing; on success fills @p plan.
+ * update of every parameter and state value), changing nothing; on success fills @p plan
+ * (whose threads the caller sets: 1 or more).
  * @p who names the caller in the error message. */
 dr3_status dr3i_optim_check(dr3_optim *opt, const float *params, const float *grads,
                             size_t count, dr3i_optim_plan *plan, const char *who);
