@@ -583,6 +583,38 @@ static void test_determinism_threads_no_alloc(void **state) {
     dr3_replay_free(r);
 }
 
+/* Two threads against one: the batch, the draws and the parameters are the same, so the
+ * first step's losses agree to float rounding (the cut of each product and of the CQL
+ * samples changes only the order of nothing or of a few roundings). */
+static void test_two_threads_match_one(void **state) {
+    (void)state;
+    dr3_replay *r = make_replay(400, 12);
+    for (int algo = 0; algo <= DR3_AC_CQL; algo++) {
+        dr3_ac_options o = base_options((dr3_ac_algo)algo);
+        o.dr3_coef = 0.05f;
+        o.batch_size = 128; /* enough samples (128 × 20) for them to be cut in two */
+        o.cql_num_actions = 20;
+        o.threads = 1;
+        dr3_ac_learner *one = make(&o);
+        o.threads = 2;
+        dr3_ac_learner *two = make(&o);
+        dr3_ac_metrics m1 = DR3_AC_METRICS_INIT, m2 = DR3_AC_METRICS_INIT;
+        assert_int_equal(dr3_ac_learner_step(one, r, &m1), DR3_OK);
+        assert_int_equal(dr3_ac_learner_step(two, r, &m2), DR3_OK);
+        TU_ASSERT_CLOSE(m2.critic_loss, m1.critic_loss, 1e-4, 1e-6);
+        TU_ASSERT_CLOSE(m2.td_loss, m1.td_loss, 1e-4, 1e-6);
+        TU_ASSERT_CLOSE(m2.actor_loss, m1.actor_loss, 1e-4, 1e-6);
+        TU_ASSERT_CLOSE(m2.entropy, m1.entropy, 1e-4, 1e-6);
+        TU_ASSERT_CLOSE(m2.cql_term, m1.cql_term, 1e-4, 1e-6);
+        TU_ASSERT_CLOSE(m2.feature_dot, m1.feature_dot, 1e-4, 1e-6);
+        TU_ASSERT_CLOSE(m2.critic_grad_norm, m1.critic_grad_norm, 1e-3, 1e-6);
+        if (algo == DR3_AC_CQL) assert_true(m1.cql_term != 0.0f);
+        dr3_ac_learner_free(one);
+        dr3_ac_learner_free(two);
+    }
+    dr3_replay_free(r);
+}
+
 /* A plugin regularizer that adds nothing: it makes the learner run its two critics one
  * after the other (plugins need not be thread-safe), which is the reference here. */
 static int zero_reg(void *payload, const dr3_ac_reg_view *v, float *loss,
@@ -922,6 +954,7 @@ int main(void) {
         cmocka_unit_test(test_tanh_gauss_logprob_and_temperature),
         cmocka_unit_test(test_dr3_gradient_both_features),
         cmocka_unit_test(test_determinism_threads_no_alloc),
+        cmocka_unit_test(test_two_threads_match_one),
         cmocka_unit_test(test_parallel_critics_same_bits),
         cmocka_unit_test(test_act),
         cmocka_unit_test(test_checkpoint_resume),

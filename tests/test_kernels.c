@@ -287,6 +287,47 @@ static void test_cut(void **state) {
         }
 }
 
+/* Slices run in the floating-point mode of the thread that posted them (pool.c): with
+ * subnormals flushed on the caller (as dr3_optim_step does), the workers flush too, and
+ * after the caller restores its mode, so do they; a worker started in normal mode is not
+ * stuck in it, nor in a mode it was started with. */
+#include <xmmintrin.h>
+enum { FP_SLICES = 8 };
+typedef struct fp_probe {
+    unsigned mode[FP_SLICES];
+    pthread_t who[FP_SLICES];
+} fp_probe;
+
+static void fp_slice(void *ctx, int s) {
+    fp_probe *p = ctx;
+    volatile double x = 1;
+    for (int i = 0; i < 2000000; i++) x = x * 1.0000001; /* ~ms: the worker takes some */
+    p->mode[s] = _mm_getcsr() & 0xE040u;                 /* FTZ, rounding, DAZ */
+    p->who[s] = pthread_self();
+}
+
+static void test_slices_in_callers_fp_mode(void **state) {
+    (void)state;
+    dr3k_pool_start(); /* workers born in the default mode */
+    const unsigned saved = _mm_getcsr();
+    const unsigned modes[3] = {saved | 0x8040u, (saved & ~0xE040u) | 0x2000u, saved};
+    int others = 0;
+    for (int m = 0; m < 3; m++) {
+        _mm_setcsr(modes[m]);
+        fp_probe p;
+        memset(&p, 0, sizeof p);
+        dr3k_parallel_for(FP_SLICES, fp_slice, &p);
+        unsigned mine = _mm_getcsr();
+        _mm_setcsr(saved);
+        assert_int_equal(mine, modes[m]); /* the caller's own mode is left alone */
+        for (int s = 0; s < FP_SLICES; s++) {
+            assert_int_equal(p.mode[s], modes[m] & 0xE040u);
+            others += !pthread_equal(p.who[s], pthread_self());
+        }
+    }
+    (void)others; /* how many slices workers ran (0 only on a machine with one CPU) */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_thin_kernels_every_isa),
@@ -296,6 +337,7 @@ int main(void) {
         cmocka_unit_test(test_concurrent_same_bits),
         cmocka_unit_test(test_pair),
         cmocka_unit_test(test_cut),
+        cmocka_unit_test(test_slices_in_callers_fp_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,7 @@ typedef struct pool_job {
     void (*fn)(void *ctx, int slice);
     void *ctx;
     int slices;
+    unsigned fpmode; /* the poster's floating-point control word (x86: MXCSR) */
     atomic_int next, done;
     atomic_int holders; /* workers that took this job and have not let go (changed under mu) */
 } pool_job;
@@ -45,6 +46,26 @@ static pthread_cond_t work_cv = PTHREAD_COND_INITIALIZER, done_cv = PTHREAD_COND
 static pool_job *current;   /* the job being shared, or NULL (under mu) */
 static atomic_ulong posted; /* jobs posted so far (changed under mu) */
 static int workers = -1;    /* started workers; -1 before the first parallel product */
+
+/* The calling thread's floating-point control state: the rounding mode and whether
+ * subnormals are flushed (x86: MXCSR; elsewhere the pool leaves it alone). A worker runs
+ * every slice in the mode of the thread that posted the job, so that a slice's bits never
+ * depend on which thread ran it, and a worker started while its creator had subnormals
+ * flushed (threads inherit the mode) does not keep that mode for later jobs. */
+static unsigned fp_get(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    return _mm_getcsr();
+#else
+    return 0;
+#endif
+}
+static void fp_set(unsigned m) {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_setcsr(m);
+#else
+    (void)m;
+#endif
+}
 
 /* Claims and runs slices until none is left. */
 static void claim(pool_job *j) {
@@ -87,7 +108,10 @@ static void *worker(void *arg) {
         pool_job *j = current;
         atomic_fetch_add(&j->holders, 1);
         pthread_mutex_unlock(&mu);
+        const unsigned own = fp_get();
+        fp_set(j->fpmode);
         claim(j);
+        fp_set(own);
         pthread_mutex_lock(&mu);
         atomic_fetch_sub(&j->holders, 1); /* j may be gone after this: not touched again */
         pthread_cond_broadcast(&done_cv);
@@ -117,7 +141,7 @@ void dr3k_pool_start(void) {
 }
 
 void dr3k_parallel_for(int slices, void (*fn)(void *ctx, int slice), void *ctx) {
-    pool_job j = {.fn = fn, .ctx = ctx, .slices = slices};
+    pool_job j = {.fn = fn, .ctx = ctx, .slices = slices, .fpmode = fp_get()};
     atomic_init(&j.next, 0);
     atomic_init(&j.done, 0);
     atomic_init(&j.holders, 0);

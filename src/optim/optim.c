@@ -318,6 +318,8 @@ typedef struct update_job {
 
 static void update_part(void *ctx, int s) {
     update_job *j = ctx;
+    /* on a worker, in the caller's floating-point mode (subnormals flushed): the pool runs
+     * every slice in the mode of the thread that posted it */
     j->bad[s] =
         update_range(j->opt, j->params, j->grads, dr3k_cut(j->count, s, j->parts),
                      dr3k_cut(j->count, s + 1, j->parts), j->clip, j->coef, j->t, j->write);
