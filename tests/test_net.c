@@ -429,7 +429,7 @@ static void test_bad_input(void **state) {
  * network, and backward passes whose dW and dX run side by side. Outputs against a forward in
  * double written here, every gradient against the one-thread net (checked against finite
  * differences above) within float rounding, and the same bits on a second run. */
-enum { TN = 96, TS = 5, TA = 2, TH = 256 };
+enum { TN = 256, TS = 5, TA = 2, TH = 256 };
 static void two_threads_case(dr3_head_kind head) {
     const bool critic = head == DR3_HEAD_CRITIC;
     static const size_t hidden[2] = {TH, TH};

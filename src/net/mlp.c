@@ -432,17 +432,26 @@ DR3I_CLONES static void bias_activate(dr3_activation act, float p, const float *
     }
 }
 
-/* g *= f'(y) over n rows of width w (see activate_backward), and, when gb is not NULL, the
- * bias gradient of the layer below in the same pass: gb = beta·gb + column sums of the new g,
- * added row by row. */
+/* The n × w gradient g (row stride w) of a hidden layer's output: g += gf when gf is not
+ * NULL (the injected feature gradient, row stride ld_gf), then g *= f'(y) (see
+ * activate_backward; y has row stride w), and, when gb is not NULL, the bias gradient of
+ * that layer in the same pass: gb = beta·gb + column sums of the new g, added row by row.
+ * One pass on the calling thread: cutting it between threads measured slower (its rows were
+ * just written by whichever thread ran the product before it, and moving them between cores
+ * costs more than the pass). */
 DR3I_CLONES static void activate_backward_bias(dr3_activation act, float p, const float *y,
-                                               float *g, size_t n, size_t w, float *gb,
-                                               float beta) {
+                                               float *g, size_t n, size_t w, const float *gf,
+                                               size_t ld_gf, float *gb, float beta) {
     if (gb != NULL && beta == 0.0f) memset(gb, 0, w * sizeof(float));
     for (size_t i = 0; i < n; i++) {
-        activate_backward(act, p, y + i * w, g + i * w, w);
+        float *gi = g + i * w;
+        if (gf != NULL) {
+            const float *fi = gf + i * ld_gf;
+            for (size_t k = 0; k < w; k++) gi[k] += fi[k];
+        }
+        activate_backward(act, p, y + i * w, gi, w);
         if (gb != NULL)
-            for (size_t k = 0; k < w; k++) gb[k] += g[i * w + k];
+            for (size_t k = 0; k < w; k++) gb[k] += gi[k];
     }
 }
 
@@ -616,7 +625,7 @@ static void backward_core(dr3_net *net, size_t n, const float *grad_out, size_t 
                           const float *grad_features, size_t ld_grad_features,
                           float *grad_input, size_t ld_grad_input, unsigned flags,
                           bool params) {
-    const size_t D = dr3_net_feature_dim(net), W = net->in_width, O = net->out_width;
+    const size_t W = net->in_width, O = net->out_width;
     const dr3_net_options *o = &net->opts;
     const float beta = (flags & DR3_NET_ACCUMULATE) ? 1.0f : 0.0f;
     const size_t L = net->num_layers;
@@ -670,17 +679,15 @@ static void backward_core(dr3_net *net, size_t n, const float *grad_out, size_t 
             }
             if (!need_dx) break;
         }
-        if (l == L - 1 && L > 1 && grad_features != NULL) {
-            /* next is dL/dφ from the head; add the injected feature gradient */
-            for (size_t i = 0; i < n; i++)
-                for (size_t k = 0; k < D; k++)
-                    next[i * D + k] += grad_features[i * ld_grad_features + k];
-        }
+        /* below the head, next is dL/dφ from the head: the injected feature gradient is
+         * added to it in the activation's pass */
+        const bool add_gf = l == L - 1 && L > 1 && grad_features != NULL;
         if (l > 0) {
             const dr3i_layer *below = &net->layers[l - 1];
-            activate_backward_bias(
-                o->activation, o->activation_param, below->act, next, n, ly->in,
-                below->conv || !params ? NULL : net->grads + below->b_off, beta);
+            activate_backward_bias(o->activation, o->activation_param, below->act, next, n,
+                                   ly->in, add_gf ? grad_features : NULL, ld_grad_features,
+                                   below->conv || !params ? NULL : net->grads + below->b_off,
+                                   beta);
         } else {
             /* the input gradient; with no hidden layer, φ is the input */
             for (size_t i = 0; i < n; i++)
