@@ -289,12 +289,53 @@ static void test_atomic_file(void **state) {
     rmdir(dir);
 }
 
+/* dr3i_dot_f64 and dr3i_dot3_f64: within double rounding of a long-double sum written here,
+ * for lengths around every multiple of the eight partial sums, with exact small-integer
+ * cases; the three sums of dr3i_dot3_f64 are bitwise dr3i_dot_f64's. */
+static void test_dot_f64(void **state) {
+    (void)state;
+    dr3_rng rng;
+    dr3_rng_seed(&rng, 77);
+    static float a[1030], b[1030];
+    for (size_t k = 0; k < 1030; k++) {
+        a[k] = dr3_rng_uniform(&rng) * 2 - 1;
+        b[k] = dr3_rng_uniform(&rng) * 2 - 1;
+    }
+    static const size_t lens[] = {0, 1, 2, 7, 8, 9, 15, 16, 17, 63, 64, 65, 256, 1030};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        const size_t n = lens[li];
+        long double ref = 0, mag = 0;
+        for (size_t k = 0; k < n; k++) {
+            ref += (long double)a[k] * b[k];
+            mag += fabsl((long double)a[k] * b[k]);
+        }
+        const double got = dr3i_dot_f64(a, b, n);
+        assert_true(fabsl((long double)got - ref) <= (long double)(n + 1) * 1.2e-16L * mag);
+        double t[3];
+        dr3i_dot3_f64(a, b, n, t);
+        assert_true(t[0] == got);
+        assert_true(t[1] == dr3i_dot_f64(a, a, n));
+        assert_true(t[2] == dr3i_dot_f64(b, b, n));
+    }
+    /* small integers: every partial sum and the tree are exact */
+    float x[19], y[19];
+    double exact = 0;
+    for (int k = 0; k < 19; k++) {
+        x[k] = (float)(k - 9);
+        y[k] = (float)(3 * k + 1);
+        exact += (double)(k - 9) * (3 * k + 1);
+    }
+    assert_true(dr3i_dot_f64(x, y, 19) == exact);
+    assert_true(dr3i_dot_f64(x, y, 0) == 0.0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_codes_fixed),
         cmocka_unit_test(test_last_error_thread_local),
         cmocka_unit_test(test_allocator_hooks),
         cmocka_unit_test(test_size_arithmetic),
+        cmocka_unit_test(test_dot_f64),
         cmocka_unit_test(test_rng_reference_values),
         cmocka_unit_test(test_rng_statistics_and_split),
         cmocka_unit_test(test_versions_and_runtime),

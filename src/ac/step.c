@@ -484,9 +484,7 @@ static float dr3_term(size_t n, size_t fd, const float *phi, const float *phin, 
     double total = 0.0;
     for (size_t i = 0; i < n; i++) {
         const float *a = phi + i * fd, *b = phin + i * fd;
-        double dot = 0.0;
-        for (size_t k = 0; k < fd; k++) dot += (double)a[k] * (double)b[k];
-        total += dot;
+        total += dr3i_dot_f64(a, b, fd);
         if (g == 0.0f) continue;
         float *ga = gphi + i * fd, *gb = gnext + i * fd;
         for (size_t k = 0; k < fd; k++) ga[k] += g * b[k];
@@ -570,12 +568,9 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
     }
     /* φ·φ′ for the metrics */
     for (size_t i = 0; i < n; i++) {
-        double dot = 0, na = 0, nb = 0;
-        for (size_t k = 0; k < fd; k++) {
-            dot += (double)phi[i * fd + k] * phin[i * fd + k];
-            na += (double)phi[i * fd + k] * phi[i * fd + k];
-            nb += (double)phin[i * fd + k] * phin[i * fd + k];
-        }
+        double t[3];
+        dr3i_dot3_f64(phi + i * fd, phin + i * fd, fd, t);
+        const double dot = t[0], na = t[1], nb = t[2];
         co->dot += dot;
         co->norm += sqrt(na);
         co->cos += (na > 0 && nb > 0) ? dot / sqrt(na * nb) : 0.0;

@@ -161,6 +161,21 @@ bool dr3i_all_finite(const float *x, size_t n, size_t inc);
 /* True when every entry of an n×d row-major matrix with row stride ld is finite. */
 bool dr3i_matrix_finite(const float *x, size_t n, size_t d, size_t ld);
 
+/* Loops compiled for AVX-512, AVX2 and the baseline, chosen when the library loads (GCC's
+ * target_clones, an ifunc): the same operations per element in every version (no
+ * contraction in ISO C mode), so the same bits, faster where the CPU has wider vectors. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) &&   \
+    !defined(DR3_NO_IFUNC)
+#define DR3I_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DR3I_CLONES
+#endif
+
+/* Σ a[k]·b[k] over n floats, in double, in a fixed order (dot.c). */
+double dr3i_dot_f64(const float *a, const float *b, size_t n);
+/* out = {a·b, a·a, b·b} in one pass, each summed as dr3i_dot_f64 sums (dot.c). */
+void dr3i_dot3_f64(const float *a, const float *b, size_t n, double out[3]);
+
 /* Reads the one-time runtime state; initialises BLIS with libdr3's kernel choice on first
  * use. Every handle constructor calls it. */
 dr3_status dr3i_runtime_ensure(void);

@@ -446,13 +446,9 @@ static void stage_measure(const step_ctx *c, dr3_step_metrics *full) {
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        double d = 0, a2 = 0, b2 = 0;
-        for (size_t j = 0; j < D; j++) {
-            double x = c->phi[i * D + j], y = c->phi_next[i * D + j];
-            d += x * y;
-            a2 += x * x;
-            b2 += y * y;
-        }
+        double t[3];
+        dr3i_dot3_f64(c->phi + i * D, c->phi_next + i * D, D, t);
+        const double d = t[0], a2 = t[1], b2 = t[2];
         dot += d;
         nrm += sqrt(a2);
         if (a2 > 0 && b2 > 0) cosv += d / sqrt(a2 * b2);

@@ -1,5 +1,6 @@
 /* Stateless losses with gradients (dr3/loss.h). Each function validates everything before
- * it writes anything, sums in double, and adds (never assigns) into gradient buffers. */
+ * it writes anything, sums in double (dot products in dr3i_dot_f64's fixed order), and adds
+ * (never assigns) into gradient buffers. */
 #include <dr3/loss.h>
 
 #include "../core/internal.h"
@@ -60,8 +61,7 @@ static dr3_status feature_dot(const char *fn, size_t n, size_t d, const float *p
     double total = 0.0;
     for (size_t i = 0; i < n; i++) {
         const float *a = phi + i * ld_phi, *b = phi_next + i * ld_next;
-        double dot = 0.0;
-        for (size_t j = 0; j < d; j++) dot += (double)a[j] * (double)b[j];
+        double dot = dr3i_dot_f64(a, b, d);
         double m = mask ? (double)mask[i] : 1.0;
         double sign = 1.0;
         if (flags & DR3_DOT_ABS) {

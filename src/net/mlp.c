@@ -343,14 +343,12 @@ int dr3_net_same_shape(const dr3_net *a, const dr3_net *b) {
 
 /* ---- forward and backward ------------------------------------------------------------- */
 
-/* The element-wise passes are compiled for AVX-512, AVX2 and the baseline, chosen when the
- * library loads (GCC's target_clones): the same operations per element, so the same bits. */
+/* The element-wise passes are DR3I_CLONES (internal.h): compiled for AVX-512, AVX2 and the
+ * baseline, the same operations per element, so the same bits. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) &&   \
     !defined(DR3_NO_IFUNC)
-#define DR3I_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #define DR3I_INLINE static inline __attribute__((always_inline))
 #else
-#define DR3I_CLONES
 #define DR3I_INLINE static inline
 #endif
 

@@ -112,28 +112,12 @@ void dr3_optim_free(dr3_optim *opt) {
     dr3i_free(&a, opt);
 }
 
-/* The update loops are compiled for AVX-512, AVX2 and the baseline, chosen when the library
- * loads (GCC's target_clones, an ifunc): the same float operations element by element (no
- * contraction in ISO C mode, IEEE square root and division), so the same bits, 2-4x faster
- * where the CPU has wider vectors. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) &&   \
-    !defined(DR3_NO_IFUNC)
-#define DR3I_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define DR3I_CLONES
-#endif
+/* The update loops are DR3I_CLONES (internal.h): compiled for AVX-512, AVX2 and the
+ * baseline, the same float operations element by element (IEEE square root and division), so
+ * the same bits, 2-4x faster where the CPU has wider vectors. */
 
-/* Σ g² in double, as eight interleaved partial sums (element k goes to sum k mod 8) added in a
- * fixed tree: a fixed order, so the same bits every time, and eight independent additions
- * instead of one chain (the serial sum cost ~4 cycles per parameter). */
-DR3I_CLONES static double sq_norm(const float *g, size_t n) {
-    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t k = 0;
-    for (; k + 8 <= n; k += 8)
-        for (size_t j = 0; j < 8; j++) s[j] += (double)g[k + j] * g[k + j];
-    for (size_t j = 0; k < n; k++, j++) s[j] += (double)g[k] * g[k];
-    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
-}
+/* Σ g² in double, in dr3i_dot_f64's fixed order. */
+static double sq_norm(const float *g, size_t n) { return dr3i_dot_f64(g, g, n); }
 
 dr3_status dr3_clip_grad_norm(float *grads, size_t n, float max_norm, float *norm_out) {
     static const char who[] = "dr3_clip_grad_norm";
