@@ -533,10 +533,33 @@ static void test_two_threads(void **state) {
     two_threads_case(DR3_HEAD_CRITIC);
 }
 
+/* dr3i_net_backward_rows: the gradient of the first n rows of a pass over 2n rows (the
+ * actor-critic learner's pass over [s; s']) equals that of a pass over those n rows alone,
+ * and dr3i_net_last_output hands out that pass's outputs. */
+static void test_backward_first_rows(void **state) {
+    (void)state;
+    dr3_net *net = make_net(DR3_ACT_RELU, DR3_HEAD_DISCRETE_Q, 2, 21);
+    float x[2 * NB * OBS], out[2 * NB * 3], gout[NB * 3];
+    for (int i = 0; i < 2 * NB * OBS; i++) x[i] = (float)((i * 29) % 13) * 0.1f - 0.6f;
+    for (int i = 0; i < NB * 3; i++) gout[i] = (float)(i % 5) * 0.2f - 0.4f;
+    const size_t P = dr3_net_param_count(net);
+    float *g_ref = malloc(P * sizeof(float));
+    assert_int_equal(dr3_net_forward(net, NB, x, OBS, NULL, 0, out, 3, NULL), DR3_OK);
+    assert_int_equal(dr3_net_backward(net, NB, gout, 3, NULL, 0, NULL, 0, 0), DR3_OK);
+    memcpy(g_ref, dr3_net_grads(net), P * sizeof(float));
+    assert_int_equal(dr3_net_forward(net, 2 * NB, x, OBS, NULL, 0, out, 3, NULL), DR3_OK);
+    assert_memory_equal(dr3i_net_last_output(net), out, 2 * NB * 3 * sizeof(float));
+    dr3i_net_backward_rows(net, NB, gout, 3);
+    for (size_t k = 0; k < P; k++) TU_ASSERT_CLOSE(dr3_net_grads(net)[k], g_ref[k], 1e-5, 1e-7);
+    free(g_ref);
+    dr3_net_free(net);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradients_every_activation),
         cmocka_unit_test(test_backward_input_only),
+        cmocka_unit_test(test_backward_first_rows),
         cmocka_unit_test(test_accumulate_and_feature_only),
         cmocka_unit_test(test_init_distribution),
         cmocka_unit_test(test_stacked_equals_separate),

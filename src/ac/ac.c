@@ -272,8 +272,10 @@ dr3_status dr3i_ac_create(dr3_ac_learner **out, const dr3_ac_options *opts, cons
         l->q_pi[j] = alloc_floats(l, n, 1, &st);
     }
     if (st == DR3_OK && has_actor) {
-        if ((st = make_net(l, &l->pi, DR3_HEAD_DISCRETE_Q, pout, anh, ah, n, o.seed + 3)) ==
-                DR3_OK &&
+        /* a Gaussian actor runs one pass over [s; s′] per step (step.c) */
+        const size_t pi_rows = gaussian ? 2 * n : n;
+        if ((st = make_net(l, &l->pi, DR3_HEAD_DISCRETE_Q, pout, anh, ah, pi_rows,
+                           o.seed + 3)) == DR3_OK &&
             (st = make_optim(l, &l->pi_opt, dr3_net_param_count(l->pi), o.actor_lr)) ==
                 DR3_OK &&
             o.algo == DR3_AC_TD3BC)

@@ -202,6 +202,17 @@ static void cql_draws(const dr3_ac_learner *l, size_t n, size_t g, const float *
     dr3k_parallel_for(d.parts, cql_draw_part, &d);
 }
 
+/* A Gaussian actor's outputs at s and s′ (SAC, CQL) from one pass over the stacked
+ * [s; s′] rows of big_obs (copied from the checked batch): one hand-out to the threads
+ * instead of two, and the pass stays cached for the actor's backward over the s rows. */
+static void actor_forward(dr3_ac_learner *l, size_t n) {
+    const size_t D = l->obs_dim, W = 2 * l->adim;
+    dr3i_net_forward_trusted(l->pi, 2 * n, l->big_obs + row_data(n) * D, NULL, 0, NULL);
+    const float *out = dr3i_net_last_output(l->pi);
+    memcpy(l->pi_out, out, n * W * sizeof(float));
+    memcpy(l->pi_out_next, out + n * W, n * W * sizeof(float));
+}
+
 /* Next actions a′ (the [s′, a′] rows of the stacked rows) and their log-probs; for CQL also the
  * N policy actions at s′ (group 2 of the CQL rows). */
 static dr3_status next_actions(dr3_ac_learner *l, const step_in *in) {
@@ -211,9 +222,7 @@ static dr3_status next_actions(dr3_ac_learner *l, const step_in *in) {
     switch (l->o.algo) {
     case DR3_AC_SAC:
     case DR3_AC_CQL:
-        if ((st = dr3_net_forward(l->pi, n, in->next_obs, in->ld_next_obs, NULL, 0,
-                                  l->pi_out_next, 2 * A, NULL)) != DR3_OK)
-            return st;
+        /* the actor's outputs at s′ came with those at s (actor_forward) */
         tanh_gauss(l, n, l->pi_out_next, in->eps_next, A, a_next, NULL, l->next_logp, 1);
         /* sample k of row i: CQL row i·3N + 2N + k; its log-prob at cql_logp[N n + i N + k] */
         if (N > 0) cql_draws(l, n, 2, l->pi_out_next, in->cql_eps_next, l->cql_logp + N * n);
@@ -327,10 +336,10 @@ static dr3_status targets(dr3_ac_learner *l, const step_in *in, float alpha, con
 static dr3_status actor_sample(dr3_ac_learner *l, const step_in *in) {
     const size_t n = in->n, A = l->adim, N = l->ncql;
     const bool gaussian = l->o.algo != DR3_AC_TD3BC;
-    dr3_status st = dr3_net_forward(l->pi, n, in->obs, in->ld_obs, NULL, 0, l->pi_out,
-                                    gaussian ? 2 * A : A, NULL);
-    if (st != DR3_OK) return st;
     if (!gaussian) {
+        dr3_status st =
+            dr3_net_forward(l->pi, n, in->obs, in->ld_obs, NULL, 0, l->pi_out, A, NULL);
+        if (st != DR3_OK) return st;
         for (size_t i = 0; i < n * A; i++) l->a_tilde[i] = tanhf(l->pi_out[i]);
         return DR3_OK;
     }
@@ -445,7 +454,11 @@ static dr3_status actor_loss(dr3_ac_learner *l, const step_in *in, float alpha, 
         }
         *loss = (float)(-lambda * q / (double)n + bc / (double)(n * A));
     }
-    return dr3_net_backward(l->pi, n, l->pi_gout, gaussian ? 2 * A : A, NULL, 0, NULL, 0, 0);
+    if (gaussian) { /* the actor's pass covered [s; s′]: its gradient is that of the s rows */
+        dr3i_net_backward_rows(l->pi, n, l->pi_gout, 2 * A);
+        return DR3_OK;
+    }
+    return dr3_net_backward(l->pi, n, l->pi_gout, A, NULL, 0, NULL, 0, 0);
 }
 
 /* Per-critic results of pass B. */
@@ -723,6 +736,7 @@ static dr3_status compute(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_me
 
     c->cql_ap = cql_ap;
     c->cql_w = cql_w;
+    if (gaussian) actor_forward(l, n);
     if ((st = next_actions(l, &in)) != DR3_OK) return st;
     if ((st = targets(l, &in, alpha, who)) != DR3_OK) return st;
     if ((actor_step || N > 0) && (st = actor_sample(l, &in)) != DR3_OK) return st;

@@ -737,6 +737,14 @@ void dr3i_net_backward_input(dr3_net *net, size_t n, const float *grad_out, size
     backward_core(net, n, grad_out, ld_grad_out, NULL, 0, grad_input, ld_grad_input, 0, false);
 }
 
+const float *dr3i_net_last_output(const dr3_net *net) {
+    return net->layers[net->num_layers - 1].act;
+}
+
+void dr3i_net_backward_rows(dr3_net *net, size_t n, const float *grad_out, size_t ld_grad_out) {
+    backward_core(net, n, grad_out, ld_grad_out, NULL, 0, NULL, 0, 0, true);
+}
+
 dr3_status dr3_net_copy_params(dr3_net *dst, const dr3_net *src) {
     if (dst == NULL || src == NULL)
         return dr3i_fail(DR3_ERR_INVALID_ARG, "dr3_net_copy_params: NULL network");

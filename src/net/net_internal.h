@@ -47,16 +47,25 @@ struct dr3_net {
 /* dr3_net_copy_params / dr3_net_polyak without the checks, for callers that established
  * them once (same shape, τ in [0, 1]): they cannot fail. */
 void dr3i_net_copy_params_trusted(dr3_net *dst, const dr3_net *src);
-/* dr3_net_forward without its checks and without copying the input: for a caller (the
- * learner) that has checked x (n <= max_batch rows of in_width finite floats, contiguous)
- * and keeps it unchanged until the matching backward, which reads it in place. */
 /* dr3_net_backward's input gradient alone, without checks, for a network of linear layers
  * only (the actor-critic learner's pass through its critics): no weight or bias gradient is
  * formed, and the network's grads keep their values. Needs a forward of n rows before. */
 void dr3i_net_backward_input(dr3_net *net, size_t n, const float *grad_out, size_t ld_grad_out,
                              float *grad_input, size_t ld_grad_input);
+/* dr3_net_forward without its checks and without copying the input: for a caller (the
+ * learner) that has checked x (n <= max_batch rows of in_width finite floats, contiguous)
+ * and keeps it unchanged until the matching backward, which reads it in place. */
 void dr3i_net_forward_trusted(dr3_net *net, size_t n, const float *x, float *out, size_t ld_out,
                               const float **features);
+/* The outputs of the last forward pass: its n rows of dr3_net_output_dim floats, contiguous
+ * (valid until the next forward). */
+const float *dr3i_net_last_output(const dr3_net *net);
+/* dr3_net_backward without its checks over the first n rows of the last forward pass
+ * (n <= the rows of that pass: a caller that ran one pass over [s; s'] and needs the
+ * gradient of the s rows only; the rows are contiguous per layer, so the first n rows of
+ * every activation are a pass of their own). Overwrites the grads; no input or feature
+ * gradient. */
+void dr3i_net_backward_rows(dr3_net *net, size_t n, const float *grad_out, size_t ld_grad_out);
 void dr3i_net_polyak_trusted(dr3_net *dst, const dr3_net *src, float tau);
 /* Architecture records of layer-list networks (learner checkpoints, docs/formats.md): the
  * input C, H, W, the number of output heads K, then per hidden layer {kind, units, kernel_h,
