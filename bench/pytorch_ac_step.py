@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_timing import time_best  # bench/torch_timing.py, beside this script
+from torch_timing import per_thread_count, time_best, use_threads  # bench/, beside this
 
 OBS, ACT, BATCH, N, C0 = 17, 6, 256, 10, 0.1
 
@@ -112,12 +112,15 @@ def make_step(cql):
 
 def main():
     secs = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
-    print(f"torch {torch.__version__}")
+    if len(sys.argv) <= 2:  # one process per thread count (torch_timing.use_threads)
+        print(f"torch {torch.__version__}")
+        per_thread_count((1, 2), lambda t: [str(secs), str(t)])
+        return
+    threads = int(sys.argv[2])
+    use_threads(threads)
     for name, cql in (("sac", False), ("cql", True)):
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
-            wall, cpu = time_best(make_step(cql), secs)
-            print(f"{name} {threads} {1e3 * wall:.3f} {1e3 * cpu:.3f}", flush=True)
+        wall, cpu = time_best(make_step(cql), secs)
+        print(f"{name} {threads} {1e3 * wall:.3f} {1e3 * cpu:.3f}", flush=True)
 
 
 if __name__ == "__main__":

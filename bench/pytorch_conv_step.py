@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_timing import time_best  # bench/torch_timing.py, beside this script
+from torch_timing import per_thread_count, time_best, use_threads  # bench/, beside this
 
 
 
@@ -39,7 +39,7 @@ class Q(nn.Module):
 
 
 def bench(name, threads, secs, n=32, c=4, actions=6):
-    torch.set_num_threads(threads)
+    use_threads(threads)
     torch.manual_seed(0)
     online, target = Q(name, c, actions), Q(name, c, actions)
     target.load_state_dict(online.state_dict())
@@ -77,9 +77,13 @@ def main():
     only = sys.argv[2] if len(sys.argv) > 2 else "all"
     only_threads = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     only_batch = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-    print(f"torch {torch.__version__}")
-    print(f"{'config':8} {'batch':>5} {'thr':>3} {'ms/step':>9} {'steps/s':>9} {'GFLOP/s':>8} "
-          f"{'cpu ms':>9}")
+    if only_threads == 0:  # one process per thread count (torch_timing.use_threads)
+        print(f"torch {torch.__version__}")
+        print(f"{'config':8} {'batch':>5} {'thr':>3} {'ms/step':>9} {'steps/s':>9} "
+              f"{'GFLOP/s':>8} {'cpu ms':>9}")
+        per_thread_count((1, 2), lambda t: [str(secs), only, str(t), str(only_batch)])
+        return
+    use_threads(only_threads)
     for threads in (1, 2):
         for n in (32, 128):
             for name in ("minatar", "nature"):

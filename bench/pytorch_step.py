@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_timing import time_best  # bench/torch_timing.py, beside this script
+from torch_timing import per_thread_count, time_best, use_threads  # bench/, beside this
 
 CONFIGS = [("tiny", 4, 64, 2, 2, 32), ("small", 4, 256, 2, 2, 256), ("large", 64, 1024, 2, 18, 512)]
 
@@ -32,8 +32,10 @@ class QNet(nn.Module):
         return self.head(phi), phi
 
 
-def bench(cfg, threads, secs):
-    torch.set_num_threads(threads)
+def make_step(cfg, threads):
+    """The update of configuration cfg as a closure (bench/pytorch_step_dist.py times it
+    step by step); the process runs with `threads` threads (use_threads)."""
+    use_threads(threads)
     name, obs, hidden, depth, actions, n = cfg
     torch.manual_seed(0)
     online, target = QNet(obs, hidden, depth, actions), QNet(obs, hidden, depth, actions)
@@ -56,16 +58,23 @@ def bench(cfg, threads, secs):
         loss.backward()
         opt.step()
 
-    return time_best(step, secs, warmup=5)[0]
+    return step
+
+
+def bench(cfg, threads, secs):
+    return time_best(make_step(cfg, threads), secs, warmup=5)[0]
 
 
 def main():
     secs = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
-    # optional: only this thread count; Debian's PyTorch takes its BLAS threads from
-    # BLIS_NUM_THREADS, which bench/ratio.sh sets to match
-    threads_list = (int(sys.argv[2]),) if len(sys.argv) > 2 else (1, 2)
-    print(f"torch {torch.__version__}")
-    print(f"{'config':6} {'thr':>3} {'ms/step':>9} {'steps/s':>9}")
+    # one thread count per process (torch_timing.use_threads sets BLIS_NUM_THREADS for it)
+    if len(sys.argv) <= 2:
+        print(f"torch {torch.__version__}")
+        print(f"{'config':6} {'thr':>3} {'ms/step':>9} {'steps/s':>9}")
+        per_thread_count((1, 2), lambda t: [str(secs), str(t)])
+        return
+    threads_list = (int(sys.argv[2]),)
+    use_threads(threads_list[0])
     for threads in threads_list:
         for cfg in CONFIGS:
             t = bench(cfg, threads, secs)
