@@ -6,15 +6,12 @@
  *   build/release/bench/ac_step [secs] [bench/pytorch_ac_step.py]
  *   build/release/bench/ac_step secs sac|cql [threads]     (one case, for profiling)
  */
-#define DR3_EXPERIMENTAL 1
-#include <dr3/dr3.h>
+#include "ac_case.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-enum { OBS = 17, ACT = 6, BATCH = 256 };
 
 static double clock_s(clockid_t id) {
     struct timespec t;
@@ -27,38 +24,8 @@ static double now(void) { return clock_s(CLOCK_MONOTONIC); }
 static double cpu(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 static double bench(dr3_ac_algo algo, int threads, double secs, double *cpu_ms) {
-    static const size_t hidden[2] = {256, 256};
-    dr3_ac_options o = DR3_AC_OPTIONS_INIT;
-    o.algo = algo;
-    o.obs_dim = OBS;
-    o.action_dim = ACT;
-    o.critic_num_hidden = o.actor_num_hidden = 2;
-    o.critic_hidden = o.actor_hidden = hidden;
-    o.batch_size = BATCH;
-    o.cql_num_actions = 10;
-    o.dr3_coef = 0.1f;
-    o.threads = threads;
-    dr3_ac_learner *l = NULL;
-    if (dr3_ac_learner_create(&l, &o) != DR3_OK) {
-        fprintf(stderr, "%s\n", dr3_last_error());
-        exit(1);
-    }
-    static float obs[BATCH * OBS], nobs[BATCH * OBS], act[BATCH * ACT], rew[BATCH];
-    dr3_rng r;
-    dr3_rng_seed(&r, 1);
-    for (size_t i = 0; i < BATCH * OBS; i++) obs[i] = 2 * dr3_rng_uniform(&r) - 1;
-    for (size_t i = 0; i < BATCH * OBS; i++) nobs[i] = 2 * dr3_rng_uniform(&r) - 1;
-    for (size_t i = 0; i < BATCH * ACT; i++) act[i] = 2 * dr3_rng_uniform(&r) - 1;
-    for (size_t i = 0; i < BATCH; i++) rew[i] = dr3_rng_uniform(&r);
-    dr3_ac_batch b = DR3_AC_BATCH_INIT;
-    b.n = BATCH;
-    b.obs = obs;
-    b.ld_obs = OBS;
-    b.actions = act;
-    b.ld_actions = ACT;
-    b.rewards = rew;
-    b.next_obs = nobs;
-    b.ld_next_obs = OBS;
+    dr3_ac_learner *l = ac_case_learner(algo, threads);
+    dr3_ac_batch b = ac_case_batch();
     for (int w = 0; w < 3; w++) dr3_ac_learner_step_batch(l, &b, NULL);
     double best = 1e30, best_cpu = 1e30;
     for (int rep = 0; rep < 5; rep++) {

@@ -11,8 +11,7 @@
  *
  *   build/release/bench/step_dist [threads [small|sac|cql|all [steps]]]
  */
-#define DR3_EXPERIMENTAL 1
-#include <dr3/dr3.h>
+#include "ac_case.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-enum { OBS = 17, ACT = 6, BATCH = 256 };
+enum { BATCH = 256 };
 
 static double now(void) {
     struct timespec t;
@@ -45,35 +44,8 @@ static void fail(const char *what) {
 }
 
 static void ac_case(dr3_ac_algo algo, int threads, int steps, double *t) {
-    static const size_t hidden[2] = {256, 256};
-    dr3_ac_options o = DR3_AC_OPTIONS_INIT;
-    o.algo = algo;
-    o.obs_dim = OBS;
-    o.action_dim = ACT;
-    o.critic_num_hidden = o.actor_num_hidden = 2;
-    o.critic_hidden = o.actor_hidden = hidden;
-    o.batch_size = BATCH;
-    o.cql_num_actions = 10;
-    o.dr3_coef = 0.1f;
-    o.threads = threads;
-    dr3_ac_learner *l = NULL;
-    if (dr3_ac_learner_create(&l, &o) != DR3_OK) fail("dr3_ac_learner_create");
-    static float obs[BATCH * OBS], nobs[BATCH * OBS], act[BATCH * ACT], rew[BATCH];
-    dr3_rng r;
-    dr3_rng_seed(&r, 1);
-    for (size_t i = 0; i < BATCH * OBS; i++) obs[i] = 2 * dr3_rng_uniform(&r) - 1;
-    for (size_t i = 0; i < BATCH * OBS; i++) nobs[i] = 2 * dr3_rng_uniform(&r) - 1;
-    for (size_t i = 0; i < BATCH * ACT; i++) act[i] = 2 * dr3_rng_uniform(&r) - 1;
-    for (size_t i = 0; i < BATCH; i++) rew[i] = dr3_rng_uniform(&r);
-    dr3_ac_batch b = DR3_AC_BATCH_INIT;
-    b.n = BATCH;
-    b.obs = obs;
-    b.ld_obs = OBS;
-    b.actions = act;
-    b.ld_actions = ACT;
-    b.rewards = rew;
-    b.next_obs = nobs;
-    b.ld_next_obs = OBS;
+    dr3_ac_learner *l = ac_case_learner(algo, threads);
+    dr3_ac_batch b = ac_case_batch();
     for (int w = 0; w < 5; w++)
         if (dr3_ac_learner_step_batch(l, &b, NULL) != DR3_OK) fail("step");
     for (int i = 0; i < steps; i++) {

@@ -3,7 +3,8 @@ file(GLOB_RECURSE files
   ${SOURCE_DIR}/include/*.h ${SOURCE_DIR}/src/*.c ${SOURCE_DIR}/src/*.h
   ${SOURCE_DIR}/tests/*.c ${SOURCE_DIR}/tests/*.h ${SOURCE_DIR}/examples/*.c
   ${SOURCE_DIR}/examples/*.h ${SOURCE_DIR}/examples/*.cpp ${SOURCE_DIR}/tools/*.c
-  ${SOURCE_DIR}/tools/*.h ${SOURCE_DIR}/bench/*.c ${SOURCE_DIR}/mpi/*.c ${SOURCE_DIR}/mpi/*.h)
+  ${SOURCE_DIR}/tools/*.h ${SOURCE_DIR}/bench/*.c ${SOURCE_DIR}/bench/*.h ${SOURCE_DIR}/mpi/*.c
+  ${SOURCE_DIR}/mpi/*.h)
 set(bad "")
 foreach(f ${files})
   execute_process(COMMAND ${CLANG_FORMAT} --dry-run --Werror ${f}
