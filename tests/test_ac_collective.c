@@ -82,7 +82,7 @@ static dr3_collective_vtable vtable(void) {
 static float obs[STEPS][RANKS * NB * D], nobs[STEPS][RANKS * NB * D],
     act[STEPS][RANKS * NB * A], nact[STEPS][RANKS * NB * A], rew[STEPS][RANKS * NB],
     e1[STEPS][RANKS * NB * A], e2[STEPS][RANKS * NB * A], cu[STEPS][RANKS * NB * NC * A],
-    co[STEPS][RANKS * NB * NC * A], cn[STEPS][RANKS * NB * NC * A];
+    co[STEPS][RANKS * NB * NC * A], cn[STEPS][RANKS * NB * NC * A], tn[STEPS][RANKS * NB * A];
 
 static void make_data(void) {
     dr3_rng r;
@@ -98,6 +98,7 @@ static void make_data(void) {
         for (int i = 0; i < RANKS * NB * NC * A; i++) cu[t][i] = 2 * dr3_rng_uniform(&r) - 1;
         for (int i = 0; i < RANKS * NB * NC * A; i++) co[t][i] = (float)dr3_rng_normal(&r);
         for (int i = 0; i < RANKS * NB * NC * A; i++) cn[t][i] = (float)dr3_rng_normal(&r);
+        for (int i = 0; i < RANKS * NB * A; i++) tn[t][i] = (float)dr3_rng_normal(&r);
     }
 }
 
@@ -119,6 +120,7 @@ static dr3_ac_batch rows(int t, size_t first, size_t n) {
     b.cql_uniform = cu[t] + first * NC * A;
     b.cql_eps_obs = co[t] + first * NC * A;
     b.cql_eps_next = cn[t] + first * NC * A;
+    b.td3_noise = tn[t] + first * A;
     return b;
 }
 
@@ -136,6 +138,7 @@ static dr3_ac_learner *make(dr3_ac_algo algo, size_t batch, uint64_t seed, float
     o.dr3_coef = 0.1f;
     o.gamma = gamma;
     o.seed = seed;
+    o.policy_delay = 1; /* TD3+BC: the actor at every step, so Adam sees gradient sizes */
     dr3_ac_learner *l = NULL;
     if (dr3_ac_learner_create(&l, &o) != DR3_OK) fail_msg("create: %s", dr3_last_error());
     return l;
@@ -209,8 +212,10 @@ static void compare(dr3_ac_learner *a, dr3_ac_learner *b, double tol) {
 static void test_two_ranks_equal_one_big_batch(void **state) {
     (void)state;
     make_data();
-    const dr3_ac_algo algos[3] = {DR3_AC_SAC, DR3_AC_CQL, DR3_AC_SARSA};
-    for (int k = 0; k < 3; k++) {
+    /* TD3+BC: λ = α / mean|Q| over the rows of both ranks (5 and 11 rows: per-rank λs
+     * differ from it), the actor updated at every step */
+    const dr3_ac_algo algos[4] = {DR3_AC_SAC, DR3_AC_CQL, DR3_AC_SARSA, DR3_AC_TD3BC};
+    for (int k = 0; k < 4; k++) {
         job jobs[RANKS];
         memset(jobs, 0, sizeof jobs);
         for (int r = 0; r < RANKS; r++) {

@@ -53,6 +53,12 @@ struct dr3_ac_learner {
         size_t len;      /* its floats */
         uint64_t every;  /* full-state fingerprint every this many steps */
         bool check_next; /* compare the full state at the next step (after a load) */
+        /* TD3+BC: λ = α / mean|Q| over the rows of all ranks, so each rank keeps the two
+         * parts of its actor gradient apart until the allreduce: the Q part (λ = 1) in the
+         * actor's grads, the behaviour-cloning part here, with its sums of |Q|, Q and the
+         * squared BC error */
+        float *bc_grad;
+        double td3_abs_q, td3_q, td3_bc;
     } coll;
 
     /* ---- workspace, sized at creation ---- */

@@ -2,14 +2,17 @@
  * rank computes its step on its own rows, then one allreduce per step sums
  *
  *   [ n·g_critics | n·g_actor | n·g_log α | n·g_log α′ | failed | n | fingerprint (16) |
- *     n·td | n·critic loss | n·actor loss ]
+ *     n·td | n·critic loss | n·actor loss ( | TD3+BC: n·g_actor's BC part | Σ|Q| | ΣQ |
+ *     Σ BC error ) ]
  *
  * and every rank applies the row-weighted mean gradient, so N ranks of b rows take the step
- * one process takes on the N·b rows (exactly for SAC, CQL and SARSA; TD3+BC's λ = α/mean|Q|
- * stays a per-rank batch statistic). A rank that failed locally makes all fail; the
- * fingerprint (step count, and every `every` steps the whole state) catches replicas that
- * drifted apart. Fingerprints are a 32-bit hash cut into 8 nibbles d_k sent as d_k and d_k²:
- * the sums are size·d_k and size·d_k² exactly when all ranks agree. */
+ * one process takes on the N·b rows. TD3+BC's λ = α/mean|Q| is a statistic of the whole
+ * batch: each rank sends the Q part of its actor gradient (λ = 1) and the BC part apart,
+ * with its sums of |Q|, Q and the BC error, and λ is formed from all rows after the sum. A rank
+ * that failed locally makes all fail; the fingerprint (step count, and every `every` steps the
+ * whole state) catches replicas that drifted apart. Fingerprints are a 32-bit hash cut into 8
+ * nibbles d_k sent as d_k and d_k²: the sums are size·d_k and size·d_k² exactly when all ranks
+ * agree. */
 #include "ac_internal.h"
 
 #include "../core/checksum.h"
@@ -25,6 +28,12 @@ static dr3_net *const *nets_of(const dr3_ac_learner *l, dr3_net *out[3]) {
     out[1] = l->q[1];
     out[2] = l->pi;
     return out;
+}
+
+/* TD3+BC's extra floats at the end of the buffer: the BC part of the actor gradient (times
+ * the rows), then the sums of |Q(s, π(s))|, Q(s, π(s)) and the squared BC error. */
+static size_t td3_floats(const dr3_ac_learner *l) {
+    return l->o.algo == DR3_AC_TD3BC ? dr3_net_param_count(l->pi) + 3 : 0;
 }
 
 static size_t grad_floats(const dr3_ac_learner *l) {
@@ -86,6 +95,14 @@ dr3_status dr3i_ac_coll_step(dr3_ac_learner *l, dr3_status local, dr3i_ac_reduce
         b[G + 2 + FP_LEN] = (float)(w * r->td);
         b[G + 3 + FP_LEN] = (float)(w * r->critic_loss);
         b[G + 4 + FP_LEN] = (float)(w * r->actor_loss);
+        if (td3_floats(l) > 0 && r->actor_step) {
+            const size_t pc = dr3_net_param_count(l->pi);
+            float *x = b + G + 5 + FP_LEN;
+            for (size_t i = 0; i < pc; i++) x[i] = w * l->coll.bc_grad[i];
+            x[pc] = (float)l->coll.td3_abs_q;
+            x[pc + 1] = (float)l->coll.td3_q;
+            x[pc + 2] = (float)l->coll.td3_bc;
+        }
     } else {
         b[G] = 1.0f;
     }
@@ -123,6 +140,17 @@ dr3_status dr3i_ac_coll_step(dr3_ac_learner *l, dr3_status local, dr3i_ac_reduce
     r->td = b[G + 2 + FP_LEN] / total;
     r->critic_loss = b[G + 3 + FP_LEN] / total;
     r->actor_loss = b[G + 4 + FP_LEN] / total;
+    if (td3_floats(l) > 0 && r->actor_step) {
+        /* λ = α / mean|Q| over all rows; the actor's gradient λ·(Q part) + (BC part), as one
+         * process computes it on all the rows */
+        const size_t pc = dr3_net_param_count(l->pi);
+        const float *x = b + G + 5 + FP_LEN;
+        const double lambda = (double)l->o.bc_alpha / ((double)x[pc] / total);
+        float *g = dr3_net_grads(l->pi);
+        for (size_t i = 0; i < pc; i++) g[i] = (float)(lambda * g[i]) + x[i] / total;
+        r->actor_loss = -lambda * (double)x[pc + 1] / total +
+                        (double)x[pc + 2] / ((double)total * (double)l->adim);
+    }
     l->coll.check_next = false;
     return DR3_OK;
 }
@@ -131,6 +159,7 @@ void dr3i_ac_coll_free(dr3_ac_learner *l) {
     if (!l->coll.on) return;
     if (l->coll.vt.destroy) l->coll.vt.destroy(l->coll.payload);
     dr3i_free(&l->alloc, l->coll.buf);
+    dr3i_free(&l->alloc, l->coll.bc_grad);
     memset(&l->coll, 0, sizeof l->coll);
 }
 
@@ -215,11 +244,15 @@ dr3_status dr3_ac_learner_set_collective(dr3_ac_learner *l, const dr3_collective
     uint8_t *state = NULL;
     size_t state_len = 0;
     if ((st = dr3i_ac_serialize(l, &state, &state_len)) != DR3_OK) return st;
-    const size_t len = grad_floats(l) + 5 + FP_LEN, check_len = (size_t)size + FP_LEN;
+    const size_t len = grad_floats(l) + 5 + FP_LEN + td3_floats(l);
+    const size_t check_len = (size_t)size + FP_LEN;
     float *buf = dr3i_calloc(&l->alloc, len * sizeof(float));
     float *check = dr3i_calloc(&l->alloc, check_len * sizeof(float));
+    float *bc_grad = td3_floats(l) > 0
+                         ? dr3i_calloc(&l->alloc, dr3_net_param_count(l->pi) * sizeof(float))
+                         : NULL;
     dr3_ac_learner *t = NULL;
-    if (buf == NULL || check == NULL) {
+    if (buf == NULL || check == NULL || (td3_floats(l) > 0 && bc_grad == NULL)) {
         st = dr3i_fail(DR3_ERR_NOMEM, "%s: out of memory", who);
         goto fail;
     }
@@ -255,6 +288,7 @@ dr3_status dr3_ac_learner_set_collective(dr3_ac_learner *l, const dr3_collective
     l->coll.size = size;
     l->coll.buf = buf;
     l->coll.len = len;
+    l->coll.bc_grad = bc_grad;
     l->coll.every = DEFAULT_EVERY;
     l->coll.check_next = true;
     split(l);
@@ -263,5 +297,6 @@ fail:
     dr3i_free(&l->alloc, state);
     dr3i_free(&l->alloc, check);
     dr3i_free(&l->alloc, buf);
+    dr3i_free(&l->alloc, bc_grad);
     return st;
 }

@@ -380,10 +380,13 @@ static dr3_status actor_loss(dr3_ac_learner *l, const step_in *in, float alpha, 
     if ((st = forward_critics(l, nq, &tf)) != DR3_OK) return st;
     memset(l->g_a, 0, n * A * sizeof(float));
     float lambda = 0;
+    /* TD3+BC with replicas: λ is known only after the allreduce (collective.c), so the Q
+     * part of the gradient is formed with λ = 1 and the BC part apart */
+    const bool split_bc = !gaussian && l->coll.on;
+    double abs_q = 0;
     if (!gaussian) {
-        double s = 0;
-        for (size_t i = 0; i < n; i++) s += fabs((double)l->q_pi[0][i]);
-        lambda = (float)(l->o.bc_alpha / (s / (double)n));
+        for (size_t i = 0; i < n; i++) abs_q += fabs((double)l->q_pi[0][i]);
+        lambda = split_bc ? 1.0f : (float)(l->o.bc_alpha / (abs_q / (double)n));
     }
     /* with two threads the two critics' input-gradient passes run at the same time, each on
      * its own buffers; g_a adds critic 0's then critic 1's either way (the same bits) */
@@ -443,14 +446,30 @@ static dr3_status actor_loss(dr3_ac_learner *l, const step_in *in, float alpha, 
     } else {
         double q = 0, bc = 0;
         const float inv = 1.0f / (float)(n * A);
+        float *gout_bc = l->pi_gout + n * A; /* pi_gout has room for 2A per row */
         for (size_t i = 0; i < n; i++) {
             q += l->q_pi[0][i];
             for (size_t k = 0; k < A; k++) {
                 float p = l->a_tilde[i * A + k], d = p - l->data_act[i * A + k];
                 bc += (double)d * d;
-                float gp = l->g_a[i * A + k] + 2.0f * d * inv;
-                l->pi_gout[i * A + k] = gp * (1.0f - p * p);
+                if (split_bc) {
+                    l->pi_gout[i * A + k] = l->g_a[i * A + k] * (1.0f - p * p);
+                    gout_bc[i * A + k] = 2.0f * d * inv * (1.0f - p * p);
+                } else {
+                    float gp = l->g_a[i * A + k] + 2.0f * d * inv;
+                    l->pi_gout[i * A + k] = gp * (1.0f - p * p);
+                }
             }
+        }
+        if (split_bc) { /* the BC part's gradient first: the Q part's stays in the grads */
+            l->coll.td3_abs_q = abs_q;
+            l->coll.td3_q = q;
+            l->coll.td3_bc = bc;
+            st = dr3_net_backward(l->pi, n, gout_bc, A, NULL, 0, NULL, 0, 0);
+            if (st != DR3_OK) return st;
+            memcpy(l->coll.bc_grad, dr3_net_grads(l->pi),
+                   dr3_net_param_count(l->pi) * sizeof(float));
+            lambda = (float)(l->o.bc_alpha / (abs_q / (double)n)); /* the local loss below */
         }
         *loss = (float)(-lambda * q / (double)n + bc / (double)(n * A));
     }

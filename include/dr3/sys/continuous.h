@@ -173,8 +173,9 @@ DR3_API dr3_status dr3_ac_learner_reg_loss(float *out, const dr3_ac_learner *lea
  * rank (one broadcast; on the other ranks the networks are replaced, so pointers from the
  * getters become invalid), and splits the generators per rank. From then on each step makes
  * one allreduce: the row-weighted mean of every gradient (critics, actor, log α, log α′),
- * so N ranks of b rows take the step one process takes on their N·b rows — exactly for SAC,
- * CQL and SARSA; TD3+BC's λ = α/mean|Q| is computed on each rank's own rows. The metrics'
+ * so N ranks of b rows take the step one process takes on their N·b rows, for every
+ * algorithm (TD3+BC's λ = α/mean|Q| is formed from the rows of all ranks after the
+ * allreduce, which then also carries the actor gradient's behaviour-cloning part). The metrics'
  * TD, critic and actor losses are the ranks' means; the others describe this rank's rows. A
  * rank whose step fails before the allreduce still takes part, so all fail together and
  * nothing changes anywhere; a fingerprint (step count; every 100 steps and after a load the
