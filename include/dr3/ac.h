@@ -128,7 +128,7 @@ typedef struct dr3_ac_options {
     size_t policy_delay;    /**< TD3+BC: actor and targets every this many steps (default 2). */
     float bc_alpha;         /**< TD3+BC: α of λ = α / mean|Q| (default 2.5). */
     float dr3_coef;         /**< DR3 coefficient c0 >= 0 (default 0: off). */
-    int threads;            /**< BLIS threads (>= 1; default 1). */
+    int threads;            /**< Threads (>= 1; default 1; docs/threading.md). */
     uint64_t seed;          /**< Seeds the weights and the learner's generator. */
     const dr3_allocator *allocator; /**< Memory hooks (NULL: C library). */
 } dr3_ac_options;

@@ -66,7 +66,7 @@ typedef struct dr3_learner_options {
     const dr3_regularizer_options *const *regularizers;
     size_t num_regularizers;        /**< Entries in regularizers (any number). */
     size_t srank_every;             /**< Compute srank of φ(s) every k steps (0: never). */
-    int threads;                    /**< BLIS threads for this learner (default 1). */
+    int threads;                    /**< Threads (default 1; docs/threading.md). */
     uint64_t seed;                  /**< Seeds initial weights and the learner's generator. */
     const dr3_allocator *allocator; /**< Memory hooks (NULL: C library). */
 } dr3_learner_options;
@@ -255,7 +255,7 @@ typedef enum dr3_learner_param {
     DR3_LEARNER_TARGET_PERIOD = 102, /**< Steps between hard target copies, [1, 2^53]. */
     DR3_LEARNER_GAMMA = 103,         /**< Discount used when a batch gives none, [0, 1]. */
     DR3_LEARNER_HUBER_DELTA = 104,   /**< Huber threshold δ, [FLT_MIN, FLT_MAX]. */
-    DR3_LEARNER_THREADS = 105        /**< BLIS threads of both networks, [1, 1024]. */
+    DR3_LEARNER_THREADS = 105        /**< Threads of the step and both nets, [1, 1024]. */
 } dr3_learner_param;
 
 /** @brief A static name for a ::dr3_learner_param ("lr", "polyak_tau", "target_period",

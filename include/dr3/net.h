@@ -84,7 +84,7 @@ typedef struct dr3_net_options {
     dr3_head_kind head;        /**< Output head (default discrete Q). */
     size_t max_batch;          /**< Most rows one forward/backward handles (> 0). */
     uint64_t seed;             /**< Seeds the initial weights. */
-    int threads;               /**< BLIS threads (>= 1; default 1). */
+    int threads;               /**< Threads (>= 1; default 1; docs/threading.md). */
     const dr3_allocator *allocator; /**< Memory hooks (NULL: C library). */
 } dr3_net_options;
 
