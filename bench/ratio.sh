@@ -13,12 +13,7 @@ SECS=${3:-1}
 ARCHS=${ARCHS:-"skx zen3"}
 TORCH_ARCHS=${TORCH_ARCHS:-"0 default"}
 HERE=$(dirname "$0")
-PY=/usr/bin/python3
-OUT=$(mktemp)
-trap 'rm -f "$OUT"' EXIT
-
-grep -m1 "model name" /proc/cpuinfo | sed 's/.*: /CPU: /'
-echo "CPUs online: $(getconf _NPROCESSORS_ONLN), load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+. "$HERE/ratio_common.sh"
 for arch in $ARCHS; do
     : >"$OUT"
     r=1
