@@ -81,8 +81,16 @@ int main(void) {
         {"mid 128^3", 0, 1, 128, 128, 128},
         {"mid 96^3", 0, 1, 96, 96, 96},
         {"mid 128x128x64 TN", 1, 0, 128, 128, 64},
+        {"ac fwd L1", 0, 1, 512, 256, 23},
+        {"ac dW L1", 1, 0, 256, 23, 512},
+        {"ac dX L1", 0, 0, 256, 23, 256},
+        {"ac dX head", 0, 0, 512, 256, 1},
+        {"cql fwd L1", 0, 1, 7680, 256, 23},
+        {"cql dW L1", 1, 0, 256, 23, 7680},
+        {"cql dW L1 half", 1, 0, 128, 23, 7680},
+        {"cql dX head", 0, 0, 7680, 256, 1},
     };
-    const size_t N = 1024 * 1024 + 64;
+    const size_t N = 8 * 1024 * 1024 + 64;
     float *a = malloc(N * sizeof(float)), *b = malloc(N * sizeof(float)),
           *c = malloc(N * sizeof(float));
     for (size_t i = 0; i < N; i++) a[i] = b[i] = c[i] = 0.001f * (float)(i % 89);

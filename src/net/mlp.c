@@ -430,19 +430,27 @@ DR3I_CLONES static void bias_activate(dr3_activation act, float p, const float *
     }
 }
 
-/* The n × w gradient g (row stride w) of a hidden layer's output: g += gf when gf is not
- * NULL (the injected feature gradient, row stride ld_gf), then g *= f'(y) (see
+/* The n × w gradient g (row stride w) of a hidden layer's output: when hd is not NULL, g is
+ * first formed here as the outer product of the single-output layer above, g(i, k) =
+ * hd[i] · hw[k] (its delta and its weight row: what the product delta W would give, one
+ * rounding each, without writing and reading g once more); then g += gf when gf is not NULL
+ * (the injected feature gradient, row stride ld_gf), then g *= f'(y) (see
  * activate_backward; y has row stride w), and, when gb is not NULL, the bias gradient of
  * that layer in the same pass: gb = beta·gb + column sums of the new g, added row by row.
  * One pass on the calling thread: cutting it between threads measured slower (its rows were
  * just written by whichever thread ran the product before it, and moving them between cores
  * costs more than the pass). */
 DR3I_CLONES static void activate_backward_bias(dr3_activation act, float p, const float *y,
-                                               float *g, size_t n, size_t w, const float *gf,
-                                               size_t ld_gf, float *gb, float beta) {
+                                               float *g, size_t n, size_t w, const float *hd,
+                                               const float *hw, const float *gf, size_t ld_gf,
+                                               float *gb, float beta) {
     if (gb != NULL && beta == 0.0f) memset(gb, 0, w * sizeof(float));
     for (size_t i = 0; i < n; i++) {
         float *gi = g + i * w;
+        if (hd != NULL) {
+            const float d = hd[i];
+            for (size_t k = 0; k < w; k++) gi[k] = d * hw[k];
+        }
         if (gf != NULL) {
             const float *fi = gf + i * ld_gf;
             for (size_t k = 0; k < w; k++) gi[k] += fi[k];
@@ -645,6 +653,7 @@ static void backward_core(dr3_net *net, size_t n, const float *grad_out, size_t 
         const float *x = l > 0 ? net->layers[l - 1].act : net->x0;
         float *gw = net->grads + ly->w_off, *gb = net->grads + ly->b_off;
         bool need_dx = !(l == 0 && grad_input == NULL); /* nothing upstream of the input */
+        const bool fuse_head_dx = l == L - 1 && l > 0 && !ly->conv && ly->out == 1;
         if (ly->conv) {
             dr3i_conv2d_src src = {x, NULL, ly->in};
             unsigned cf = (flags & DR3_NET_ACCUMULATE) ? DR3I_CONV2D_ACCUMULATE : 0u;
@@ -657,7 +666,9 @@ static void backward_core(dr3_net *net, size_t n, const float *grad_out, size_t 
         } else {
             /* dW = deltaᵀ X (out × in); db was summed with delta. dX = delta W (n × in).
              * The two only read delta, so with more than one thread they run side by side
-             * (dr3k_sgemm_pair) rather than each cut in turn. */
+             * (dr3k_sgemm_pair) rather than each cut in turn. A single-output head (a
+             * critic's Q) has dX = delta ⊗ w, an outer product that the activation pass
+             * below forms itself (fuse_head_dx). */
             (void)gb;
             const dr3k_sgemm_args dw = {true,    false, ly->out, ly->in, n,  1.0f,  delta,
                                         ly->out, x,     ly->in,  beta,   gw, ly->in};
@@ -666,7 +677,11 @@ static void backward_core(dr3_net *net, size_t n, const float *grad_out, size_t 
                                         delta,  ly->out, net->params + ly->w_off,
                                         ly->in, 0.0f,    next,
                                         ly->in};
-            if (params && need_dx) {
+            if (fuse_head_dx) {
+                if (params)
+                    dr3k_sgemm(o->threads, dw.trans_a, dw.trans_b, dw.m, dw.n, dw.k, dw.alpha,
+                               dw.a, dw.lda, dw.b, dw.ldb, dw.beta, dw.c, dw.ldc);
+            } else if (params && need_dx) {
                 dr3k_sgemm_pair(o->threads, &dw, &dx);
             } else if (params) {
                 dr3k_sgemm(o->threads, dw.trans_a, dw.trans_b, dw.m, dw.n, dw.k, dw.alpha, dw.a,
@@ -682,10 +697,11 @@ static void backward_core(dr3_net *net, size_t n, const float *grad_out, size_t 
         const bool add_gf = l == L - 1 && L > 1 && grad_features != NULL;
         if (l > 0) {
             const dr3i_layer *below = &net->layers[l - 1];
-            activate_backward_bias(o->activation, o->activation_param, below->act, next, n,
-                                   ly->in, add_gf ? grad_features : NULL, ld_grad_features,
-                                   below->conv || !params ? NULL : net->grads + below->b_off,
-                                   beta);
+            activate_backward_bias(
+                o->activation, o->activation_param, below->act, next, n, ly->in,
+                fuse_head_dx ? delta : NULL, fuse_head_dx ? net->params + ly->w_off : NULL,
+                add_gf ? grad_features : NULL, ld_grad_features,
+                below->conv || !params ? NULL : net->grads + below->b_off, beta);
         } else {
             /* the input gradient; with no hidden layer, φ is the input */
             for (size_t i = 0; i < n; i++)
