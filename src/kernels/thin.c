@@ -124,7 +124,9 @@ static int blis_lanes_now(void) {
  * sets (docs/performance.md). BLIS's fixed cost per call (context, packing) dominates up to
  * 64³ multiply-adds; an output side of at most 4 (Q heads with few actions, their weight and
  * bias gradients) runs far below peak in BLIS (skx has no small-matrix kernels); A Bᵀ with one
- * side of at most 32 suits the dot kernel. When BLIS runs narrower vectors than the thin
+ * side of at most 32 suits the dot kernel, and A B or Aᵀ B with at most 32 columns the
+ * broadcast kernel (the input and weight gradients of a first layer on [s, a]: BLIS packs all
+ * of the long operand for few uses). When BLIS runs narrower vectors than the thin
  * kernels (zen3 or haswell kernels on an AVX-512 CPU), the thin kernels win up to 2²⁶
  * multiply-adds. With more than one thread, BLIS's parallel products win above 2²¹. */
 static bool worth_it(int threads, int lanes, bool trans_a, bool trans_b, size_t m, size_t n,
@@ -136,6 +138,7 @@ static bool worth_it(int threads, int lanes, bool trans_a, bool trans_b, size_t 
     if (threads > 1 && macs > 2097152.0) return false;
     if (thin <= 4) return true;
     if (lanes > blis_lanes_now() && macs <= 67108864.0) return true;
+    if (n <= 32 && (trans_a ? m >= n : !trans_b)) return true; /* dW, dX of a first layer */
     return !trans_a && trans_b && thin <= 32;
 }
 

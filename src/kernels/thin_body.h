@@ -16,6 +16,7 @@
 /* Rows of C per register block: two vectors wide (2·BC_MR accumulators) or one (BC_MR1),
  * leaving registers for the B vectors and the broadcast. A block covering every row of a thin
  * product streams B once. */
+#define PF_AHEAD 16
 #if NREG >= 32
 #define BC_MR  12
 #define BC_MR1 24
@@ -48,6 +49,8 @@ TK_INLINE void TK(bc_block2)(size_t R, size_t nj, size_t k, float alpha, const f
     const MT m0 = VMASK(nj), m1 = VMASK(nj > W ? nj - W : 1);
     const bool two = nj > W;
     for (size_t p = 0; p < k; p++) {
+        __builtin_prefetch(b + (p + PF_AHEAD) * ldb);
+        __builtin_prefetch(a + (p + PF_AHEAD) * acs);
         const float *bp = b + p * ldb;
         VT b0 = VLOADM(bp, m0), b1 = two ? VLOADM(bp + W, m1) : VZERO();
         const float *ap = a + p * acs;
@@ -71,6 +74,8 @@ TK_INLINE void TK(bc_block1)(size_t R, size_t nj, size_t k, float alpha, const f
     _Pragma("GCC unroll 32") for (size_t r = 0; r < BC_MR1; r++) acc[r] = VZERO();
     const MT m0 = VMASK(nj);
     for (size_t p = 0; p < k; p++) {
+        __builtin_prefetch(b + (p + PF_AHEAD) * ldb);
+        __builtin_prefetch(a + (p + PF_AHEAD) * acs);
         VT b0 = VLOADM(b + p * ldb, m0);
         const float *ap = a + p * acs;
         _Pragma("GCC unroll 32") for (size_t r = 0; r < R; r++) acc[r] =
