@@ -49,6 +49,7 @@ typedef struct step_in {
     const float *obs, *next_obs, *rewards;
     size_t ld_obs, ld_next_obs;
     const float *eps_next, *eps_actor, *cql_uniform, *cql_eps_obs, *cql_eps_next, *td3_noise;
+    bool measured; /* the caller asked for metrics: the passes only they read run */
 } step_in;
 
 static void fill_normal(dr3_rng *rng, float *x, size_t count) {
@@ -598,8 +599,8 @@ static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, fl
         for (size_t i = 0; i < n; i++) cb->q_gout[RD + i] -= cql_w / (float)n;
         co->cql = lse_sum / (double)n - co->q_mean;
     }
-    /* φ·φ′ for the metrics */
-    for (size_t i = 0; i < n; i++) {
+    /* φ·φ′ for the metrics (which report the first critic's), only when they are asked for */
+    for (size_t i = 0; in->measured && j == 0 && i < n; i++) {
         double t[3];
         dr3i_dot3_f64(phi + i * fd, phin + i * fd, fd, t);
         const double dot = t[0], na = t[1], nb = t[2];
@@ -722,6 +723,7 @@ static dr3_status compute(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_me
     step_in in;
     memset(&in, 0, sizeof in);
     if ((st = prepare(l, &b, &in, who)) != DR3_OK) return st;
+    in.measured = m != NULL;
     const size_t n = in.n, A = l->adim, D = l->obs_dim, N = l->ncql;
     const dr3_ac_algo algo = l->o.algo;
     const bool gaussian = algo == DR3_AC_SAC || algo == DR3_AC_CQL;
