@@ -255,7 +255,7 @@ dr3_status dr3i_ac_create(dr3_ac_learner **out, const dr3_ac_options *opts, cons
         l->o.action_high = l->high;
     }
     size_t rows = 0;
-    if (st == DR3_OK && (!dr3i_mul(3 * N + 2, n, &rows)))
+    if (st == DR3_OK && (!dr3i_mul(3 * N + 3, n, &rows)))
         st = dr3i_fail(DR3_ERR_OVERFLOW, "%s: workspace size overflows", who);
     l->rows_max = rows;
     const bool has_actor = o.algo != DR3_AC_SARSA;

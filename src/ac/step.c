@@ -1,10 +1,12 @@
 /* The actor-critic update (dr3/ac.h), as a pipeline:
- * validate → draws → next actions a′ → targets y → actor sample at s → actor losses
- * (critic pass A, gradient w.r.t. the action only) → critic losses (pass B: TD + CQL + DR3
- * + plugin regularizers over the rows [CQL; s, a; s′, a′], as two forward/backward pairs)
- * → temperature → guard → optimizers (all or nothing) → targets → metrics. Every loss and
- * gradient is computed from the parameters before the step; nothing is written to a parameter,
- * optimizer state or generator until all of them are finite. */
+ * validate → draws → actor at [s; s′] → next actions a′ and the actor's sample ã at s →
+ * critic pass A (per critic, beside its target critic: the CQL rows' forward and backward,
+ * one forward over [s, ã; s, a; s′, a′]) → targets y → dL/dQ(s, ã) → critic pass B (TD +
+ * CQL + DR3 + plugin regularizers, the parameter gradient of [s, a; s′, a′], the input
+ * gradient of [s, ã]) → actor loss and backward → temperature → guard → optimizers (all or
+ * nothing) → target critics → metrics. Every loss and gradient is computed from the
+ * parameters before the step; nothing is written to a parameter, optimizer state or
+ * generator until all of them are finite. */
 #include "ac_internal.h"
 #include "../kernels/kernels.h"
 #include "../net/net_internal.h"
@@ -146,16 +148,22 @@ static dr3_status prepare(dr3_ac_learner *l, const dr3_ac_batch *b, step_in *in,
     return DR3_OK;
 }
 
-/* Row offsets of the critics' stacked rows: CQL's 3N rows per state first, then [s, a]
- * (n rows), then [s′, a′] (n rows): the CQL rows take a forward/backward pair of their own
- * (no feature gradient), [s, a; s′, a′] another (with DR3's feature gradient), and without
- * DR3 the [s, a] rows alone (the s′ rows get a forward for the metrics). */
+/* Row offsets of the critics' stacked rows: CQL's 3N rows per state first, then [s, ã] (n
+ * rows: the actor's sample at s, on steps that update the actor through this critic), then
+ * [s, a] and [s′, a′] (n rows each). The CQL rows take a forward/backward pair of their own
+ * (their gradient is CQL's softmax alone, no feature gradient). One forward covers
+ * [s, ã; s, a; s′, a′]: its [s, a; s′, a′] rows give the critic's parameter gradient (TD,
+ * the CQL term's −Q(s, a), DR3's feature gradient) and its [s, ã] rows, in a pass of their
+ * own, the actor's gradient w.r.t. ã (dr3i_net_backward_range). Without DR3 the [s′, a′]
+ * rows take a forward of their own (for the metrics) and no backward. */
 static size_t row_cql(size_t n) {
     (void)n;
     return 0;
 }
-static size_t row_data_of(size_t n, size_t N) { return 3 * N * n; }
-static size_t row_next_of(size_t n, size_t N) { return 3 * N * n + n; }
+static size_t row_pi_of(size_t n, size_t N) { return 3 * N * n; }
+static size_t row_data_of(size_t n, size_t N) { return 3 * N * n + n; }
+static size_t row_next_of(size_t n, size_t N) { return 3 * N * n + 2 * n; }
+#define row_pi(n)   row_pi_of((n), l->ncql)
 #define row_data(n) row_data_of((n), l->ncql)
 #define row_next(n) row_next_of((n), l->ncql)
 
@@ -248,54 +256,18 @@ static dr3_status next_actions(dr3_ac_learner *l, const step_in *in) {
     return dr3i_fail(DR3_ERR_INTERNAL, "dr3_ac_learner_step: unknown algorithm");
 }
 
-/* The same forward through both critics (or both target critics) at once, one per thread
- * of libdr3's pool, when there are two and more than one thread: the nets share nothing, so
- * the bits are those of the two forwards one after the other. A failure (which only
- * non-finite inputs cause) reruns them on the caller's thread, where the message is read. */
-typedef struct twin_forward {
-    dr3_net *net[2];
-    size_t n, ld_obs, A;
-    const float *obs, *act;
-    float *out[2];
-    dr3_status st[2];
-} twin_forward;
-
-static void twin_forward_slice(void *ctx, int j) {
-    twin_forward *t = ctx;
-    t->st[j] =
-        dr3_net_forward(t->net[j], t->n, t->obs, t->ld_obs, t->act, t->A, t->out[j], 1, NULL);
+/* Target critic j at (s′, a′): Q̄_j into qt_vals[j n ...]. */
+static dr3_status target_forward(const dr3_ac_learner *l, const step_in *in, size_t j) {
+    const size_t n = in->n, A = l->adim;
+    return dr3_net_forward(l->qt[j], n, in->next_obs, in->ld_next_obs,
+                           l->big_act + row_next(n) * A, A, l->qt_vals + j * n, 1, NULL);
 }
 
-static dr3_status forward_critics(const dr3_ac_learner *l, size_t nq, twin_forward *t) {
-    /* (with a plugin regularizer the critics' passes run one after the other, and so do
-     * these: test_ac compares the two ways bit for bit) */
-    if (nq == 2 && l->o.threads > 1 && l->nreg == 0) {
-        t->st[0] = t->st[1] = DR3_OK;
-        dr3k_parallel_for(2, twin_forward_slice, t);
-        if (t->st[0] == DR3_OK && t->st[1] == DR3_OK) return DR3_OK;
-    }
-    for (size_t j = 0; j < nq; j++) {
-        dr3_status st = dr3_net_forward(t->net[j], t->n, t->obs, t->ld_obs, t->act, t->A,
-                                        t->out[j], 1, NULL);
-        if (st != DR3_OK) return st;
-    }
-    return DR3_OK;
-}
-
-/* y = r + d·V(s′): the built-in V = min_j Q̄_j(s′, a′) − α log π(a′|s′), or a plugin's. */
+/* y = r + d·V(s′) from the target critics' values: the built-in V = min_j Q̄_j(s′, a′) −
+ * α log π(a′|s′), or a plugin's. */
 static dr3_status targets(dr3_ac_learner *l, const step_in *in, float alpha, const char *who) {
     const size_t n = in->n, A = l->adim;
     const float *a_next = l->big_act + row_next(n) * A;
-    twin_forward tf = {{l->qt[0], l->nq == 2 ? l->qt[1] : NULL},
-                       n,
-                       in->ld_next_obs,
-                       A,
-                       in->next_obs,
-                       a_next,
-                       {l->qt_vals, l->qt_vals + n},
-                       {DR3_OK, DR3_OK}};
-    dr3_status fst = forward_critics(l, l->nq, &tf);
-    if (fst != DR3_OK) return fst;
     const bool ent =
         (l->o.algo == DR3_AC_SAC || l->o.algo == DR3_AC_CQL) && l->o.backup_entropy;
     if (l->has_backup) {
@@ -333,8 +305,9 @@ static dr3_status targets(dr3_ac_learner *l, const step_in *in, float alpha, con
 }
 
 /* The actor's sample at s (SAC/CQL: ã, its log-prob, and for CQL the N policy actions at s;
- * TD3: π(s)), with the actor's forward cached for its backward. */
-static dr3_status actor_sample(dr3_ac_learner *l, const step_in *in) {
+ * TD3: π(s)), with the actor's forward cached for its backward; on an actor step ã also goes
+ * to the critics' [s, ã] rows. */
+static dr3_status actor_sample(dr3_ac_learner *l, const step_in *in, bool actor_step) {
     const size_t n = in->n, A = l->adim, N = l->ncql;
     const bool gaussian = l->o.algo != DR3_AC_TD3BC;
     if (!gaussian) {
@@ -342,85 +315,280 @@ static dr3_status actor_sample(dr3_ac_learner *l, const step_in *in) {
             dr3_net_forward(l->pi, n, in->obs, in->ld_obs, NULL, 0, l->pi_out, A, NULL);
         if (st != DR3_OK) return st;
         for (size_t i = 0; i < n * A; i++) l->a_tilde[i] = tanhf(l->pi_out[i]);
-        return DR3_OK;
+    } else {
+        tanh_gauss(l, n, l->pi_out, in->eps_actor, A, l->a_tilde, l->u_tilde, l->logp, 1);
+        /* sample k of row i: CQL row i·3N + N + k; its log-prob at cql_logp[i N + k] */
+        if (N > 0) cql_draws(l, n, 1, l->pi_out, in->cql_eps_obs, l->cql_logp);
     }
-    tanh_gauss(l, n, l->pi_out, in->eps_actor, A, l->a_tilde, l->u_tilde, l->logp, 1);
-    /* sample k of row i: CQL row i·3N + N + k; its log-prob at cql_logp[i N + k] */
-    if (N > 0) cql_draws(l, n, 1, l->pi_out, in->cql_eps_obs, l->cql_logp);
+    if (actor_step) memcpy(l->big_act + row_pi(n) * A, l->a_tilde, n * A * sizeof(float));
     return DR3_OK;
 }
 
-/* Both critics' input-gradient passes for the actor at once (actor_loss). */
-typedef struct twin_dinput {
-    dr3_net *net[2];
-    size_t n, W;
-    const float *gout[2];
-    float *gin[2];
-} twin_dinput;
+/* Per-critic state between the critic's forward (pass A) and its backward (pass B), and
+ * its results. */
+typedef struct critic_out {
+    double td, cql, dr3, reg, q_mean, dot, cos, norm;
+    double lse_sum;          /* CQL: Σ_i T·logsumexp of row i */
+    const float *phi, *phin; /* features of [s, a] and [s′, a′] */
+    unsigned acc;            /* the [s, a; s′, a′] backward adds onto the CQL rows' */
+    bool pi_rows;            /* the pass covered [s, ã] (first n rows) */
+} critic_out;
 
-static void twin_dinput_slice(void *ctx, int j) {
-    twin_dinput *t = ctx;
-    dr3i_net_backward_input(t->net[j], t->n, t->gout[j], 1, t->gin[j], t->W);
+/* The scratch one critic's pass writes: the first critic's in the learner's main buffers,
+ * the second's in copies of its own, so that the two passes may run at the same time. */
+typedef struct critic_bufs {
+    float *q_out, *q_gout, *q_gfeat, *cql_grad_q, *ginput;
+} critic_bufs;
+
+static critic_bufs bufs_of(dr3_ac_learner *l, size_t j) {
+    critic_bufs cb = {l->q_out, l->q_gout, l->q_gfeat, l->cql_grad_q, l->q_ginput};
+    if (j == 1 && l->q_out2 != NULL)
+        cb = (critic_bufs){l->q_out2, l->q_gout2, l->q_gfeat2, l->cql_grad_q2, l->q_ginput2};
+    return cb;
 }
 
-/* Actor loss and the actor's gradient (critic pass A: Q_j(s, ã), gradient w.r.t. ã only;
- * the critics' parameter gradients it leaves are overwritten by pass B). */
-static dr3_status actor_loss(dr3_ac_learner *l, const step_in *in, float alpha, float *loss) {
-    const size_t n = in->n, A = l->adim, W = l->obs_dim + A;
+/* Zeroes the rows of q_gfeat that a critic pass writes ([s, a] and [s′, a′]), so that the
+ * buffer is all zero between passes whatever the batch size (the CQL rows are never
+ * written). */
+static void clear_gfeat(const critic_bufs *cb, size_t n, size_t fd) {
+    memset(cb->q_gfeat, 0, 2 * n * fd * sizeof(float));
+}
+
+/* DR3's c0 · mean_i φ_i·φ′_i and its gradient added to gphi and gnext, with the arithmetic
+ * of dr3_feature_dot_loss() (double dot products, float gradient coefficient) but without
+ * its input checks: φ comes from the critic's own forward, and a non-finite value reaches
+ * the loss or the gradients, which the step's guard refuses. */
+static float dr3_term(size_t n, size_t fd, const float *phi, const float *phin, float c0,
+                      float *gphi, float *gnext) {
+    const double scale = (double)c0 / (double)n;
+    const float g = (float)scale;
+    double total = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const float *a = phi + i * fd, *b = phin + i * fd;
+        total += dr3i_dot_f64(a, b, fd);
+        if (g == 0.0f) continue;
+        float *ga = gphi + i * fd, *gb = gnext + i * fd;
+        for (size_t k = 0; k < fd; k++) ga[k] += g * b[k];
+        for (size_t k = 0; k < fd; k++) gb[k] += g * a[k];
+    }
+    return (float)(scale * total);
+}
+
+/* The gradient reaches the [s′, a′] rows only through DR3 or a plugin: without them those
+ * rows take a forward of their own (for the metrics) and no backward. */
+static bool next_grad_of(const dr3_ac_learner *l) { return l->o.dr3_coef > 0 || l->nreg > 0; }
+
+/* Whether critic j's pass covers [s, ã]: on actor steps, every critic for a Gaussian actor
+ * (the smaller Q), the first alone for TD3+BC. */
+static bool pi_rows_of(const dr3_ac_learner *l, size_t j, bool actor_step) {
+    return actor_step && (l->o.algo != DR3_AC_TD3BC || j == 0);
+}
+
+/* Critic pass A for critic j: the CQL rows' forward, logsumexp and backward (the parameter
+ * gradient, overwritten), then the forward over [s, ã; s, a; s′, a′] (or the part of it this
+ * step needs), with Q_j(s, ã) into q_pi[j]. Needs no target: it runs beside the target
+ * critics. */
+static dr3_status critic_forward(dr3_ac_learner *l, const step_in *in, size_t j, float cql_w,
+                                 bool actor_step, critic_out *co) {
+    const critic_bufs cbs = bufs_of(l, j), *cb = &cbs;
+    const size_t n = in->n, A = l->adim, N = l->ncql, RP = row_pi(n), RD = row_data(n),
+                 RN = row_next(n);
+    const size_t D = l->obs_dim, fd = dr3_net_feature_dim(l->q[j]);
+    const bool next_grad = next_grad_of(l);
+    dr3_status st;
+    memset(co, 0, sizeof *co);
+    co->pi_rows = pi_rows_of(l, j, actor_step);
+    /* CQL(H): T·logsumexp(x/T) over uniform (+|A| log 2), π(s) and π(s′) (− log π) actions */
+    if (N > 0) {
+        if ((st = dr3_net_forward(l->q[j], RP, l->big_obs, D, l->big_act, A, cb->q_out, 1,
+                                  NULL)) != DR3_OK)
+            return st;
+        const float T = l->o.cql_temperature, rand_density = (float)A * LOG2;
+        for (size_t i = 0; i < n; i++) {
+            const size_t base = row_cql(n) + i * 3 * N;
+            float *x = cb->cql_grad_q; /* 3N scratch values of row i */
+            float m = -INFINITY;
+            for (size_t g = 0; g < 3; g++)
+                for (size_t k = 0; k < N; k++) {
+                    float q = cb->q_out[base + g * N + k];
+                    float v = g == 0 ? q + rand_density
+                                     : q - l->cql_logp[(g == 1 ? 0 : N * n) + i * N + k];
+                    x[g * N + k] = v / T;
+                    if (x[g * N + k] > m) m = x[g * N + k];
+                }
+            double s = 0;
+            for (size_t t = 0; t < 3 * N; t++) s += exp((double)(x[t] - m));
+            co->lse_sum += T * ((double)m + log(s));
+            for (size_t t = 0; t < 3 * N; t++)
+                cb->q_gout[base + t] = cql_w * (float)(exp((double)(x[t] - m)) / s) / (float)n;
+        }
+        dr3i_net_backward_range(l->q[j], 0, RP, cb->q_gout, 1, NULL, 0, NULL, 0, 0, true);
+        co->acc = DR3_NET_ACCUMULATE;
+    }
+    if (!next_grad) {
+        const float *p = NULL;
+        if ((st = dr3_net_forward(l->q[j], n, l->big_obs + RN * D, D, l->big_act + RN * A, A,
+                                  cb->q_out + RN, 1, &p)) != DR3_OK)
+            return st;
+        float *keep = cb->q_gfeat + n * fd; /* scratch: no feature gradient this pass */
+        memcpy(keep, p, n * fd * sizeof(float));
+        co->phin = keep;
+    }
+    const size_t r0 = co->pi_rows ? RP : RD, rows = (RD - r0) + (next_grad ? 2 * n : n);
+    const float *phi = NULL;
+    if ((st = dr3_net_forward(l->q[j], rows, l->big_obs + r0 * D, D, l->big_act + r0 * A, A,
+                              cb->q_out + r0, 1, &phi)) != DR3_OK) {
+        clear_gfeat(cb, n, fd);
+        return st;
+    }
+    co->phi = phi + (RD - r0) * fd;
+    if (next_grad) co->phin = co->phi + n * fd;
+    if (co->pi_rows) memcpy(l->q_pi[j], cb->q_out + RP, n * sizeof(float));
+    return DR3_OK;
+}
+
+/* Critic pass B for critic j, after the targets y: TD, CQL and DR3 losses, plugin
+ * regularizers, the parameter gradient of [s, a; s′, a′] (added onto the CQL rows'), then,
+ * when the pass covered [s, ã], the input gradient of those rows for the actor from the
+ * dL/dQ_j(s, ã) in q_gout[row_pi ...] (no critic parameter gradient from them). */
+static dr3_status critic_backward(dr3_ac_learner *l, const step_in *in, size_t j, float cql_w,
+                                  critic_out *co, const char *who) {
+    const critic_bufs cbs = bufs_of(l, j), *cb = &cbs;
+    const size_t n = in->n, A = l->adim, N = l->ncql, RP = row_pi(n), RD = row_data(n),
+                 RN = row_next(n);
+    const size_t D = l->obs_dim, fd = dr3_net_feature_dim(l->q[j]);
+    const float c0 = l->o.dr3_coef;
+    const bool next_grad = next_grad_of(l);
+    const float *phi = co->phi, *phin = co->phin;
+    const size_t off = co->pi_rows ? n : 0; /* [s, a] in the forward's rows */
+    dr3_status st = DR3_OK;
+    /* TD */
+    for (size_t i = 0; i < n; i++) {
+        float d = cb->q_out[RD + i] - l->y[i];
+        co->td += (double)d * d;
+        co->q_mean += cb->q_out[RD + i];
+        cb->q_gout[RD + i] = 2.0f * d / (float)n;
+        cb->q_gout[RN + i] = 0.0f;
+    }
+    co->td /= (double)n;
+    co->q_mean /= (double)n;
+    if (N > 0) {
+        for (size_t i = 0; i < n; i++) cb->q_gout[RD + i] -= cql_w / (float)n;
+        co->cql = co->lse_sum / (double)n - co->q_mean;
+    }
+    /* φ·φ′ for the metrics (which report the first critic's), only when they are asked for */
+    for (size_t i = 0; in->measured && j == 0 && i < n; i++) {
+        double t[3];
+        dr3i_dot3_f64(phi + i * fd, phin + i * fd, fd, t);
+        const double dot = t[0], na = t[1], nb = t[2];
+        co->dot += dot;
+        co->norm += sqrt(na);
+        co->cos += (na > 0 && nb > 0) ? dot / sqrt(na * nb) : 0.0;
+    }
+    co->dot /= (double)n;
+    co->norm /= (double)n;
+    co->cos /= (double)n;
+    if (!next_grad) {
+        dr3i_net_backward_range(l->q[j], off, n, cb->q_gout + RD, 1, NULL, 0, NULL, 0, co->acc,
+                                true);
+        goto input;
+    }
+    /* DR3 on φ_j(s, a)·φ_j(s′, a′), through both */
+    clear_gfeat(cb, n, fd);
+    if (c0 > 0) co->dr3 = dr3_term(n, fd, phi, phin, c0, cb->q_gfeat, cb->q_gfeat + n * fd);
+    /* plugin regularizers add their loss and gradients on top */
+    for (size_t r = 0; r < l->nreg; r++) {
+        dr3_ac_reg_view v;
+        memset(&v, 0, sizeof v);
+        v.version = DR3_AC_REG_VIEW_VERSION;
+        v.n = n;
+        v.critic = j;
+        v.feature_dim = fd;
+        v.phi = phi;
+        v.phi_next = phin;
+        v.q = cb->q_out + RD;
+        v.q_next = cb->q_out + RN;
+        v.targets = l->y;
+        v.obs_dim = D;
+        v.action_dim = A;
+        v.obs = l->big_obs + RD * D;
+        v.actions = l->big_act + RD * A;
+        v.next_obs = l->big_obs + RN * D;
+        v.next_actions = l->big_act + RN * A;
+        dr3_ac_reg_grads g = {DR3_AC_REG_GRADS_VERSION, cb->q_gfeat, cb->q_gfeat + n * fd,
+                              cb->q_gout + RD, cb->q_gout + RN};
+        float loss = 0;
+        unsigned long mark = dr3i_error_mark();
+        const char *name = l->reg[r].name ? l->reg[r].name : "(unnamed)";
+        if (l->reg[r].apply(l->reg_payload[r], &v, &loss, &g) != 0) {
+            st = dr3i_fail_after(DR3_ERR_CALLBACK, mark, "%s: regularizer %zu ('%s') failed",
+                                 who, r, name);
+            goto done;
+        }
+        if (!isfinite(loss)) {
+            st = dr3i_fail(DR3_ERR_NONFINITE, "%s: regularizer %zu ('%s') gave a loss of %g",
+                           who, r, name, (double)loss);
+            goto done;
+        }
+        l->reg_loss_step[r] += loss;
+        co->reg += loss;
+    }
+    dr3i_net_backward_range(l->q[j], off, 2 * n, cb->q_gout + RD, 1, cb->q_gfeat, fd, NULL, 0,
+                            co->acc, true);
+input:
+    /* the actor needs dQ/da only: no critic weight gradient is formed from these rows */
+    if (co->pi_rows)
+        dr3i_net_backward_range(l->q[j], 0, n, cb->q_gout + RP, 1, NULL, 0, cb->ginput, D + A,
+                                0, false);
+done:
+    clear_gfeat(cb, n, fd);
+    return st;
+}
+
+/* dL/dQ_j(s_i, ã_i) for each critic whose pass covers [s, ã], into its q_gout[row_pi ...]:
+ * SAC/CQL −1/n to the smaller critic; TD3+BC −λ/n to the first. For TD3+BC also λ = α /
+ * mean|Q| (1 under a collective: λ is known only after the allreduce, collective.c) and
+ * Σ|Q|. Needs every critic's pass A. */
+static void actor_grad_q(dr3_ac_learner *l, const step_in *in, float *lambda, double *abs_q) {
+    const size_t n = in->n, RP = row_pi(n);
     const bool gaussian = l->o.algo != DR3_AC_TD3BC;
     const size_t nq = gaussian ? l->nq : 1;
-    dr3_status st;
-    twin_forward tf = {{l->q[0], nq == 2 ? l->q[1] : NULL},
-                       n,
-                       in->ld_obs,
-                       A,
-                       in->obs,
-                       l->a_tilde,
-                       {l->q_pi[0], nq == 2 ? l->q_pi[1] : NULL},
-                       {DR3_OK, DR3_OK}};
-    if ((st = forward_critics(l, nq, &tf)) != DR3_OK) return st;
-    memset(l->g_a, 0, n * A * sizeof(float));
-    float lambda = 0;
-    /* TD3+BC with replicas: λ is known only after the allreduce (collective.c), so the Q
-     * part of the gradient is formed with λ = 1 and the BC part apart */
-    const bool split_bc = !gaussian && l->coll.on;
-    double abs_q = 0;
+    *lambda = 0;
+    *abs_q = 0;
     if (!gaussian) {
-        for (size_t i = 0; i < n; i++) abs_q += fabs((double)l->q_pi[0][i]);
-        lambda = split_bc ? 1.0f : (float)(l->o.bc_alpha / (abs_q / (double)n));
+        for (size_t i = 0; i < n; i++) *abs_q += fabs((double)l->q_pi[0][i]);
+        *lambda = l->coll.on ? 1.0f : (float)(l->o.bc_alpha / (*abs_q / (double)n));
     }
-    /* with two threads the two critics' input-gradient passes run at the same time, each on
-     * its own buffers; g_a adds critic 0's then critic 1's either way (the same bits) */
-    const bool par = nq == 2 && l->o.threads > 1 && l->nreg == 0 && l->q_ginput2 != NULL;
     for (size_t j = 0; j < nq; j++) {
-        float *gout = par && j == 1 ? l->q_gout2 : l->q_gout;
-        /* dL/dQ_j(s_i, ã_i): SAC −1/n to the smaller critic; TD3+BC −λ/n */
+        float *gout = bufs_of(l, j).q_gout + RP;
         for (size_t i = 0; i < n; i++) {
             float g;
             if (gaussian) {
                 size_t jmin = (nq == 2 && l->q_pi[1][i] < l->q_pi[0][i]) ? 1 : 0;
                 g = jmin == j ? -1.0f / (float)n : 0.0f;
             } else {
-                g = -lambda / (float)n;
+                g = -*lambda / (float)n;
             }
             gout[i] = g;
         }
-        if (par) continue;
-        /* the actor needs dQ/da only: no critic weight gradient is formed (the critics'
-         * own gradients are computed in their pass and are not touched here) */
-        dr3i_net_backward_input(l->q[j], n, gout, 1, l->q_ginput, W);
-        for (size_t i = 0; i < n; i++)
-            for (size_t k = 0; k < A; k++)
-                l->g_a[i * A + k] += l->q_ginput[i * W + l->obs_dim + k];
     }
-    if (par) {
-        twin_dinput t = {
-            {l->q[0], l->q[1]}, n, W, {l->q_gout, l->q_gout2}, {l->q_ginput, l->q_ginput2}};
-        dr3k_parallel_for(2, twin_dinput_slice, &t);
-        for (size_t j = 0; j < 2; j++)
-            for (size_t i = 0; i < n; i++)
-                for (size_t k = 0; k < A; k++)
-                    l->g_a[i * A + k] += t.gin[j][i * W + l->obs_dim + k];
+}
+
+/* The actor's loss and gradient from the critics' input gradients at ã (pass B): dL/dã
+ * (critic 0's then critic 1's), then through the sample to the actor's outputs and the
+ * actor's backward. */
+static dr3_status actor_loss(dr3_ac_learner *l, const step_in *in, float alpha, float lambda,
+                             double abs_q, float *loss) {
+    const size_t n = in->n, A = l->adim, W = l->obs_dim + A;
+    const bool gaussian = l->o.algo != DR3_AC_TD3BC;
+    const size_t nq = gaussian ? l->nq : 1;
+    const bool split_bc = !gaussian && l->coll.on;
+    dr3_status st;
+    memset(l->g_a, 0, n * A * sizeof(float));
+    for (size_t j = 0; j < nq; j++) {
+        const float *gin = bufs_of(l, j).ginput;
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < A; k++) l->g_a[i * A + k] += gin[i * W + l->obs_dim + k];
     }
     if (gaussian) {
         double total = 0;
@@ -481,217 +649,71 @@ static dr3_status actor_loss(dr3_ac_learner *l, const step_in *in, float alpha, 
     return dr3_net_backward(l->pi, n, l->pi_gout, A, NULL, 0, NULL, 0, 0);
 }
 
-/* Per-critic results of pass B. */
-typedef struct critic_out {
-    double td, cql, dr3, reg, q_mean, dot, cos, norm;
-} critic_out;
-
-/* Zeroes the rows of q_gfeat that a critic pass writes ([s, a] and [s′, a′]), so that the
- * buffer is all zero between passes whatever the batch size (the CQL rows are never
- * written). */
-/* The scratch one critic's pass writes: the first critic's in the learner's main buffers,
- * the second's in copies of its own, so that the two passes may run at the same time. */
-typedef struct critic_bufs {
-    float *q_out, *q_gout, *q_gfeat, *cql_grad_q;
-} critic_bufs;
-
-static critic_bufs bufs_of(dr3_ac_learner *l, size_t j) {
-    critic_bufs cb = {l->q_out, l->q_gout, l->q_gfeat, l->cql_grad_q};
-    if (j == 1 && l->q_out2 != NULL)
-        cb = (critic_bufs){l->q_out2, l->q_gout2, l->q_gfeat2, l->cql_grad_q2};
-    return cb;
+/* Twin critics with more than one thread and no plugin regularizer: pass A (with the target
+ * critic's forward) and pass B of the two critics run at the same time, one critic per
+ * thread of libdr3's pool (each critic's products then run whole on its thread instead of
+ * being cut in two, and its element-wise passes run in parallel too). They share nothing
+ * they write (bufs_of), so the results are the bits of the passes run one after the other.
+ * Plugins are left out because a user's callback need not be thread-safe. */
+static bool critics_parallel(const dr3_ac_learner *l) {
+    return l->nq == 2 && l->o.threads > 1 && l->nreg == 0 && l->q_out2 != NULL;
 }
 
-static void clear_gfeat(const critic_bufs *cb, size_t n, size_t fd) {
-    memset(cb->q_gfeat, 0, 2 * n * fd * sizeof(float));
-}
-
-/* DR3's c0 · mean_i φ_i·φ′_i and its gradient added to gphi and gnext, with the arithmetic
- * of dr3_feature_dot_loss() (double dot products, float gradient coefficient) but without
- * its input checks: φ comes from the critic's own forward, and a non-finite value reaches
- * the loss or the gradients, which the step's guard refuses. */
-static float dr3_term(size_t n, size_t fd, const float *phi, const float *phin, float c0,
-                      float *gphi, float *gnext) {
-    const double scale = (double)c0 / (double)n;
-    const float g = (float)scale;
-    double total = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        const float *a = phi + i * fd, *b = phin + i * fd;
-        total += dr3i_dot_f64(a, b, fd);
-        if (g == 0.0f) continue;
-        float *ga = gphi + i * fd, *gb = gnext + i * fd;
-        for (size_t k = 0; k < fd; k++) ga[k] += g * b[k];
-        for (size_t k = 0; k < fd; k++) gb[k] += g * a[k];
-    }
-    return (float)(scale * total);
-}
-
-/* Critic pass B for critic j: TD, CQL and DR3 losses and the parameter gradient. Two
- * forward/backward pairs: the CQL rows (their gradient is CQL's softmax alone, no feature
- * gradient), then [s, a; s′, a′] (TD, the CQL term's −Q(s, a), DR3's feature gradient)
- * accumulated onto the first, so that only 2n rows carry a feature gradient. */
-static dr3_status critic_loss(dr3_ac_learner *l, const step_in *in, size_t j, float cql_w,
-                              critic_out *co, const char *who) {
-    const critic_bufs cbs = bufs_of(l, j), *cb = &cbs;
-    const size_t n = in->n, A = l->adim, N = l->ncql, RD = row_data(n), RN = row_next(n);
-    const size_t D = l->obs_dim, fd = dr3_net_feature_dim(l->q[j]);
-    const float c0 = l->o.dr3_coef;
-    /* the gradient reaches the [s′, a′] rows only through DR3 or a plugin: without them
-     * those rows take a forward of their own (for the metrics) and no backward */
-    const bool next_grad = c0 > 0 || l->nreg > 0;
-    const float *phi = NULL, *phin = NULL;
-    unsigned acc = 0;
-    double lse_sum = 0;
-    dr3_status st;
-    memset(co, 0, sizeof *co);
-    /* CQL(H): T·logsumexp(x/T) over uniform (+|A| log 2), π(s) and π(s′) (− log π) actions */
-    if (N > 0) {
-        if ((st = dr3_net_forward(l->q[j], RD, l->big_obs, D, l->big_act, A, cb->q_out, 1,
-                                  NULL)) != DR3_OK)
-            goto done;
-        const float T = l->o.cql_temperature, rand_density = (float)A * LOG2;
-        for (size_t i = 0; i < n; i++) {
-            const size_t base = row_cql(n) + i * 3 * N;
-            float *x = cb->cql_grad_q; /* 3N scratch values of row i */
-            float m = -INFINITY;
-            for (size_t g = 0; g < 3; g++)
-                for (size_t k = 0; k < N; k++) {
-                    float q = cb->q_out[base + g * N + k];
-                    float v = g == 0 ? q + rand_density
-                                     : q - l->cql_logp[(g == 1 ? 0 : N * n) + i * N + k];
-                    x[g * N + k] = v / T;
-                    if (x[g * N + k] > m) m = x[g * N + k];
-                }
-            double s = 0;
-            for (size_t t = 0; t < 3 * N; t++) s += exp((double)(x[t] - m));
-            lse_sum += T * ((double)m + log(s));
-            for (size_t t = 0; t < 3 * N; t++)
-                cb->q_gout[base + t] = cql_w * (float)(exp((double)(x[t] - m)) / s) / (float)n;
-        }
-        if ((st = dr3_net_backward(l->q[j], RD, cb->q_gout, 1, NULL, 0, NULL, 0, 0)) != DR3_OK)
-            goto done;
-        acc = DR3_NET_ACCUMULATE;
-    }
-    if (!next_grad) {
-        const float *p = NULL;
-        if ((st = dr3_net_forward(l->q[j], n, l->big_obs + RN * D, D, l->big_act + RN * A, A,
-                                  cb->q_out + RN, 1, &p)) != DR3_OK)
-            goto done;
-        float *keep = cb->q_gfeat + n * fd; /* scratch: no feature gradient this pass */
-        memcpy(keep, p, n * fd * sizeof(float));
-        phin = keep;
-    }
-    if ((st = dr3_net_forward(l->q[j], next_grad ? 2 * n : n, l->big_obs + RD * D, D,
-                              l->big_act + RD * A, A, cb->q_out + RD, 1, &phi)) != DR3_OK)
-        goto done;
-    if (next_grad) phin = phi + n * fd;
-    /* TD */
-    for (size_t i = 0; i < n; i++) {
-        float d = cb->q_out[RD + i] - l->y[i];
-        co->td += (double)d * d;
-        co->q_mean += cb->q_out[RD + i];
-        cb->q_gout[RD + i] = 2.0f * d / (float)n;
-        cb->q_gout[RN + i] = 0.0f;
-    }
-    co->td /= (double)n;
-    co->q_mean /= (double)n;
-    if (N > 0) {
-        for (size_t i = 0; i < n; i++) cb->q_gout[RD + i] -= cql_w / (float)n;
-        co->cql = lse_sum / (double)n - co->q_mean;
-    }
-    /* φ·φ′ for the metrics (which report the first critic's), only when they are asked for */
-    for (size_t i = 0; in->measured && j == 0 && i < n; i++) {
-        double t[3];
-        dr3i_dot3_f64(phi + i * fd, phin + i * fd, fd, t);
-        const double dot = t[0], na = t[1], nb = t[2];
-        co->dot += dot;
-        co->norm += sqrt(na);
-        co->cos += (na > 0 && nb > 0) ? dot / sqrt(na * nb) : 0.0;
-    }
-    co->dot /= (double)n;
-    co->norm /= (double)n;
-    co->cos /= (double)n;
-    if (!next_grad) {
-        st = dr3_net_backward(l->q[j], n, cb->q_gout + RD, 1, NULL, 0, NULL, 0, acc);
-        goto done;
-    }
-    /* DR3 on φ_j(s, a)·φ_j(s′, a′), through both */
-    clear_gfeat(cb, n, fd);
-    if (c0 > 0) {
-        co->dr3 = dr3_term(n, fd, phi, phin, c0, cb->q_gfeat, cb->q_gfeat + n * fd);
-    }
-    /* plugin regularizers add their loss and gradients on top */
-    for (size_t r = 0; r < l->nreg; r++) {
-        dr3_ac_reg_view v;
-        memset(&v, 0, sizeof v);
-        v.version = DR3_AC_REG_VIEW_VERSION;
-        v.n = n;
-        v.critic = j;
-        v.feature_dim = fd;
-        v.phi = phi;
-        v.phi_next = phin;
-        v.q = cb->q_out + RD;
-        v.q_next = cb->q_out + RN;
-        v.targets = l->y;
-        v.obs_dim = D;
-        v.action_dim = A;
-        v.obs = l->big_obs + RD * D;
-        v.actions = l->big_act + RD * A;
-        v.next_obs = l->big_obs + RN * D;
-        v.next_actions = l->big_act + RN * A;
-        dr3_ac_reg_grads g = {DR3_AC_REG_GRADS_VERSION, cb->q_gfeat, cb->q_gfeat + n * fd,
-                              cb->q_gout + RD, cb->q_gout + RN};
-        float loss = 0;
-        unsigned long mark = dr3i_error_mark();
-        const char *name = l->reg[r].name ? l->reg[r].name : "(unnamed)";
-        if (l->reg[r].apply(l->reg_payload[r], &v, &loss, &g) != 0) {
-            st = dr3i_fail_after(DR3_ERR_CALLBACK, mark, "%s: regularizer %zu ('%s') failed",
-                                 who, r, name);
-            goto done;
-        }
-        if (!isfinite(loss)) {
-            st = dr3i_fail(DR3_ERR_NONFINITE, "%s: regularizer %zu ('%s') gave a loss of %g",
-                           who, r, name, (double)loss);
-            goto done;
-        }
-        l->reg_loss_step[r] += loss;
-        co->reg += loss;
-    }
-    st = dr3_net_backward(l->q[j], 2 * n, cb->q_gout + RD, 1, cb->q_gfeat, fd, NULL, 0, acc);
-done:
-    clear_gfeat(cb, n, fd);
-    return st;
-}
-
-/* Twin critics with more than one thread and no plugin regularizer: the two critics'
- * passes run at the same time, one per thread of libdr3's pool (each critic's products then
- * run whole on its thread instead of being cut in two, and its element-wise passes run in
- * parallel too). They share nothing they write (bufs_of), so the results are the bits of
- * the passes run one after the other. Returns false when it did not run them (then the
- * caller does, one after the other) or when one of them failed: the caller then reruns
- * both on its own thread, which fails the same way and leaves the message where the
- * caller reads it. Plugins are left out because a user's callback need not be
- * thread-safe. */
 typedef struct critics_job {
     dr3_ac_learner *l;
     const step_in *in;
     float cql_w;
+    bool actor_step;
     critic_out *co;
     const char *who;
     dr3_status st[2];
 } critics_job;
 
-static void critic_slice(void *ctx, int j) {
-    critics_job *cj = ctx;
-    cj->st[j] = critic_loss(cj->l, cj->in, (size_t)j, cj->cql_w, &cj->co[j], cj->who);
+static dr3_status pass_a(critics_job *cj, size_t j) {
+    dr3_status st = target_forward(cj->l, cj->in, j);
+    if (st != DR3_OK) return st;
+    return critic_forward(cj->l, cj->in, j, cj->cql_w, cj->actor_step, &cj->co[j]);
 }
 
-static bool critics_in_parallel(dr3_ac_learner *l, const step_in *in, float cql_w,
-                                critic_out *co, const char *who) {
-    if (l->nq != 2 || l->o.threads < 2 || l->nreg > 0 || l->q_out2 == NULL) return false;
-    critics_job cj = {l, in, cql_w, co, who, {DR3_OK, DR3_OK}};
-    dr3k_parallel_for(2, critic_slice, &cj);
-    return cj.st[0] == DR3_OK && cj.st[1] == DR3_OK;
+static void pass_a_slice(void *ctx, int j) {
+    critics_job *cj = ctx;
+    cj->st[j] = pass_a(cj, (size_t)j);
+}
+
+static void pass_b_slice(void *ctx, int j) {
+    critics_job *cj = ctx;
+    cj->st[j] = critic_backward(cj->l, cj->in, (size_t)j, cj->cql_w, &cj->co[j], cj->who);
+}
+
+/* Pass A of every critic. A failure in the parallel run (which only non-finite inputs
+ * cause) reruns them on the caller's thread, where the message is read: pass A overwrites
+ * what it writes, so a rerun gives the same state. */
+static dr3_status critics_pass_a(critics_job *cj) {
+    if (critics_parallel(cj->l)) {
+        cj->st[0] = cj->st[1] = DR3_OK;
+        dr3k_parallel_for(2, pass_a_slice, cj);
+        if (cj->st[0] == DR3_OK && cj->st[1] == DR3_OK) return DR3_OK;
+    }
+    for (size_t j = 0; j < cj->l->nq; j++) {
+        dr3_status st = pass_a(cj, j);
+        if (st != DR3_OK) return st;
+    }
+    return DR3_OK;
+}
+
+/* Pass B of every critic. It fails only in a plugin regularizer, and those run on the
+ * caller's thread (critics_parallel). */
+static dr3_status critics_pass_b(critics_job *cj) {
+    if (critics_parallel(cj->l)) {
+        cj->st[0] = cj->st[1] = DR3_OK;
+        dr3k_parallel_for(2, pass_b_slice, cj);
+        return cj->st[0] != DR3_OK ? cj->st[0] : cj->st[1];
+    }
+    for (size_t j = 0; j < cj->l->nq; j++) {
+        dr3_status st = critic_backward(cj->l, cj->in, j, cj->cql_w, &cj->co[j], cj->who);
+        if (st != DR3_OK) return st;
+    }
+    return DR3_OK;
 }
 
 static bool grads_finite(dr3_net *net) {
@@ -755,18 +777,26 @@ static dr3_status compute(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_me
     }
     memcpy(l->big_act + row_data(n) * A, l->data_act, n * A * sizeof(float));
 
+    if (actor_step)
+        for (size_t i = 0; i < n; i++)
+            memcpy(l->big_obs + (row_pi(n) + i) * D, in.obs + i * in.ld_obs, D * sizeof(float));
+
     c->cql_ap = cql_ap;
     c->cql_w = cql_w;
     if (gaussian) actor_forward(l, n);
     if ((st = next_actions(l, &in)) != DR3_OK) return st;
-    if ((st = targets(l, &in, alpha, who)) != DR3_OK) return st;
-    if ((actor_step || N > 0) && (st = actor_sample(l, &in)) != DR3_OK) return st;
-    if (actor_step && (st = actor_loss(l, &in, alpha, &c->a_loss)) != DR3_OK) return st;
+    if ((actor_step || N > 0) && (st = actor_sample(l, &in, actor_step)) != DR3_OK) return st;
     critic_out *co = c->co;
     memset(l->reg_loss_step, 0, sizeof l->reg_loss_step);
-    if (!critics_in_parallel(l, &in, cql_w, co, who))
-        for (size_t j = 0; j < l->nq; j++)
-            if ((st = critic_loss(l, &in, j, cql_w, &co[j], who)) != DR3_OK) return st;
+    critics_job cj = {l, &in, cql_w, actor_step, co, who, {DR3_OK, DR3_OK}};
+    if ((st = critics_pass_a(&cj)) != DR3_OK) return st;
+    if ((st = targets(l, &in, alpha, who)) != DR3_OK) return st;
+    float lambda = 0;
+    double abs_q = 0;
+    if (actor_step) actor_grad_q(l, &in, &lambda, &abs_q);
+    if ((st = critics_pass_b(&cj)) != DR3_OK) return st;
+    if (actor_step && (st = actor_loss(l, &in, alpha, lambda, abs_q, &c->a_loss)) != DR3_OK)
+        return st;
 
     /* temperature and CQL multiplier gradients */
     double ent = 0;

@@ -627,10 +627,10 @@ void dr3i_net_forward_trusted(dr3_net *net, size_t n, const float *x, float *out
 /* The backward pass proper (arguments checked, or trusted). With params false, only the
  * input gradient is computed: no weight or bias gradient is formed or stored (grads keep
  * their values), for layer lists without convolutions (dr3i_net_backward_input). */
-static void backward_core(dr3_net *net, size_t n, const float *grad_out, size_t ld_grad_out,
-                          const float *grad_features, size_t ld_grad_features,
-                          float *grad_input, size_t ld_grad_input, unsigned flags,
-                          bool params) {
+static void backward_core(dr3_net *net, size_t r0, size_t n, const float *grad_out,
+                          size_t ld_grad_out, const float *grad_features,
+                          size_t ld_grad_features, float *grad_input, size_t ld_grad_input,
+                          unsigned flags, bool params) {
     const size_t W = net->in_width, O = net->out_width;
     const dr3_net_options *o = &net->opts;
     const float beta = (flags & DR3_NET_ACCUMULATE) ? 1.0f : 0.0f;
@@ -650,7 +650,7 @@ static void backward_core(dr3_net *net, size_t n, const float *grad_out, size_t 
     }
     for (size_t l = L; l-- > 0;) {
         dr3i_layer *ly = &net->layers[l];
-        const float *x = l > 0 ? net->layers[l - 1].act : net->x0;
+        const float *x = l > 0 ? net->layers[l - 1].act + r0 * ly->in : net->x0 + r0 * W;
         float *gw = net->grads + ly->w_off, *gb = net->grads + ly->b_off;
         bool need_dx = !(l == 0 && grad_input == NULL); /* nothing upstream of the input */
         const bool fuse_head_dx = l == L - 1 && l > 0 && !ly->conv && ly->out == 1;
@@ -698,7 +698,7 @@ static void backward_core(dr3_net *net, size_t n, const float *grad_out, size_t 
         if (l > 0) {
             const dr3i_layer *below = &net->layers[l - 1];
             activate_backward_bias(
-                o->activation, o->activation_param, below->act, next, n, ly->in,
+                o->activation, o->activation_param, below->act + r0 * ly->in, next, n, ly->in,
                 fuse_head_dx ? delta : NULL, fuse_head_dx ? net->params + ly->w_off : NULL,
                 add_gf ? grad_features : NULL, ld_grad_features,
                 below->conv || !params ? NULL : net->grads + below->b_off, beta);
@@ -743,14 +743,23 @@ dr3_status dr3_net_backward(dr3_net *net, size_t n, const float *grad_out, size_
     if (grad_features != NULL && !dr3i_matrix_finite(grad_features, n, D, ld_grad_features))
         return dr3i_fail(DR3_ERR_NONFINITE, "%s: grad_features contains NaN or Inf", who);
 
-    backward_core(net, n, grad_out, ld_grad_out, grad_features, ld_grad_features, grad_input,
+    backward_core(net, 0, n, grad_out, ld_grad_out, grad_features, ld_grad_features, grad_input,
                   ld_grad_input, flags, true);
     return DR3_OK;
 }
 
 void dr3i_net_backward_input(dr3_net *net, size_t n, const float *grad_out, size_t ld_grad_out,
                              float *grad_input, size_t ld_grad_input) {
-    backward_core(net, n, grad_out, ld_grad_out, NULL, 0, grad_input, ld_grad_input, 0, false);
+    backward_core(net, 0, n, grad_out, ld_grad_out, NULL, 0, grad_input, ld_grad_input, 0,
+                  false);
+}
+
+void dr3i_net_backward_range(dr3_net *net, size_t r0, size_t n, const float *grad_out,
+                             size_t ld_grad_out, const float *grad_features,
+                             size_t ld_grad_features, float *grad_input, size_t ld_grad_input,
+                             unsigned flags, bool params) {
+    backward_core(net, r0, n, grad_out, ld_grad_out, grad_features, ld_grad_features,
+                  grad_input, ld_grad_input, flags, params);
 }
 
 const float *dr3i_net_last_output(const dr3_net *net) {
@@ -758,7 +767,7 @@ const float *dr3i_net_last_output(const dr3_net *net) {
 }
 
 void dr3i_net_backward_rows(dr3_net *net, size_t n, const float *grad_out, size_t ld_grad_out) {
-    backward_core(net, n, grad_out, ld_grad_out, NULL, 0, NULL, 0, 0, true);
+    backward_core(net, 0, n, grad_out, ld_grad_out, NULL, 0, NULL, 0, 0, true);
 }
 
 dr3_status dr3_net_copy_params(dr3_net *dst, const dr3_net *src) {

@@ -66,6 +66,18 @@ const float *dr3i_net_last_output(const dr3_net *net);
  * every activation are a pass of their own). Overwrites the grads; no input or feature
  * gradient. */
 void dr3i_net_backward_rows(dr3_net *net, size_t n, const float *grad_out, size_t ld_grad_out);
+/* The backward pass without checks over rows [r0, r0 + n) of the last forward pass, for a
+ * network of linear layers only (r0 > 0 is not supported with convolutions): grad_out,
+ * grad_features and grad_input hold those n rows (row i for pass row r0 + i). With params,
+ * the weight and bias gradients of those rows are formed (overwritten, or added with
+ * DR3_NET_ACCUMULATE in flags); without, the grads keep their values and only grad_input is
+ * formed. A caller (the actor-critic learner) runs one forward over [s, ã; s, a; s′, a′]
+ * and takes the critic's parameter gradient from the last rows and the actor's input
+ * gradient from the first, each in a pass of its own. */
+void dr3i_net_backward_range(dr3_net *net, size_t r0, size_t n, const float *grad_out,
+                             size_t ld_grad_out, const float *grad_features,
+                             size_t ld_grad_features, float *grad_input, size_t ld_grad_input,
+                             unsigned flags, bool params);
 void dr3i_net_polyak_trusted(dr3_net *dst, const dr3_net *src, float tau);
 /* Architecture records of layer-list networks (learner checkpoints, docs/formats.md): the
  * input C, H, W, the number of output heads K, then per hidden layer {kind, units, kernel_h,
