@@ -1068,7 +1068,8 @@ static void test_no_allocation_in_step(void **state) {
  * vector is cut into ranges, one per thread, so every configuration must store exactly the
  * bits dr3_optim_step stores on one thread (which test_closed_forms checks against the
  * double reference), over a vector long enough to be cut and with a ragged tail; and a
- * refused update with threads changes nothing. */
+ * refused update with threads changes nothing. The commit also moves a Polyak target (the
+ * learners' target networks) toward the new parameters, range by range. */
 enum { BIG = 100003 };
 static void test_threaded_update_same_bits(void **state) {
     (void)state;
@@ -1077,7 +1078,9 @@ static void test_threaded_update_same_bits(void **state) {
     size_t nc = make_configs(cfg);
     float *p1 = malloc(BIG * sizeof(float)), *p2 = malloc(BIG * sizeof(float));
     float *g1 = malloc(BIG * sizeof(float)), *g2 = malloc(BIG * sizeof(float));
-    assert_non_null(p1 && p2 && g1 && g2);
+    float *t1 = malloc(BIG * sizeof(float)), *t2 = malloc(BIG * sizeof(float)),
+          *t1_before = malloc(BIG * sizeof(float));
+    assert_non_null(p1 && p2 && g1 && g2 && t1 && t2 && t1_before);
     for (size_t c = 0; c < nc; c++)
         for (int threads = 2; threads <= 3; threads++) {
             dr3_optim *a = NULL, *b = NULL;
@@ -1086,6 +1089,7 @@ static void test_threaded_update_same_bits(void **state) {
             dr3_rng rng;
             dr3_rng_seed(&rng, 40 + c);
             for (size_t k = 0; k < BIG; k++) p1[k] = p2[k] = dr3_rng_uniform(&rng) * 2 - 1;
+            for (size_t k = 0; k < BIG; k++) t1[k] = t2[k] = t1_before[k] = p1[k] * 0.5f;
             for (int t = 0; t < 3; t++) {
                 /* every seventh gradient tiny: Adam's and RMSprop's g² state is subnormal
                  * there and must be flushed on every thread alike */
@@ -1094,11 +1098,18 @@ static void test_threaded_update_same_bits(void **state) {
                         k % 7 == 3 ? 1e-20f : (dr3_rng_uniform(&rng) - 0.5f) * 0.01f;
                 float n1 = 0;
                 assert_int_equal(dr3_optim_step(a, p1, g1, BIG, &n1), DR3_OK);
-                dr3i_optim_plan plan = {0, 1.0f, false, 0, threads};
+                /* the threaded commit also moves a Polyak target toward the new parameters:
+                 * the same as (1 − τ)·target + τ·params afterwards, element by element */
+                const float tau = 0.05f, keep = 1.0f - tau;
+                for (size_t k = 0; k < BIG; k++) t1[k] = keep * t1[k] + tau * p1[k];
+                dr3i_optim_plan plan = {0, 1.0f, false, 0, threads, t2, tau};
                 assert_int_equal(dr3i_optim_check(b, p2, g2, BIG, &plan, "test"), DR3_OK);
+                assert_memory_equal(t2, t1_before, BIG * sizeof(float)); /* check: untouched */
                 dr3i_optim_commit(b, p2, g2, BIG, &plan);
                 assert_true((float)plan.norm == n1);
                 assert_memory_equal(p1, p2, BIG * sizeof(float));
+                assert_memory_equal(t1, t2, BIG * sizeof(float));
+                memcpy(t1_before, t1, BIG * sizeof(float));
                 assert_memory_equal(g1, g2, BIG * sizeof(float)); /* clipped in place alike */
                 for (size_t s = 0; s < dr3_optim_state_tensor_count(a); s++) {
                     float *sa, *sb;
@@ -1114,7 +1125,7 @@ static void test_threaded_update_same_bits(void **state) {
             p2[BIG - 1] = FLT_MAX; /* p − lr·g (and g² for Adam, RMSprop) overflow */
             g2[BIG - 1] = -FLT_MAX;
             memcpy(p1, p2, BIG * sizeof(float));
-            dr3i_optim_plan plan = {0, 1.0f, false, 0, threads};
+            dr3i_optim_plan plan = {0, 1.0f, false, 0, threads, NULL, 0};
             if (cfg[c].o.max_grad_norm == 0.0f) {
                 assert_int_equal(dr3i_optim_check(b, p2, g2, BIG, &plan, "test"),
                                  DR3_ERR_NONFINITE);
@@ -1131,6 +1142,9 @@ static void test_threaded_update_same_bits(void **state) {
     free(p2);
     free(g1);
     free(g2);
+    free(t1);
+    free(t2);
+    free(t1_before);
 }
 
 int main(void) {

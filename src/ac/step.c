@@ -716,10 +716,6 @@ static dr3_status critics_pass_b(critics_job *cj) {
     return DR3_OK;
 }
 
-static bool grads_finite(dr3_net *net) {
-    return dr3i_all_finite(dr3_net_grads(net), dr3_net_param_count(net), 1);
-}
-
 /* What the compute stage leaves for the apply stage. */
 typedef struct step_ctx {
     size_t n;
@@ -834,6 +830,8 @@ typedef struct apply_item {
     float *params, *grads;
     size_t count;
     float *gnorm;
+    float *target; /* a target network moved toward the new parameters (τ), or NULL */
+    float tau;
 } apply_item;
 
 /* Checks every update first (dr3i_optim_check: finite gradient, finite new parameters and
@@ -844,6 +842,8 @@ static dr3_status apply_all(const apply_item *items, size_t ni, int threads, con
     for (size_t i = 0; i < ni; i++) {
         const apply_item *it = &items[i];
         plans[i].threads = threads;
+        plans[i].polyak = it->target;
+        plans[i].polyak_tau = it->tau;
         dr3_status st =
             dr3i_optim_check(it->opt, it->params, it->grads, it->count, &plans[i], who);
         if (st != DR3_OK) return st;
@@ -887,12 +887,11 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
     const float alpha = c.alpha, cql_w = c.cql_w, a_loss = c.a_loss;
     const critic_out *co = c.co;
 
-    /* the guard: every gradient finite before anything is written */
+    /* the guard: every loss finite before anything is written (every gradient that is
+     * applied is checked by its optimizer in apply_all, before any is stored) */
     bool ok = isfinite(l->g_log_alpha) && isfinite(l->g_log_cql_alpha) && isfinite(a_loss);
     for (size_t j = 0; j < l->nq; j++)
-        ok = ok && grads_finite(l->q[j]) && isfinite(co[j].td) && isfinite(co[j].cql) &&
-             isfinite(co[j].dr3);
-    if (actor_step) ok = ok && grads_finite(l->pi);
+        ok = ok && isfinite(co[j].td) && isfinite(co[j].cql) && isfinite(co[j].dr3);
     if (!ok)
         return dr3i_fail(DR3_ERR_NONFINITE,
                          "%s: a loss or gradient is NaN or Inf; nothing was changed", who);
@@ -903,21 +902,32 @@ static dr3_status step_core(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_
     float gnorm[2] = {0, 0};
     apply_item items[5];
     size_t ni = 0;
+    /* the targets move (Polyak, τ) with their networks' commits; TD3+BC's only on actor
+     * steps */
+    const bool move = algo != DR3_AC_TD3BC || actor_step;
     for (size_t j = 0; j < l->nq; j++)
-        items[ni++] = (apply_item){l->q_opt[j], dr3_net_params(l->q[j]), dr3_net_grads(l->q[j]),
-                                   dr3_net_param_count(l->q[j]), &gnorm[j]};
+        items[ni++] = (apply_item){l->q_opt[j],
+                                   dr3_net_params(l->q[j]),
+                                   dr3_net_grads(l->q[j]),
+                                   dr3_net_param_count(l->q[j]),
+                                   &gnorm[j],
+                                   move ? dr3_net_params(l->qt[j]) : NULL,
+                                   l->o.tau};
     if (actor_step)
-        items[ni++] = (apply_item){l->pi_opt, dr3_net_params(l->pi), dr3_net_grads(l->pi),
-                                   dr3_net_param_count(l->pi), NULL};
+        items[ni++] = (apply_item){l->pi_opt,
+                                   dr3_net_params(l->pi),
+                                   dr3_net_grads(l->pi),
+                                   dr3_net_param_count(l->pi),
+                                   NULL,
+                                   l->pit ? dr3_net_params(l->pit) : NULL,
+                                   l->o.tau};
     if (gaussian && l->o.auto_alpha)
-        items[ni++] = (apply_item){l->alpha_opt, &l->log_alpha, &l->g_log_alpha, 1, NULL};
+        items[ni++] =
+            (apply_item){l->alpha_opt, &l->log_alpha, &l->g_log_alpha, 1, NULL, NULL, 0};
     if (algo == DR3_AC_CQL && l->o.cql_alpha_mode == DR3_CQL_ALPHA_LAGRANGE)
-        items[ni++] = (apply_item){l->cql_opt, &l->log_cql_alpha, &l->g_log_cql_alpha, 1, NULL};
+        items[ni++] =
+            (apply_item){l->cql_opt, &l->log_cql_alpha, &l->g_log_cql_alpha, 1, NULL, NULL, 0};
     if ((st = apply_all(items, ni, l->o.threads, who)) != DR3_OK) return st;
-    if (algo != DR3_AC_TD3BC || actor_step) {
-        for (size_t j = 0; j < l->nq; j++) dr3_net_polyak(l->qt[j], l->q[j], l->o.tau);
-        if (l->pit) dr3_net_polyak(l->pit, l->pi, l->o.tau);
-    }
     l->steps++;
     memcpy(l->reg_loss, l->reg_loss_step, sizeof l->reg_loss);
 

@@ -176,6 +176,9 @@ double dr3i_dot_f64(const float *a, const float *b, size_t n);
 /* out = {a·b, a·a, b·b} in one pass, each summed as dr3i_dot_f64 sums (dot.c). */
 void dr3i_dot3_f64(const float *a, const float *b, size_t n, double out[3]);
 
+/* dst = (1 − τ)·dst + τ·src over n floats, element by element (polyak.c). */
+void dr3i_polyak(float *dst, const float *src, size_t n, float tau);
+
 /* Reads the one-time runtime state; initialises BLIS with libdr3's kernel choice on first
  * use. Every handle constructor calls it. */
 dr3_status dr3i_runtime_ensure(void);

@@ -400,7 +400,14 @@ static dr3_status stage_backward(step_ctx *c) {
 static dr3_status stage_optimize(step_ctx *c) {
     dr3_learner *l = c->l;
     float *params = dr3_net_params(l->online), *grads = dr3_net_grads(l->online);
-    dr3i_optim_plan plan = {0, 1.0f, false, 0, l->opts.threads};
+    /* a Polyak target moves with the commit (stage_target then leaves it) */
+    dr3i_optim_plan plan = {0,
+                            1.0f,
+                            false,
+                            0,
+                            l->opts.threads,
+                            l->opts.polyak_tau > 0 ? dr3_net_params(l->target) : NULL,
+                            l->opts.polyak_tau};
     dr3_status st = dr3i_optim_check(l->optim, params, grads, l->param_count, &plan, c->who);
     if (st != DR3_OK) return st;
     dr3i_optim_commit(l->optim, params, grads, l->param_count, &plan);
@@ -415,9 +422,8 @@ static dr3_status stage_optimize(step_ctx *c) {
 static void stage_target(step_ctx *c) {
     dr3_learner *l = c->l;
     l->steps++;
-    if (l->opts.polyak_tau > 0)
-        dr3i_net_polyak_trusted(l->target, l->online, l->opts.polyak_tau);
-    else if (l->steps % l->opts.target_update_period == 0)
+    /* a Polyak target (polyak_tau > 0) moved in stage_optimize's commit */
+    if (l->opts.polyak_tau == 0 && l->steps % l->opts.target_update_period == 0)
         dr3i_net_copy_params_trusted(l->target, l->online);
 }
 

@@ -783,10 +783,8 @@ void dr3i_net_copy_params_trusted(dr3_net *dst, const dr3_net *src) {
     if (dst != src) memcpy(dst->params, src->params, src->param_count * sizeof(float));
 }
 
-DR3I_CLONES void dr3i_net_polyak_trusted(dr3_net *dst, const dr3_net *src, float tau) {
-    const float keep = 1.0f - tau;
-    for (size_t k = 0; k < dst->param_count; k++)
-        dst->params[k] = keep * dst->params[k] + tau * src->params[k];
+void dr3i_net_polyak_trusted(dr3_net *dst, const dr3_net *src, float tau) {
+    dr3i_polyak(dst->params, src->params, dst->param_count, tau);
 }
 
 dr3_status dr3_net_polyak(dr3_net *dst, const dr3_net *src, float tau) {

@@ -296,29 +296,41 @@ typedef struct update_job {
     bool clip, write;
     float coef;
     uint64_t t;
+    float *polyak; /* write pass: the target moved toward the new parameters, or NULL */
+    float tau;
     int parts;
     uint32_t bad[DR3I_OPTIM_MAX_PARTS];
 } update_job;
+
+/* The pass over [k0, k1), then (write pass) that range of the Polyak target. */
+static uint32_t update_slice(const update_job *j, size_t k0, size_t k1) {
+    uint32_t bad =
+        update_range(j->opt, j->params, j->grads, k0, k1, j->clip, j->coef, j->t, j->write);
+    if (j->write && j->polyak != NULL)
+        dr3i_polyak(j->polyak + k0, j->params + k0, k1 - k0, j->tau);
+    return bad;
+}
 
 static void update_part(void *ctx, int s) {
     update_job *j = ctx;
     /* on a worker, in the caller's floating-point mode (subnormals flushed): the pool runs
      * every slice in the mode of the thread that posted it */
     j->bad[s] =
-        update_range(j->opt, j->params, j->grads, dr3k_cut(j->count, s, j->parts),
-                     dr3k_cut(j->count, s + 1, j->parts), j->clip, j->coef, j->t, j->write);
+        update_slice(j, dr3k_cut(j->count, s, j->parts), dr3k_cut(j->count, s + 1, j->parts));
 }
 
 /* One pass over all parameters, cut into ranges over @p threads threads: every element's
  * update is independent of the others, so the bits are the same whatever the cut. */
 static uint32_t update(dr3_optim *opt, float *params, const float *grads, size_t count,
-                       bool clip, float coef, uint64_t t, bool write, int threads) {
+                       bool clip, float coef, uint64_t t, bool write, int threads,
+                       float *polyak, float tau) {
     size_t parts = count / MIN_PARAMS_PER_PART;
     if (threads < 2) parts = 1;
     if (parts > (size_t)threads) parts = (size_t)threads;
     if (parts > DR3I_OPTIM_MAX_PARTS) parts = DR3I_OPTIM_MAX_PARTS;
-    if (parts < 2) return update_range(opt, params, grads, 0, count, clip, coef, t, write);
-    update_job j = {opt, params, grads, count, clip, write, coef, t, (int)parts, {0}};
+    update_job j = {opt,  params, grads,  count, clip,       write,
+                    coef, t,      polyak, tau,   (int)parts, {0}};
+    if (parts < 2) return update_slice(&j, 0, count);
     dr3k_parallel_for((int)parts, update_part, &j);
     uint32_t bad = 0;
     for (size_t k = 0; k < parts; k++) bad |= j.bad[k];
@@ -349,8 +361,8 @@ dr3_status dr3i_optim_check(dr3_optim *opt, const float *params, const float *gr
      * computes the update without storing it; dr3i_optim_commit stores it. No workspace, no
      * allocation. */
     dr3i_fpmode fp = dr3i_ftz_enter();
-    uint32_t bad =
-        update(opt, (float *)params, grads, count, clip, coef, t, false, plan->threads);
+    uint32_t bad = update(opt, (float *)params, grads, count, clip, coef, t, false,
+                          plan->threads, NULL, 0);
     dr3i_ftz_leave(fp);
     if (bad != 0)
         return dr3i_fail(DR3_ERR_NONFINITE,
@@ -367,7 +379,8 @@ dr3_status dr3i_optim_check(dr3_optim *opt, const float *params, const float *gr
 void dr3i_optim_commit(dr3_optim *opt, float *params, float *grads, size_t count,
                        const dr3i_optim_plan *plan) {
     dr3i_fpmode fp = dr3i_ftz_enter();
-    update(opt, params, grads, count, plan->clip, plan->coef, plan->step, true, plan->threads);
+    update(opt, params, grads, count, plan->clip, plan->coef, plan->step, true, plan->threads,
+           plan->polyak, plan->polyak_tau);
     dr3i_ftz_leave(fp);
     if (plan->clip) /* the same products the passes used */
         for (size_t k = 0; k < count; k++) grads[k] *= plan->coef;
@@ -376,7 +389,7 @@ void dr3i_optim_commit(dr3_optim *opt, float *params, float *grads, size_t count
 
 dr3_status dr3_optim_step(dr3_optim *opt, float *params, float *grads, size_t count,
                           float *grad_norm_out) {
-    dr3i_optim_plan plan = {0, 1.0f, false, 0, 1};
+    dr3i_optim_plan plan = {0, 1.0f, false, 0, 1, NULL, 0};
     dr3_status st = dr3i_optim_check(opt, params, grads, count, &plan, "dr3_optim_step");
     if (st != DR3_OK) return st;
     dr3i_optim_commit(opt, params, grads, count, &plan);

@@ -15,6 +15,11 @@ typedef struct dr3i_optim_plan {
     bool clip;
     uint64_t step; /* the number of the step the commit takes */
     int threads;   /* in: threads the check and the commit may use (the same bits for any) */
+    /* in: a target network's parameters (count floats) that the commit moves toward the new
+     * parameters, dr3i_polyak(polyak, params, count, polyak_tau), range by range in its
+     * write pass (under its flush-to-zero mode, docs/optim.md); NULL for none */
+    float *polyak;
+    float polyak_tau;
 } dr3i_optim_plan;
 
 /* The most ranges one pass is cut into. */
