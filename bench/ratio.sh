@@ -40,7 +40,7 @@ for arch in $ARCHS; do
         k = $3 " " $4
         if ($6 > lrn[k]) lrn[k] = $6
         if ($5 > man[k]) man[k] = $5
-        if ($7 > pct[k]) pct[k] = $7
+        gf[k] = $8
         n[k]++; all[k] = all[k] " " int($6 + 0.5)
         if ($6 > lbest[$3]) { lbest[$3] = $6; lthr[$3] = $4 }
     }
@@ -62,7 +62,9 @@ for arch in $ARCHS; do
         for (t = 1; t <= 2; t++)
             for (i = 1; i <= 3; i++) {
                 c = cfg[i]; k = c " " t
-                printf "| %s | %d | %.0f (%s) | %.0f | %.0f%% | %.0f | %.2fx |\n", c, t, lrn[k], substr(all[k], 2), man[k], pct[k], tor[k], lrn[k] / tor[k]
+                # the learner's best rate against the best peak of the run (a round whose own
+                # peak reading was disturbed would overstate the fraction)
+                printf "| %s | %d | %.0f (%s) | %.0f | %.0f%% | %.0f | %.2fx |\n", c, t, lrn[k], substr(all[k], 2), man[k], 100 * lrn[k] * gf[k] / peak[t], tor[k], lrn[k] / tor[k]
             }
     }' "$OUT"
 done

@@ -207,8 +207,8 @@ int main(int argc, char **argv) {
             printf("%-6s %3d %11.4f %10.3f %9.0f %9.1f %10.0f%% %8.3fms %10.0f %8.1f%%\n",
                    c->name, threads, gf, best * 1e3, 1 / best, gf / best,
                    100 * gf / best / peak, lbest * 1e3, 1 / lbest, 100 * (lbest / best - 1));
-            printf("RESULT libdr3 %s %d %.3f %.3f %.1f\n", c->name, threads, 1 / best,
-                   1 / lbest, 100 * gf / best / peak);
+            printf("RESULT libdr3 %s %d %.3f %.3f %.1f %.6f\n", c->name, threads, 1 / best,
+                   1 / lbest, 100 * gf / best / peak, gf);
             dr3_learner_free(l);
             dr3_net_free(online);
             dr3_net_free(target);
