@@ -324,6 +324,23 @@ static dr3_status actor_sample(dr3_ac_learner *l, const step_in *in, bool actor_
     return DR3_OK;
 }
 
+/* A Gaussian actor's two sampling passes, next actions at s′ and the sample at s, side by
+ * side on two threads: they read the actor's outputs and write disjoint buffers, so the
+ * bits are those of the two one after the other. */
+typedef struct sample_job {
+    dr3_ac_learner *l;
+    const step_in *in;
+    bool sample, actor_step;
+} sample_job;
+
+static void sample_slice(void *ctx, int s) {
+    const sample_job *sj = ctx;
+    if (s == 0)
+        (void)next_actions(sj->l, sj->in);
+    else if (sj->sample)
+        (void)actor_sample(sj->l, sj->in, sj->actor_step);
+}
+
 /* Per-critic state between the critic's forward (pass A) and its backward (pass B), and
  * its results. */
 typedef struct critic_out {
@@ -780,8 +797,15 @@ static dr3_status compute(dr3_ac_learner *l, const dr3_ac_batch *user, dr3_ac_me
     c->cql_ap = cql_ap;
     c->cql_w = cql_w;
     if (gaussian) actor_forward(l, n);
-    if ((st = next_actions(l, &in)) != DR3_OK) return st;
-    if ((actor_step || N > 0) && (st = actor_sample(l, &in, actor_step)) != DR3_OK) return st;
+    if (gaussian && l->o.threads > 1) {
+        /* a′ at s′ and ã at s at the same time (neither can fail for a Gaussian actor) */
+        sample_job sj = {l, &in, actor_step || N > 0, actor_step};
+        dr3k_parallel_for(2, sample_slice, &sj);
+    } else {
+        if ((st = next_actions(l, &in)) != DR3_OK) return st;
+        if ((actor_step || N > 0) && (st = actor_sample(l, &in, actor_step)) != DR3_OK)
+            return st;
+    }
     critic_out *co = c->co;
     memset(l->reg_loss_step, 0, sizeof l->reg_loss_step);
     critics_job cj = {l, &in, cql_w, actor_step, co, who, {DR3_OK, DR3_OK}};
