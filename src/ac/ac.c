@@ -199,6 +199,7 @@ void dr3_ac_learner_free(dr3_ac_learner *l) {
                      l->r_rew,
                      l->r_disc};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) dr3i_free(&a, bufs[i]);
+    dr3i_free(&a, l->normal_u);
     dr3i_free(&a, l->r_term);
     dr3i_free(&a, l->r_valid);
     dr3i_free(&a, l->r_steps);
@@ -320,6 +321,8 @@ dr3_status dr3i_ac_create(dr3_ac_learner **out, const dr3_ac_options *opts, cons
     l->d_cql_eps_obs = alloc_floats(l, N * n + 1, A, &st);
     l->d_cql_eps_next = alloc_floats(l, N * n + 1, A, &st);
     l->d_td3_noise = alloc_floats(l, n, A, &st);
+    l->normal_max = (N > 1 ? N : 1) * n * A;
+    l->normal_u = alloc_bytes(l, 2 * l->normal_max, sizeof(double), &st);
     l->r_obs = alloc_floats(l, n, D, &st);
     l->r_next_obs = alloc_floats(l, n, D, &st);
     l->r_act = alloc_floats(l, n, A, &st);

@@ -89,6 +89,8 @@ struct dr3_ac_learner {
     /* draws made by the learner when the batch does not supply them */
     float *d_eps_next, *d_eps_actor, *d_cql_uniform, *d_cql_eps_obs, *d_cql_eps_next,
         *d_td3_noise;
+    double *normal_u; /* 2 × the largest of those: uniforms for a threaded normal fill */
+    size_t normal_max;
     /* replay sampling buffers */
     float *r_obs, *r_next_obs, *r_act, *r_next_act, *r_rew, *r_disc;
     uint8_t *r_term, *r_valid;

@@ -176,6 +176,11 @@ double dr3i_dot_f64(const float *a, const float *b, size_t n);
 /* out = {a·b, a·a, b·b} in one pass, each summed as dr3i_dot_f64 sums (dot.c). */
 void dr3i_dot3_f64(const float *a, const float *b, size_t n, double out[3]);
 
+/* dr3_rng_normal's transform of its two uniforms (u1 = 1 − the first draw, u2 = the
+ * second): a caller that draws the uniforms in order and transforms them elsewhere (on
+ * several threads) gets the same values (rng.c). */
+double dr3i_normal_from(double u1, double u2);
+
 /* dst = (1 − τ)·dst + τ·src over n floats, element by element (polyak.c). */
 void dr3i_polyak(float *dst, const float *src, size_t n, float tau);
 

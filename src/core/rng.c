@@ -60,11 +60,15 @@ uint64_t dr3_rng_below(dr3_rng *rng, uint64_t n) {
     return (uint64_t)(m >> 64);
 }
 
+double dr3i_normal_from(double u1, double u2) {
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
+}
+
 double dr3_rng_normal(dr3_rng *rng) {
     /* Box–Muller; 1 - u keeps the log argument in (0, 1]. */
     double u1 = 1.0 - dr3_rng_uniform_double(rng);
     double u2 = dr3_rng_uniform_double(rng);
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
+    return dr3i_normal_from(u1, u2);
 }
 
 dr3_status dr3_rng_split(dr3_rng *parent, uint64_t stream, dr3_rng *child) {
