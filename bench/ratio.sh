@@ -62,7 +62,7 @@ for arch in $ARCHS; do
         for (t = 1; t <= 2; t++)
             for (i = 1; i <= 3; i++) {
                 c = cfg[i]; k = c " " t
-                # the learner's best rate against the best peak of the run (a round whose own
+                # the learner best rate against the best peak of the run (a round whose own
                 # peak reading was disturbed would overstate the fraction)
                 printf "| %s | %d | %.0f (%s) | %.0f | %.0f%% | %.0f | %.2fx |\n", c, t, lrn[k], substr(all[k], 2), man[k], 100 * lrn[k] * gf[k] / peak[t], tor[k], lrn[k] / tor[k]
             }
