@@ -3,7 +3,8 @@
  * Prints ms per step (best of five windows) and, given the PyTorch script, runs it and
  * prints the ratio table (PyTorch ms / libdr3 ms, best against best).
  *
- *   build/release/bench/ac_step [secs] [bench/pytorch_ac_step.py]
+ *   DR3_BLIS_ARCH=skx|zen3 build/release/bench/ac_step [secs] [bench/pytorch_ac_step.py]
+ * (the peer runs with BLIS_ARCH_TYPE=0; do not set it for this program: libdr3 would keep it)
  *   build/release/bench/ac_step secs sac|cql [threads]     (one case, for profiling)
  */
 #include "ac_case.h"
@@ -53,6 +54,9 @@ int main(int argc, char **argv) {
     dr3_runtime_info_get(&info);
     printf("libdr3 %s, BLIS %s, kernels %s\n", info.libdr3_version, info.blis_version,
            info.blis_arch);
+    if (getenv("BLIS_ARCH_TYPE") != NULL)
+        printf("note: BLIS_ARCH_TYPE is set, so libdr3 keeps it and DR3_BLIS_ARCH has no "
+               "effect (the PyTorch peer gets BLIS_ARCH_TYPE=0 by itself)\n");
     const char *names[2] = {"sac", "cql"};
     if (argc > 2 && (strcmp(argv[2], names[0]) == 0 || strcmp(argv[2], names[1]) == 0)) {
         const int th = argc > 3 ? atoi(argv[3]) : 1;
@@ -72,7 +76,9 @@ int main(int argc, char **argv) {
         }
     if (argc < 3) return 0;
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' %g", argv[2], secs);
+    /* the peer with BLIS forced to skx, its best on the AVX-512 machines measured here; set
+     * for its process only (in this one, BLIS_ARCH_TYPE would override DR3_BLIS_ARCH) */
+    snprintf(cmd, sizeof cmd, "BLIS_ARCH_TYPE=0 /usr/bin/python3 '%s' %g", argv[2], secs);
     FILE *p = popen(cmd, "r");
     if (p == NULL) return 1;
     double torch[2][2] = {{0, 0}, {0, 0}}, torch_cpu[2][2] = {{0, 0}, {0, 0}};
