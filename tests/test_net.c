@@ -7,7 +7,7 @@
 
 #include <dr3/net.h>
 
-#include "net/net_internal.h" /* dr3i_net_backward_input */
+#include "net/net_internal.h" /* dr3i_net_backward_range, dr3i_net_backward_rows */
 
 #include <math.h>
 #include <stdbool.h>
@@ -165,7 +165,7 @@ static void test_backward_input_only(void **state) {
     float *sentinel = malloc(P * sizeof(float));
     for (size_t k = 0; k < P; k++) sentinel[k] = (float)k * 0.25f - 3.0f;
     memcpy(dr3_net_grads(net), sentinel, P * sizeof(float));
-    dr3i_net_backward_input(net, NB, gout, O, gin, W);
+    dr3i_net_backward_range(net, 0, NB, gout, O, NULL, 0, gin, W, 0, false);
     assert_memory_equal(dr3_net_grads(net), sentinel, P * sizeof(float));
     assert_int_equal(dr3_net_backward(net, NB, gout, O, NULL, 0, gfull, W, 0), DR3_OK);
     assert_memory_equal(gin, gfull, sizeof gin);
@@ -507,7 +507,7 @@ static void two_threads_case(dr3_head_kind head) {
     float *gin2 = malloc(TN * W * sizeof(float));
     assert_int_equal(
         dr3_net_forward(two, TN, obs, TS, critic ? act : NULL, TA, out[2], O, NULL), DR3_OK);
-    dr3i_net_backward_input(two, TN, gout, O, gin2, W);
+    dr3i_net_backward_range(two, 0, TN, gout, O, NULL, 0, gin2, W, 0, false);
     float *g0 = malloc(TN * W * sizeof(float));
     assert_int_equal(dr3_net_backward(two, TN, gout, O, NULL, 0, g0, W, 0), DR3_OK);
     assert_memory_equal(gin2, g0, TN * W * sizeof(float));
@@ -555,11 +555,51 @@ static void test_backward_first_rows(void **state) {
     dr3_net_free(net);
 }
 
+/* dr3i_net_backward_range over the last n rows of a pass over 2n rows (the actor-critic
+ * learner's [s, a; s′, a′] after [s, ã], and its input-only pass over [s, ã]): the parameter
+ * gradient (with a feature gradient) and the input gradient equal those of a pass over
+ * those n rows alone; without params the network's gradients keep their values. A critic,
+ * so the single-output head's fused input gradient runs at a row offset too. */
+static void test_backward_row_range(void **state) {
+    (void)state;
+    dr3_net *net = make_net(DR3_ACT_TANH, DR3_HEAD_CRITIC, 2, 23);
+    enum { W = OBS + ACTD };
+    const size_t D = dr3_net_feature_dim(net), P = dr3_net_param_count(net);
+    float obs[2 * NB * OBS], act[2 * NB * ACTD], out[2 * NB], gout[NB], gfeat[NB * 8];
+    float gin_ref[NB * W], gin[NB * W];
+    assert_true(D <= 8);
+    for (int i = 0; i < 2 * NB * OBS; i++) obs[i] = (float)((i * 29) % 13) * 0.1f - 0.6f;
+    for (int i = 0; i < 2 * NB * ACTD; i++) act[i] = (float)((i * 17) % 11) * 0.1f - 0.5f;
+    for (int i = 0; i < NB; i++) gout[i] = (float)(i % 5) * 0.2f - 0.4f;
+    for (size_t i = 0; i < NB * D; i++) gfeat[i] = (float)(i % 7) * 0.05f - 0.15f;
+    float *g_ref = malloc(P * sizeof(float)), *sentinel = malloc(P * sizeof(float));
+    assert_non_null(g_ref && sentinel);
+    assert_int_equal(
+        dr3_net_forward(net, NB, obs + NB * OBS, OBS, act + NB * ACTD, ACTD, out, 1, NULL),
+        DR3_OK);
+    assert_int_equal(dr3_net_backward(net, NB, gout, 1, gfeat, D, gin_ref, W, 0), DR3_OK);
+    memcpy(g_ref, dr3_net_grads(net), P * sizeof(float));
+    assert_int_equal(dr3_net_forward(net, 2 * NB, obs, OBS, act, ACTD, out, 1, NULL), DR3_OK);
+    dr3i_net_backward_range(net, NB, NB, gout, 1, gfeat, D, gin, W, 0, true);
+    for (size_t k = 0; k < P; k++) TU_ASSERT_CLOSE(dr3_net_grads(net)[k], g_ref[k], 1e-5, 1e-7);
+    for (size_t i = 0; i < NB * W; i++) TU_ASSERT_CLOSE(gin[i], gin_ref[i], 1e-5, 1e-7);
+    for (size_t k = 0; k < P; k++) sentinel[k] = (float)k * 0.5f - 1.0f;
+    memcpy(dr3_net_grads(net), sentinel, P * sizeof(float));
+    memset(gin, 0, sizeof gin);
+    dr3i_net_backward_range(net, NB, NB, gout, 1, gfeat, D, gin, W, 0, false);
+    assert_memory_equal(dr3_net_grads(net), sentinel, P * sizeof(float));
+    for (size_t i = 0; i < NB * W; i++) TU_ASSERT_CLOSE(gin[i], gin_ref[i], 1e-5, 1e-7);
+    free(g_ref);
+    free(sentinel);
+    dr3_net_free(net);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradients_every_activation),
         cmocka_unit_test(test_backward_input_only),
         cmocka_unit_test(test_backward_first_rows),
+        cmocka_unit_test(test_backward_row_range),
         cmocka_unit_test(test_accumulate_and_feature_only),
         cmocka_unit_test(test_init_distribution),
         cmocka_unit_test(test_stacked_equals_separate),

@@ -626,7 +626,7 @@ void dr3i_net_forward_trusted(dr3_net *net, size_t n, const float *x, float *out
 
 /* The backward pass proper (arguments checked, or trusted). With params false, only the
  * input gradient is computed: no weight or bias gradient is formed or stored (grads keep
- * their values), for layer lists without convolutions (dr3i_net_backward_input). */
+ * their values), for layer lists without convolutions (dr3i_net_backward_range). */
 static void backward_core(dr3_net *net, size_t r0, size_t n, const float *grad_out,
                           size_t ld_grad_out, const float *grad_features,
                           size_t ld_grad_features, float *grad_input, size_t ld_grad_input,
@@ -746,12 +746,6 @@ dr3_status dr3_net_backward(dr3_net *net, size_t n, const float *grad_out, size_
     backward_core(net, 0, n, grad_out, ld_grad_out, grad_features, ld_grad_features, grad_input,
                   ld_grad_input, flags, true);
     return DR3_OK;
-}
-
-void dr3i_net_backward_input(dr3_net *net, size_t n, const float *grad_out, size_t ld_grad_out,
-                             float *grad_input, size_t ld_grad_input) {
-    backward_core(net, 0, n, grad_out, ld_grad_out, NULL, 0, grad_input, ld_grad_input, 0,
-                  false);
 }
 
 void dr3i_net_backward_range(dr3_net *net, size_t r0, size_t n, const float *grad_out,

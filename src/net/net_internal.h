@@ -47,11 +47,6 @@ struct dr3_net {
 /* dr3_net_copy_params / dr3_net_polyak without the checks, for callers that established
  * them once (same shape, τ in [0, 1]): they cannot fail. */
 void dr3i_net_copy_params_trusted(dr3_net *dst, const dr3_net *src);
-/* dr3_net_backward's input gradient alone, without checks, for a network of linear layers
- * only (the actor-critic learner's pass through its critics): no weight or bias gradient is
- * formed, and the network's grads keep their values. Needs a forward of n rows before. */
-void dr3i_net_backward_input(dr3_net *net, size_t n, const float *grad_out, size_t ld_grad_out,
-                             float *grad_input, size_t ld_grad_input);
 /* dr3_net_forward without its checks and without copying the input: for a caller (the
  * learner) that has checked x (n <= max_batch rows of in_width finite floats, contiguous)
  * and keeps it unchanged until the matching backward, which reads it in place. */
